@@ -1,0 +1,102 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { newShortId } from '../domain/ids.js';
+import type { Database } from './schema.js';
+import type { Db } from './connect.js';
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  webhook_secret: string;
+  created_at: number;
+}
+
+export interface KeyRecord {
+  id: string;
+  accountId: string;
+  label: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** API keys are `lsk_` + 32 random bytes (base64url). Only their SHA-256 is stored. */
+export function newApiKey(): string {
+  return 'lsk_' + randomBytes(32).toString('base64url');
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export async function createAccount(db: Db, name: string, creditMicros: number, now: number): Promise<AccountRow> {
+  const account: AccountRow = {
+    id: newShortId('acc_'),
+    name,
+    webhook_secret: 'whsec_' + randomBytes(24).toString('base64'),
+    created_at: now,
+  };
+  await db.writeTx(async (trx) => {
+    await trx.insertInto('accounts').values(account).execute();
+    await trx.insertInto('balances').values({ account_id: account.id, credit_micros: 0, held_micros: 0, captured_micros: 0 }).execute();
+    if (creditMicros > 0) await addCredit(trx, account.id, creditMicros, 'initial credit', now);
+  });
+  return account;
+}
+
+/** Appends a credit entry and raises the running total; call inside a write transaction. */
+export async function addCredit(trx: Kysely<Database>, accountId: string, micros: number, note: string | null, now: number): Promise<void> {
+  await trx.insertInto('ledger_entries').values({ account_id: accountId, kind: 'credit', amount_micros: micros, task_id: null, note, created_at: now }).execute();
+  await trx
+    .updateTable('balances')
+    .set((eb) => ({ credit_micros: eb('credit_micros', '+', micros) }))
+    .where('account_id', '=', accountId)
+    .execute();
+}
+
+export async function findAccountByName(db: Db, name: string): Promise<AccountRow | undefined> {
+  return db.kysely.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
+  return db.kysely.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listAccounts(db: Db) {
+  return db.kysely
+    .selectFrom('accounts')
+    .innerJoin('balances', 'balances.account_id', 'accounts.id')
+    .select(['accounts.id', 'accounts.name', 'accounts.created_at', 'balances.credit_micros', 'balances.held_micros', 'balances.captured_micros'])
+    .orderBy('accounts.created_at')
+    .execute();
+}
+
+export async function countAccounts(db: Db): Promise<number> {
+  const row = await db.kysely.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Creates a key for the account and returns the key text, which is shown once and never stored. */
+export async function createApiKey(db: Db, accountId: string, label: string | null, now: number): Promise<{ id: string; key: string }> {
+  const key = newApiKey();
+  const id = newShortId('key_');
+  await db.kysely.insertInto('api_keys').values({ id, account_id: accountId, key_hash: hashApiKey(key), label, created_at: now, revoked_at: null }).execute();
+  return { id, key };
+}
+
+export async function listApiKeys(db: Db, accountId: string): Promise<KeyRecord[]> {
+  const rows = await db.kysely.selectFrom('api_keys').selectAll().where('account_id', '=', accountId).orderBy('created_at').execute();
+  return rows.map((r) => ({ id: r.id, accountId: r.account_id, label: r.label, createdAt: r.created_at, revokedAt: r.revoked_at }));
+}
+
+export async function revokeApiKey(db: Db, keyId: string, now: number): Promise<boolean> {
+  const res = await db.kysely.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', keyId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export async function findKeyByHash(db: Db, keyHash: string) {
+  return db.kysely
+    .selectFrom('api_keys')
+    .select(['id', 'account_id', 'key_hash', 'revoked_at'])
+    .where('key_hash', '=', keyHash)
+    .executeTakeFirst();
+}

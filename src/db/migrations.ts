@@ -1,0 +1,163 @@
+import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * Migrations live in code (not files) so the compiled package carries them. Only Kysely's schema
+ * builder is used, so each one runs unchanged on SQLite and PostgreSQL.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('webhook_secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('label', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('api_keys_account').on('api_keys').column('account_id').execute();
+      await db.schema
+        .createTable('balances')
+        .addColumn('account_id', 'text', (c) => c.primaryKey().references('accounts.id'))
+        .addColumn('credit_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('held_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('captured_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('ledger_entries')
+        .addColumn('id', isPostgres(db) ? 'bigserial' : 'integer', (c) => (isPostgres(db) ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('amount_micros', 'bigint', (c) => c.notNull())
+        .addColumn('task_id', 'text')
+        .addColumn('note', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ledger_account').on('ledger_entries').columns(['account_id', 'id']).execute();
+      // A task's hold is settled at most once: a second capture or release of it cannot be written.
+      await db.schema
+        .createIndex('ledger_one_entry_per_task_kind')
+        .on('ledger_entries')
+        .columns(['task_id', 'kind'])
+        .unique()
+        .where(sql.ref('task_id'), 'is not', null)
+        .execute();
+      await db.schema
+        .createTable('tasks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('api_key_id', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('request_type', 'text', (c) => c.notNull())
+        .addColumn('callback_url', 'text')
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('input', 'text', (c) => c.notNull())
+        .addColumn('source_task_id', 'text')
+        .addColumn('chain_depth', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('price_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('create_time', 'bigint', (c) => c.notNull())
+        .addColumn('start_time', 'bigint')
+        .addColumn('complete_time', 'bigint')
+        .addColumn('fail_code', 'text')
+        .addColumn('fail_msg', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('run_after', 'bigint', (c) => c.notNull())
+        .addColumn('lease_token', 'text')
+        .addColumn('lease_expires_at', 'bigint')
+        .addColumn('engine', 'text')
+        .addColumn('result_key', 'text')
+        .addColumn('poster_key', 'text')
+        .addColumn('result_size', 'bigint')
+        .addColumn('result_etag', 'text')
+        .addColumn('duration_ms', 'integer')
+        .addColumn('width', 'integer')
+        .addColumn('height', 'integer')
+        .addColumn('expires_at', 'bigint')
+        .addColumn('deleted_at', 'bigint')
+        .execute();
+      // The queue: claim the oldest due pending task.
+      await db.schema.createIndex('tasks_queue').on('tasks').columns(['state', 'run_after', 'id']).execute();
+      await db.schema.createIndex('tasks_lease').on('tasks').columns(['state', 'lease_expires_at']).execute();
+      await db.schema.createIndex('tasks_account').on('tasks').columns(['account_id', 'id']).execute();
+      await db.schema.createIndex('tasks_expiry').on('tasks').columns(['deleted_at', 'expires_at']).execute();
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0002_webhooks': {
+    async up(db: Kysely<any>) {
+      // Secret rotation: the previous secret keeps signing (beside the new one) until it expires.
+      await db.schema.alterTable('accounts').addColumn('previous_webhook_secret', 'text').execute();
+      await db.schema.alterTable('accounts').addColumn('previous_secret_expires_at', 'bigint').execute();
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'bigint')
+        .addColumn('lease_token', 'text')
+        .addColumn('lease_expires_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('completed_at', 'bigint')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .execute();
+      // The sender's queue: the earliest due pending delivery.
+      await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['state', 'next_attempt_at']).execute();
+      await db.schema.createIndex('webhook_deliveries_task').on('webhook_deliveries').columns(['task_id', 'created_at']).execute();
+      await db.schema
+        .createTable('webhook_attempts')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('delivery_id', 'text', (c) => c.notNull().references('webhook_deliveries.id'))
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('webhook_attempts_delivery').on('webhook_attempts').columns(['delivery_id', 'id']).execute();
+    },
+  },
+};
+
+/** The few column types that differ by dialect are chosen here; everything else is shared. */
+function isPostgres(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Brings the schema up to date; safe to run from several processes (the migrator locks). */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  // On PostgreSQL the migrator must look in the schema we write to, not any schema with such a table.
+  const schema = isPostgres(db) ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'longshot_migrations',
+    migrationLockTableName: 'longshot_migration_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,138 @@
+import type { Generated } from 'kysely';
+
+/** Row types of every table, shared by the SQLite and PostgreSQL dialects. Times are Unix ms. */
+export interface AccountsTable {
+  id: string;
+  name: string;
+  webhook_secret: string;
+  created_at: number;
+  /** The secret before the last rotation; still signs deliveries until `previous_secret_expires_at`. */
+  previous_webhook_secret: string | null;
+  previous_secret_expires_at: number | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  account_id: string;
+  /** SHA-256 of the whole key, hex. The key itself is never stored. */
+  key_hash: string;
+  label: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export type LedgerKind = 'credit' | 'hold' | 'capture' | 'release';
+
+/** Append-only: balances are sums of these rows. */
+export interface LedgerEntriesTable {
+  id: Generated<number>;
+  account_id: string;
+  kind: LedgerKind;
+  amount_micros: number;
+  task_id: string | null;
+  note: string | null;
+  created_at: number;
+}
+
+/** A running total of the ledger per account, updated in the same transaction as each entry. */
+export interface BalancesTable {
+  account_id: string;
+  credit_micros: number;
+  held_micros: number;
+  captured_micros: number;
+}
+
+/** The task row is also the queue entry: workers claim `pending` rows with a lease. */
+export interface TasksTable {
+  id: string;
+  account_id: string;
+  api_key_id: string;
+  model: string;
+  state: string;
+  request_type: string;
+  callback_url: string | null;
+  provider: string;
+  /** The normalised input as JSON. */
+  input: string;
+  source_task_id: string | null;
+  chain_depth: number;
+  price_micros: number;
+  create_time: number;
+  start_time: number | null;
+  complete_time: number | null;
+  fail_code: string | null;
+  fail_msg: string | null;
+  attempts: number;
+  /** Not claimable before this time (backoff after a lost lease). */
+  run_after: number;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  engine: string | null;
+  result_key: string | null;
+  poster_key: string | null;
+  result_size: number | null;
+  result_etag: string | null;
+  duration_ms: number | null;
+  width: number | null;
+  height: number | null;
+  /** When the result files are deleted by retention. */
+  expires_at: number | null;
+  deleted_at: number | null;
+}
+
+/**
+ * One webhook message for a finished task (the outbox row, written in the transaction that ends
+ * the task; a redelivery adds another). `id` is the `webhook-id`, the same on every retry.
+ * Senders claim due rows with a lease, like workers claim tasks.
+ */
+export interface WebhookDeliveriesTable {
+  id: string;
+  task_id: string;
+  account_id: string;
+  url: string;
+  /** `settle` for the automatic delivery, `redeliver` for one asked for later. */
+  trigger: string;
+  /** `pending` (being tried), `delivered`, `failed` (retries used up) or `gone` (receiver said 410). */
+  state: string;
+  /** Attempts made so far. */
+  attempts: number;
+  /** Due time while pending; null once final. */
+  next_attempt_at: number | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  completed_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+}
+
+/** Append-only log of every attempt of a delivery. */
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  /** HTTP status of the answer; null when there was none (refused, DNS, connect, TLS, timeout). */
+  status_code: number | null;
+  error: string | null;
+  /** The delivery's state after this attempt, and when the next one is due (if any). */
+  outcome: string;
+  next_attempt_at: number | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  api_keys: ApiKeysTable;
+  ledger_entries: LedgerEntriesTable;
+  balances: BalancesTable;
+  tasks: TasksTable;
+  settings: SettingsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+}

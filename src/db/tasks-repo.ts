@@ -1,0 +1,183 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, TasksTable } from './schema.js';
+import type { Db } from './connect.js';
+
+export type TaskRow = Selectable<TasksTable>;
+
+/** The columns the status route needs; kept narrow because that route is the hottest. */
+const STATUS_COLUMNS = [
+  'id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'deleted_at',
+] as const;
+export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]>;
+
+export async function insertTask(trx: Kysely<Database>, row: TaskRow): Promise<void> {
+  await trx.insertInto('tasks').values(row).execute();
+}
+
+/** A task of this account, or nothing: another account's task is indistinguishable from none. */
+export async function findTask(db: Db | Kysely<Database>, accountId: string, id: string): Promise<TaskRow | undefined> {
+  const k = 'kysely' in db ? db.kysely : db;
+  return k.selectFrom('tasks').selectAll().where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+}
+
+export async function findTaskStatus(db: Db, accountId: string, id: string): Promise<TaskStatusRow | undefined> {
+  return db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+}
+
+export async function getTaskById(db: Db, id: string): Promise<TaskRow | undefined> {
+  return db.kysely.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Claims the oldest due pending task with a fresh lease. The UPDATE re-checks `state = 'pending'`,
+ * so two claimers can never both win a row; on PostgreSQL the inner SELECT skips rows another
+ * transaction is claiming instead of waiting on them.
+ */
+export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseToken: string): Promise<TaskRow | undefined> {
+  return db.kysely
+    .updateTable('tasks')
+    .set((eb) => ({
+      state: 'processing',
+      lease_token: leaseToken,
+      lease_expires_at: now + leaseMs,
+      attempts: eb('attempts', '+', 1),
+      start_time: eb.fn.coalesce('start_time', eb.val(now)),
+    }))
+    .where('state', '=', 'pending')
+    .where('id', '=', (eb) => {
+      let q = eb
+        .selectFrom('tasks')
+        .select('id')
+        .where('state', '=', 'pending')
+        .where('run_after', '<=', now)
+        .orderBy('run_after')
+        .orderBy('id')
+        .limit(1);
+      if (db.dialect === 'postgres') q = q.forUpdate().skipLocked();
+      return q;
+    })
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Extends a lease; false when the lease was lost (expired and reclaimed), so the holder must stop. */
+export async function renewLease(db: Db, id: string, leaseToken: string, now: number, leaseMs: number): Promise<boolean> {
+  const res = await db.kysely
+    .updateTable('tasks')
+    .set({ lease_expires_at: now + leaseMs })
+    .where('id', '=', id)
+    .where('state', '=', 'processing')
+    .where('lease_token', '=', leaseToken)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export interface SuccessFields {
+  engine: string;
+  result_key: string;
+  poster_key: string;
+  result_size: number;
+  result_etag: string;
+  duration_ms: number;
+  width: number;
+  height: number;
+  expires_at: number;
+}
+
+/** Compare-and-set to `success`: only the current lease holder of a processing task wins. */
+export async function markSucceeded(trx: Kysely<Database>, id: string, leaseToken: string, now: number, fields: SuccessFields): Promise<boolean> {
+  const res = await trx
+    .updateTable('tasks')
+    .set({ ...fields, state: 'success', complete_time: now, lease_token: null, lease_expires_at: null })
+    .where('id', '=', id)
+    .where('state', '=', 'processing')
+    .where('lease_token', '=', leaseToken)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/**
+ * Compare-and-set to `failed`. `leaseToken` null fails a task that is not leased (pending), as the
+ * reaper and cancel do; otherwise only the lease holder can.
+ */
+export async function markFailed(
+  trx: Kysely<Database>, id: string, leaseToken: string | null, now: number, failCode: string, failMsg: string, engine: string | null,
+): Promise<boolean> {
+  let q = trx
+    .updateTable('tasks')
+    .set({ state: 'failed', complete_time: now, fail_code: failCode, fail_msg: failMsg, lease_token: null, lease_expires_at: null, engine })
+    .where('id', '=', id);
+  q = leaseToken === null ? q.where('state', 'in', ['pending', 'processing']) : q.where('state', '=', 'processing').where('lease_token', '=', leaseToken);
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/**
+ * Puts a leased task back in the queue to run again after `runAfter`: after a retryable failure,
+ * or with `uncountAttempt` when a graceful shutdown interrupted it through no fault of the task.
+ */
+export async function requeue(db: Db, id: string, leaseToken: string, runAfter: number, uncountAttempt = false): Promise<boolean> {
+  const res = await db.kysely
+    .updateTable('tasks')
+    .set((eb) => ({
+      state: 'pending',
+      lease_token: null,
+      lease_expires_at: null,
+      run_after: runAfter,
+      attempts: uncountAttempt ? eb('attempts', '-', 1) : eb.ref('attempts'),
+    }))
+    .where('id', '=', id)
+    .where('state', '=', 'processing')
+    .where('lease_token', '=', leaseToken)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** Tasks whose worker stopped heart-beating (crash, kill -9, lost machine). */
+export async function findExpiredLeases(db: Db, now: number, limit = 100) {
+  return db.kysely
+    .selectFrom('tasks')
+    .select(['id', 'account_id', 'attempts', 'lease_token', 'price_micros'])
+    .where('state', '=', 'processing')
+    .where('lease_expires_at', '<', now)
+    .limit(limit)
+    .execute();
+}
+
+/** Returns an expired lease to the queue, unless someone renewed or finished it meanwhile. */
+export async function releaseExpiredLease(db: Db, id: string, leaseToken: string, now: number, runAfter: number): Promise<boolean> {
+  const res = await db.kysely
+    .updateTable('tasks')
+    .set({ state: 'pending', lease_token: null, lease_expires_at: null, run_after: runAfter })
+    .where('id', '=', id)
+    .where('state', '=', 'processing')
+    .where('lease_token', '=', leaseToken)
+    .where('lease_expires_at', '<', now)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** Finished results whose retention ran out and whose files are still on disk. */
+export async function findExpiredResults(db: Db, now: number, limit = 100) {
+  return db.kysely
+    .selectFrom('tasks')
+    .select(['id', 'result_key', 'poster_key'])
+    .where('deleted_at', 'is', null)
+    .where('expires_at', '<', now)
+    .limit(limit)
+    .execute();
+}
+
+export async function markResultDeleted(db: Db, id: string, now: number): Promise<void> {
+  await db.kysely.updateTable('tasks').set({ deleted_at: now }).where('id', '=', id).execute();
+}
+
+/** Earliest `run_after` among pending tasks, so an idle worker knows when to look again. */
+export async function nextDueTime(db: Db): Promise<number | null> {
+  const row = await db.kysely
+    .selectFrom('tasks')
+    .select((eb) => eb.fn.min<number>('run_after').as('t'))
+    .where('state', '=', 'pending')
+    .executeTakeFirst();
+  return row?.t == null ? null : Number(row.t);
+}
