@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { ConfigError } from '../config.js';
+import { runAdmin, ADMIN_HELP } from './admin.js';
+import { runServe, SERVE_HELP } from './serve.js';
+import { runWebhooks, WEBHOOKS_HELP } from './webhooks.js';
+import { CliError } from './cli-error.js';
+import { CREATOR_COMMANDS, CREATOR_HELP, runCreator } from './creator.js';
+
+const HELP = `longshot — self-hosted, APIXO-compatible video generation API
+
+Usage: longshot <command> [options]
+
+Commands:
+  serve                      run the API and workers (default for npm start)
+  migrate                    bring the database schema up to date
+  accounts create NAME       create an account [--credit USD]
+  accounts list              list accounts with their balances
+  keys create --account NAME create an API key; prints only the key
+  keys list --account NAME   list an account's keys
+  keys revoke KEY_ID         revoke a key (takes effect within 1 s)
+
+Creator commands (talk to a running service over HTTP; see docs/cli.md):
+  generate "PROMPT"          submit a veo-3-1 task [--mode --aspect --type --image
+                             --seed --watermark --wait --out FILE --json]
+  extend TASK_ID "PROMPT"    continue a finished task by 7 s [--mode --wait --out --json]
+  status TASK_ID             a task's state and result URL [--model --wait --json]
+  balance                    the key's available balance in USD
+  webhooks secret|rotate --account NAME   show or rotate the webhook signing secret
+  webhooks deliveries|redeliver TASK_ID   a task's webhook log, or send it again
+
+Run "longshot <command> --help" for a command's options. Settings come from the
+environment (LONGSHOT_DATA_DIR, LONGSHOT_PORT, ...; see README.md); the creator commands
+use LONGSHOT_BASE_URL and LONGSHOT_API_KEY.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd ? 0 : 1;
+  }
+  if (cmd === 'serve') {
+    if (rest.includes('--help') || rest.includes('-h')) return print(SERVE_HELP);
+    return runServe(rest);
+  }
+  if (cmd === 'migrate' || cmd === 'accounts' || cmd === 'keys') {
+    if (rest.includes('--help') || rest.includes('-h')) return print(ADMIN_HELP[cmd] ?? HELP);
+    return runAdmin(cmd, rest);
+  }
+  if (cmd === 'webhooks') return rest.length === 0 || rest.includes('--help') || rest.includes('-h') ? print(WEBHOOKS_HELP) : runWebhooks(rest);
+  if (CREATOR_COMMANDS.has(cmd)) {
+    if (rest.includes('--help') || rest.includes('-h')) return print(CREATOR_HELP[cmd] ?? HELP);
+    return runCreator(cmd, rest);
+  }
+  throw new CliError(`unknown command "${cmd}"; run longshot --help`);
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof CliError || err instanceof ConfigError) {
+      process.stderr.write(`longshot: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`longshot: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

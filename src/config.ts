@@ -1,0 +1,146 @@
+import { resolve } from 'node:path';
+import { parseUsd } from './domain/money.js';
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './webhooks/schedule.js';
+
+/**
+ * The one place that reads process.env. Every setting is typed and defaulted; a bad value stops
+ * the process at start with a message that says how to fix it.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  /** Base URL that result links are built on; null means the address the server listens on. */
+  publicUrl: string | null;
+  dataDir: string;
+  databaseUrl: string | null;
+  workers: number;
+  ffmpegPath: string | null;
+  bodyLimitBytes: number;
+  retentionMs: number;
+  urlTtlMs: number;
+  leaseMs: number;
+  /** Attempts a task gets before a crash-looping render is failed. */
+  maxAttempts: number;
+  /** A render still running after this long fails with TIMEOUT. */
+  taskTimeoutMs: number;
+  /** How long a graceful stop waits for in-flight requests before closing their connections. */
+  shutdownGraceMs: number;
+  allowPrivateCallbacks: boolean;
+  allowPrivateImageUrls: boolean;
+  /** Delays before each webhook retry, in ms; its length is the number of retries. */
+  webhookRetryScheduleMs: number[];
+  /** One webhook attempt (lookup, connect, TLS, response) must finish within this. */
+  webhookTimeoutMs: number;
+  /** Deliveries sent at once by this process's sender; 0 runs no sender here. */
+  webhookConcurrency: number;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Requests slower than this are logged at info level; the rest are sampled. */
+  slowRequestMs: number;
+  /** Share of ordinary requests logged at info level (0..1). */
+  logSampleRate: number;
+  /** Micro-dollar prices: model → mode → price. */
+  prices: Record<'veo-3-1' | 'veo-3-1-extend', Record<'fast' | 'quality', number>>;
+  /** Credit given to the `default` account created on first start, in micro-dollars. */
+  initialCreditMicros: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const host = str(env, 'LONGSHOT_HOST', '127.0.0.1');
+  const port = int(env, 'LONGSHOT_PORT', 3000, 0, 65535);
+  return {
+    host,
+    port,
+    publicUrl: env.LONGSHOT_PUBLIC_URL?.trim().replace(/\/+$/, '') || null,
+    dataDir: resolve(str(env, 'LONGSHOT_DATA_DIR', './data')),
+    databaseUrl: env.DATABASE_URL?.trim() || null,
+    workers: int(env, 'LONGSHOT_WORKERS', 2, 0, 64),
+    ffmpegPath: env.LONGSHOT_FFMPEG?.trim() || null,
+    bodyLimitBytes: int(env, 'LONGSHOT_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    retentionMs: num(env, 'LONGSHOT_RETENTION_DAYS', 7, 0.0001, 3650) * 86_400_000,
+    urlTtlMs: int(env, 'LONGSHOT_URL_TTL_SECONDS', 86_400, 1, 7 * 86_400) * 1000,
+    leaseMs: int(env, 'LONGSHOT_LEASE_MS', 30_000, 1000, 3_600_000),
+    maxAttempts: int(env, 'LONGSHOT_MAX_ATTEMPTS', 3, 1, 100),
+    taskTimeoutMs: int(env, 'LONGSHOT_TASK_TIMEOUT_SECONDS', 900, 1, 86_400) * 1000,
+    shutdownGraceMs: int(env, 'LONGSHOT_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,
+    allowPrivateCallbacks: bool(env, 'LONGSHOT_ALLOW_PRIVATE_CALLBACKS', false),
+    allowPrivateImageUrls: bool(env, 'LONGSHOT_ALLOW_PRIVATE_IMAGE_URLS', false),
+    webhookRetryScheduleMs: retrySchedule(env, 'LONGSHOT_WEBHOOK_RETRY_SCHEDULE', DEFAULT_RETRY_SCHEDULE),
+    webhookTimeoutMs: int(env, 'LONGSHOT_WEBHOOK_TIMEOUT_MS', 30_000, 100, 120_000),
+    webhookConcurrency: int(env, 'LONGSHOT_WEBHOOK_CONCURRENCY', 4, 0, 64),
+    logLevel: oneOf(env, 'LONGSHOT_LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info'),
+    slowRequestMs: int(env, 'LONGSHOT_SLOW_REQUEST_MS', 500, 0, 600_000),
+    logSampleRate: num(env, 'LONGSHOT_LOG_SAMPLE_RATE', 0.001, 0, 1),
+    prices: {
+      'veo-3-1': {
+        fast: usd(env, 'LONGSHOT_PRICE_VEO_3_1_FAST_USD', 0.2),
+        quality: usd(env, 'LONGSHOT_PRICE_VEO_3_1_QUALITY_USD', 1.5),
+      },
+      'veo-3-1-extend': {
+        fast: usd(env, 'LONGSHOT_PRICE_VEO_3_1_EXTEND_FAST_USD', 0.2),
+        quality: usd(env, 'LONGSHOT_PRICE_VEO_3_1_EXTEND_QUALITY_USD', 0.2),
+      },
+    },
+    initialCreditMicros: usd(env, 'LONGSHOT_INITIAL_CREDIT_USD', 10),
+  };
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name]?.trim();
+  return v ? v : fallback;
+}
+
+function num(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) {
+    throw new ConfigError(`${name}=${raw} is not valid: use a number from ${min} to ${max} (default ${fallback})`);
+  }
+  return v;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const v = num(env, name, fallback, min, max);
+  if (!Number.isInteger(v)) throw new ConfigError(`${name}=${env[name]} is not valid: use a whole number (default ${fallback})`);
+  return v;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name}=${env[name]} is not valid: use true or false`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name}=${raw} is not valid: use one of ${allowed.join(', ')}`);
+  }
+  return raw as T;
+}
+
+function retrySchedule(env: Env, name: string, fallback: string): number[] {
+  const raw = env[name]?.trim() || fallback;
+  const parsed = parseRetrySchedule(raw);
+  if (parsed === null) {
+    throw new ConfigError(`${name}=${raw} is not valid: use comma-separated delays such as "${fallback}" (units ms, s, m, h, d; at most 20, each up to 7d)`);
+  }
+  return parsed;
+}
+
+/** Dollars in the environment, micro-dollars inside: exact for up to six decimals. */
+function usd(env: Env, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return Math.round(fallback * 1_000_000);
+  if (parseUsd(raw) === null) {
+    throw new ConfigError(`${name}=${raw} is not valid: use a dollar amount such as 0.20 (at most 6 decimals)`);
+  }
+  return parseUsd(raw)!;
+}

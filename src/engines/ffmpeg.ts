@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+/** Finds an executable called `name` on PATH, or null. */
+function findOnPath(name: string): string | null {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d.length > 0);
+  const names = process.platform === 'win32' ? [`${name}.exe`, name] : [name];
+  for (const dir of dirs) {
+    for (const n of names) {
+      const candidate = join(dir, n);
+      try {
+        accessSync(candidate, fsConstants.X_OK);
+        return candidate;
+      } catch {
+        // not here; keep looking
+      }
+    }
+  }
+  return null;
+}
+
+function installerPath(pkg: string): string | null {
+  try {
+    const mod = require(pkg) as { path?: unknown };
+    return typeof mod.path === 'string' && existsSync(mod.path) ? mod.path : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The ffmpeg binary to run: the configured path, else an `ffmpeg` on PATH, else the static
+ * build shipped by `@ffmpeg-installer/ffmpeg`. Throws (a configuration fault) when none exists.
+ */
+export function resolveFfmpeg(configured?: string): string {
+  if (configured !== undefined && configured.length > 0) return configured;
+  const found = findOnPath('ffmpeg') ?? installerPath('@ffmpeg-installer/ffmpeg');
+  if (found === null) {
+    throw new Error('ffmpeg not found: set the ffmpeg path in the configuration or put ffmpeg on PATH');
+  }
+  return found;
+}
+
+/**
+ * The ffprobe binary, resolved like {@link resolveFfmpeg} with `@ffprobe-installer/ffprobe`
+ * (a devDependency). Only tests need ffprobe; the engine itself never runs it.
+ */
+export function resolveFfprobe(configured?: string): string {
+  if (configured !== undefined && configured.length > 0) return configured;
+  const found = findOnPath('ffprobe') ?? installerPath('@ffprobe-installer/ffprobe');
+  if (found === null) {
+    throw new Error('ffprobe not found: install @ffprobe-installer/ffprobe or put ffprobe on PATH');
+  }
+  return found;
+}
+
+/**
+ * The bold DejaVu Sans shipped by the `dejavu-fonts-ttf` package. Watermarks are drawn with this
+ * file so the output never depends on the fonts installed on the host.
+ */
+export function defaultFontPath(): string {
+  const dir = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+  for (const name of ['DejaVuSans-Bold.ttf', 'DejaVuSans.ttf']) {
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`no DejaVu Sans font found in ${dir}`);
+}
+
+/** ffmpeg ran and failed. `stderrTail` holds the end of its log, for the operator. */
+export class FfmpegError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderrTail: string,
+  ) {
+    super(message);
+    this.name = 'FfmpegError';
+  }
+}
+
+/** ffmpeg was stopped because the caller's AbortSignal fired. */
+export class FfmpegAbortedError extends Error {
+  constructor() {
+    super('ffmpeg aborted');
+    this.name = 'AbortError';
+  }
+}
+
+export interface FfmpegResult {
+  /** Everything ffmpeg wrote to stdout (use `-f … -` outputs such as framecrc). */
+  stdout: string;
+  /** The last part of stderr (ffmpeg's log). */
+  stderrTail: string;
+}
+
+const STDERR_TAIL_CHARS = 4000;
+
+/**
+ * Runs ffmpeg with `args` (no shell). Resolves when it exits with 0; rejects with
+ * {@link FfmpegError} otherwise, or with {@link FfmpegAbortedError} when `signal` fires, in which
+ * case the child is killed with SIGKILL at once (ffmpeg may ignore a polite SIGTERM while it
+ * is blocked in a filter).
+ */
+export function runFfmpeg(
+  ffmpegPath: string,
+  args: readonly string[],
+  signal?: AbortSignal,
+  options: { captureStdout?: boolean } = {},
+): Promise<FfmpegResult> {
+  return new Promise<FfmpegResult>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new FfmpegAbortedError());
+      return;
+    }
+    const child = spawn(ffmpegPath, ['-nostdin', '-hide_banner', ...args], {
+      stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+      windowsHide: true,
+    });
+    let stderr = '';
+    const stdoutChunks: Buffer[] = [];
+    let aborted = false;
+    let settled = false;
+
+    const onAbort = (): void => {
+      aborted = true;
+      child.kill('SIGKILL');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.length > STDERR_TAIL_CHARS * 2) stderr = stderr.slice(-STDERR_TAIL_CHARS);
+    });
+    child.stdout?.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
+
+    const finish = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+
+    child.on('error', (err) => {
+      finish(() =>
+        reject(aborted ? new FfmpegAbortedError() : new FfmpegError(`cannot run ffmpeg: ${err.message}`, null, null, '')),
+      );
+    });
+    child.on('close', (code, sig) => {
+      const tail = stderr.slice(-STDERR_TAIL_CHARS);
+      finish(() => {
+        if (aborted) reject(new FfmpegAbortedError());
+        else if (code === 0) resolve({ stdout: Buffer.concat(stdoutChunks).toString('utf8'), stderrTail: tail });
+        else {
+          const lastLine = tail.trim().split('\n').slice(-1)[0] ?? '';
+          reject(new FfmpegError(`ffmpeg exited with ${code ?? sig}: ${lastLine}`, code, sig, tail));
+        }
+      });
+    });
+  });
+}

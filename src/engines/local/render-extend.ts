@@ -1,0 +1,202 @@
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EXTEND_SECONDS } from '../../domain/models.js';
+import type { RenderedVideo, RenderJob } from '../engine.js';
+import { FfmpegAbortedError, runFfmpeg } from '../ffmpeg.js';
+import { SAMPLE_RATE } from './audio-bed.js';
+import type { Frame } from './background.js';
+import { RenderFailure, type RenderContext } from './context.js';
+import { addContinuationVideo, addExtendedAudio, lastFrameInputArgs, planContinuation, type ContinuationPlan } from './continuation.js';
+import { audioOutputArgs, containerArgs, FPS, posterOutputArgs, reencodeSettings, VIDEO_TIMESCALE, videoOutputArgs } from './encode.js';
+import { GraphBuilder, opts, q } from './graph.js';
+import { inspectMedia, type MediaFacts } from './media-info.js';
+import { encodeFinal } from './output.js';
+
+/**
+ * `veo-3-1-extend`: the whole source followed by a 7-second continuation from its last frame.
+ *
+ * Fast path (no watermark, a source whose H.264 headers match ours — every video this engine
+ * made): only the continuation is encoded, then the source's video packets and the new ones
+ * are joined by the concat demuxer with a stream copy, so the source's frames decode bit-exactly
+ * as before. The sound is rebuilt in the same step (source audio decoded, then crossfaded into
+ * the new bed over 40 ms and encoded once): AAC frames carry encoder priming and overlap, so a
+ * packet-level join would leave a 21 ms glitch and drift at every seam.
+ *
+ * Full path (a watermark, or a foreign source): decode the source, append the continuation,
+ * draw the watermark over everything and encode the whole clip once.
+ */
+export async function renderExtend(ctx: RenderContext, job: RenderJob): Promise<RenderedVideo> {
+  const source = job.source;
+  if (source === null) throw new RenderFailure('INVALID_PARAMETER', 'an extend job needs its source video', false);
+
+  const facts = await readSource(ctx, source.path);
+  const width = facts.video.width - (facts.video.width % 2);
+  const height = facts.video.height - (facts.video.height % 2);
+  const fps = outputFps(facts.video.fps);
+  const frame: Frame = { width, height, fps, frames: EXTEND_SECONDS * fps };
+  const sourceSec = facts.video.durationSec;
+  const plan = planContinuation(job.prompt, job.seed, frame, sourceSec);
+
+  const lastPath = join(ctx.workDir, 'last.yuv');
+  await extractLastFrame(ctx, source.path, lastPath, facts, width, height);
+
+  const copyable =
+    job.watermark === null &&
+    facts.video.codec === 'h264' &&
+    facts.video.extradata !== null &&
+    fps === FPS &&
+    facts.video.timescale === VIDEO_TIMESCALE &&
+    width === facts.video.width &&
+    height === facts.video.height;
+  const joined = copyable && (await renderByStreamCopy(ctx, job, plan, facts, lastPath));
+  if (!joined) await renderByReencode(ctx, job, plan, facts, lastPath);
+
+  return { ok: true, durationMs: Math.round(sourceSec * 1000) + EXTEND_SECONDS * 1000, width, height };
+}
+
+/** Frame rates we write: the source's, rounded to a whole number (23.976 → 24). */
+function outputFps(sourceFps: number): number {
+  const rounded = Math.round(sourceFps);
+  return rounded >= 10 && rounded <= 60 ? rounded : FPS;
+}
+
+async function readSource(ctx: RenderContext, path: string): Promise<MediaFacts> {
+  try {
+    await stat(path);
+  } catch {
+    throw new RenderFailure('TASKID_ERROR', 'the source video is no longer available', false);
+  }
+  let facts: MediaFacts | null;
+  try {
+    facts = await inspectMedia(ctx.ffmpegPath, path, ctx.signal);
+  } catch (err) {
+    if (err instanceof FfmpegAbortedError) throw err;
+    throw new RenderFailure('TASKID_ERROR', 'the source video cannot be read', false);
+  }
+  if (facts === null || facts.video.durationSec <= 0) {
+    throw new RenderFailure('TASKID_ERROR', 'the source has no video frames', false);
+  }
+  return facts;
+}
+
+/** Writes the source's last frame as raw yuv420p (no colour conversion, so it is exact). */
+async function extractLastFrame(ctx: RenderContext, src: string, out: string, facts: MediaFacts, w: number, h: number): Promise<void> {
+  const resize = w !== facts.video.width || h !== facts.video.height ? ['-vf', `crop=${w}:${h}:0:0`] : [];
+  try {
+    await runFfmpeg(
+      ctx.ffmpegPath,
+      ['-v', 'error', '-y', '-sseof', '-0.5', '-i', src, '-map', '0:v:0', ...resize, '-vsync', '0', '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-f', 'image2', '-update', '1', out],
+      ctx.signal,
+    );
+    const st = await stat(out);
+    if (st.size !== (w * h * 3) / 2) throw new Error(`unexpected frame size ${st.size}`);
+  } catch (err) {
+    if (err instanceof FfmpegAbortedError) throw err;
+    throw new RenderFailure('TASKID_ERROR', 'the last frame of the source cannot be decoded', false);
+  }
+}
+
+/**
+ * Encodes the continuation alone and joins it to the source by stream copy. Returns false
+ * (nothing written to the outputs) when the new stream's headers differ from the source's.
+ */
+async function renderByStreamCopy(ctx: RenderContext, job: RenderJob, plan: ContinuationPlan, facts: MediaFacts, lastPath: string): Promise<boolean> {
+  const { frame } = plan;
+  const contPath = join(ctx.workDir, 'continuation.mp4');
+  const sourceVideoPath = join(ctx.workDir, 'source-video.mp4');
+
+  const g = new GraphBuilder();
+  const video = addContinuationVideo(g, plan, '[0:v]', job.seed, job.prompt);
+  const out = g.label('vout');
+  const posterIn = g.label('pin');
+  g.chain(video, ['split=2'], `${out}${posterIn}`);
+  const poster = g.chain(posterIn, [`select=${opts({ expr: q(`eq(n,${frame.frames - 1})`) })}`]);
+  const encodeContinuation = runFfmpeg(
+    ctx.ffmpegPath,
+    [
+      '-y',
+      ...lastFrameInputArgs(lastPath, frame.width, frame.height, frame.fps),
+      '-filter_complex', g.toString(),
+      '-map', out, '-an',
+      ...videoOutputArgs(job.mode, ctx.threads, frame.fps),
+      ...containerArgs(),
+      contPath,
+      '-map', poster,
+      ...posterOutputArgs(),
+      job.outPosterPath,
+    ],
+    ctx.signal,
+  );
+  // The source's video track alone: its audio's priming would otherwise shift the join.
+  const copySourceVideo = runFfmpeg(
+    ctx.ffmpegPath,
+    ['-v', 'error', '-y', '-i', job.source?.path ?? '', '-map', '0:v:0', '-c', 'copy', ...containerArgs(), sourceVideoPath],
+    ctx.signal,
+  );
+  // Wait for both before acting on a failure, so no ffmpeg still writes into the work dir.
+  const settled = await Promise.allSettled([encodeContinuation, copySourceVideo]);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+
+  const cont = await inspectMedia(ctx.ffmpegPath, contPath, ctx.signal, true);
+  if (cont === null || cont.video.extradata !== facts.video.extradata) return false;
+
+  const listPath = join(ctx.workDir, 'concat.txt');
+  const quote = (p: string): string => `'${p.replace(/'/g, `'\\''`)}'`;
+  await writeFile(listPath, `ffconcat version 1.0\nfile ${quote(sourceVideoPath)}\nfile ${quote(contPath)}\n`, 'utf8');
+
+  const a = new GraphBuilder();
+  const sourceSamples = Math.round(plan.sourceSec * SAMPLE_RATE);
+  const audio = addExtendedAudio(a, plan, facts.audio ? '[1:a:0]' : null, sourceSamples);
+  await runFfmpeg(
+    ctx.ffmpegPath,
+    [
+      '-y',
+      '-f', 'concat', '-safe', '0', '-i', listPath,
+      '-i', job.source?.path ?? '',
+      '-filter_complex', a.toString(),
+      '-map', '0:v:0', '-c:v', 'copy',
+      '-map', audio,
+      ...audioOutputArgs(),
+      ...containerArgs(),
+      job.outVideoPath,
+    ],
+    ctx.signal,
+  );
+  return true;
+}
+
+/** Decodes the source, appends the continuation, watermarks and encodes the whole clip. */
+async function renderByReencode(ctx: RenderContext, job: RenderJob, plan: ContinuationPlan, facts: MediaFacts, lastPath: string): Promise<void> {
+  const { frame } = plan;
+  const g = new GraphBuilder();
+  const inputs = ['-i', job.source?.path ?? '', ...lastFrameInputArgs(lastPath, frame.width, frame.height, frame.fps)];
+  const head = g.chain('[0:v:0]', [
+    `scale=${opts({ w: frame.width, h: frame.height })}`,
+    'setsar=1',
+    'format=yuv420p',
+    `fps=${frame.fps}`,
+    `setpts=N/(${frame.fps}*TB)`,
+  ]);
+  const tail = addContinuationVideo(g, plan, '[1:v]', job.seed, job.prompt);
+  const posterTail = g.label('ptail');
+  const contOut = g.label('cont');
+  g.chain(tail, ['split=2'], `${contOut}${posterTail}`);
+  const video = g.chain([head, contOut], ['concat=n=2:v=1:a=0']);
+  const sourceSamples = Math.round(plan.sourceSec * SAMPLE_RATE);
+  const audio = addExtendedAudio(g, plan, facts.audio ? '[0:a:0]' : null, sourceSamples);
+  await encodeFinal(ctx, {
+    inputs,
+    graph: g,
+    video,
+    audio,
+    width: frame.width,
+    height: frame.height,
+    mode: job.mode,
+    watermark: job.watermark,
+    poster: { frame: frame.frames - 1, label: posterTail },
+    fps: frame.fps,
+    override: reencodeSettings(job.mode),
+    outVideoPath: job.outVideoPath,
+    outPosterPath: job.outPosterPath,
+  });
+}

@@ -1,0 +1,25 @@
+import type { GenerationType, Model, Strategy } from '../domain/models.js';
+import type { Engine } from './engine.js';
+
+/**
+ * Chooses the engine for a task. Routes per strategy are ordered lists; with no upstream
+ * configured every strategy routes to the built-in local engine (CONTRACT.md §6).
+ */
+export interface EngineRegistry {
+  /** Engines to try for this task, in order; empty when none can serve it. */
+  routesFor(strategy: Strategy, model: Model, generationType: GenerationType): Engine[];
+  byName(name: string): Engine | undefined;
+}
+
+export function createEngineRegistry(routes: Record<Strategy, Engine[]>): EngineRegistry {
+  const all = new Map<string, Engine>();
+  for (const list of Object.values(routes)) for (const e of list) all.set(e.name, e);
+  return {
+    routesFor(strategy, model, generationType) {
+      return routes[strategy].filter(
+        (e) => e.capabilities.models.includes(model) && (model === 'veo-3-1-extend' || e.capabilities.generationTypes.includes(generationType)),
+      );
+    },
+    byName: (name) => all.get(name),
+  };
+}

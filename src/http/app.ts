@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Deps } from '../services/deps.js';
+import { ApiError, envelope } from './api-error.js';
+import type { AuthContext, Authenticator } from './auth.js';
+import { generateTaskRoute } from './routes/generate-task.js';
+import { statusTaskRoute } from './routes/status-task.js';
+import { currentBalanceRoute } from './routes/current-balance.js';
+import { filesRoute } from './routes/files.js';
+import { healthRoute } from './routes/healthz.js';
+import { playgroundRoute } from './routes/playground.js';
+import { webhookDeliveriesRoute } from './routes/webhook-deliveries.js';
+import { redeliverWebhookRoute } from './routes/redeliver-webhook.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: AuthContext | null;
+  }
+}
+
+export interface AppOptions {
+  deps: Deps;
+  auth: Authenticator;
+  /** False until the database is migrated and workers run; /healthz answers 503 meanwhile. */
+  isReady: () => boolean;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * The HTTP edge. Request logging is off (it halves throughput); errors, slow requests and a
+ * sample of the rest are logged from one onResponse hook instead.
+ */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const { deps } = opts;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.config.bodyLimitBytes,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // CONTRACT.md §1: no coercion, `"prompt": 1` is a 400 (schemas only type the responses here).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    return503OnClosing: true,
+  });
+
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const ms = reply.elapsedTime;
+    if (reply.statusCode >= 500) return; // logged with its error by the error handler
+    if (ms >= deps.config.slowRequestMs) req.log.warn({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'slow request');
+    else if (Math.random() < deps.config.logSampleRate) req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'request (sampled)');
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    const { status, data } = toErrorResponse(err);
+    if (status >= 500) req.log.error({ err, method: req.method, url: req.url }, 'request failed');
+    if (data?.retryAfter !== undefined) reply.header('retry-after', String(data.retryAfter));
+    reply.code(status).type('application/json').send(envelope(status, data));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(envelope(404, { error: `no route for ${req.method} ${req.url.split('?')[0]}` }));
+  });
+
+  app.register(healthRoute(opts.isReady));
+  app.register(playgroundRoute());
+  app.register(filesRoute(deps));
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req) => {
+        const caller = await opts.auth.authenticate(req.headers.authorization);
+        if (!caller) throw new ApiError(401, { error: 'Authorization must be "Bearer <API key>" with a valid, unrevoked key' });
+        req.caller = caller;
+      });
+      api.register(generateTaskRoute(deps));
+      api.register(statusTaskRoute(deps));
+      api.register(currentBalanceRoute(deps));
+      api.register(webhookDeliveriesRoute(deps));
+      api.register(redeliverWebhookRoute(deps));
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}
+
+/** Maps any error to a status and the envelope's `data`; internal details never leave the process. */
+function toErrorResponse(err: FastifyError | ApiError): { status: number; data: ApiError['detail'] } {
+  if (err instanceof ApiError) return { status: err.status, data: err.detail };
+  const code = (err as FastifyError).code;
+  switch (code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 400, data: { error: 'Content-Type must be application/json', field: 'Content-Type' } };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, data: { error: 'body must be a JSON object', field: 'body' } };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, data: { error: 'Content-Length does not match the body', field: 'Content-Length' } };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, data: { error: 'the request body is over the size limit' } };
+  }
+  if (err instanceof SyntaxError || code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err as FastifyError).statusCode === 400) {
+    return { status: 400, data: { error: 'body is not valid JSON', field: 'body' } };
+  }
+  const status = (err as FastifyError).statusCode;
+  if (status && status >= 400 && status < 500) return { status, data: { error: err.message } };
+  return { status: 500, data: { error: 'an internal error occurred; it has been logged' } };
+}

@@ -1,0 +1,44 @@
+import { timingSafeEqual } from 'node:crypto';
+import { findKeyByHash, hashApiKey } from '../db/accounts-repo.js';
+import type { Db } from '../db/connect.js';
+import type { Clock } from '../services/deps.js';
+
+export interface AuthContext {
+  accountId: string;
+  keyId: string;
+}
+
+export interface Authenticator {
+  /** The caller for an `Authorization` header value, or null for a missing, unknown or revoked key. */
+  authenticate(header: string | undefined): Promise<AuthContext | null>;
+}
+
+const KEY_SHAPE = /^lsk_[A-Za-z0-9_-]{43}$/;
+const MAX_CACHED = 10_000;
+
+/**
+ * Resolves bearer keys to accounts. Results (including refusals) are cached for `ttlMs`, so a
+ * revoked key stops working within that time while hot keys cost one hash, not a query.
+ */
+export function createAuthenticator(db: Db, clock: Clock, ttlMs = 1000): Authenticator {
+  const cache = new Map<string, { ctx: AuthContext | null; until: number }>();
+  return {
+    async authenticate(header) {
+      if (!header) return null;
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      const key = match?.[1];
+      if (!key || !KEY_SHAPE.test(key)) return null;
+      const hash = hashApiKey(key);
+      const now = clock.now();
+      const hit = cache.get(hash);
+      if (hit && hit.until > now) return hit.ctx;
+      const row = await findKeyByHash(db, hash);
+      // The lookup is by hash of a 256-bit secret; the compare below keeps the final check constant-time too.
+      const ok = row !== undefined && row.revoked_at === null && timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash));
+      const ctx = ok ? { accountId: row.account_id, keyId: row.id } : null;
+      if (cache.size >= MAX_CACHED) cache.clear();
+      cache.set(hash, { ctx, until: now + ttlMs });
+      return ctx;
+    },
+  };
+}

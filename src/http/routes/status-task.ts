@@ -1,0 +1,51 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { isTaskId } from '../../domain/ids.js';
+import { isModel } from '../../domain/models.js';
+import { findTaskStatus } from '../../db/tasks-repo.js';
+import { taskStatusView } from '../../services/task-view.js';
+import type { Deps } from '../../services/deps.js';
+import { ApiError } from '../api-error.js';
+
+const statusResponse = {
+  200: {
+    type: 'object',
+    properties: {
+      code: { type: 'integer' },
+      message: { type: 'string' },
+      data: {
+        type: 'object',
+        properties: {
+          taskId: { type: 'string' },
+          state: { type: 'string' },
+          createTime: { type: 'integer' },
+          resultJson: { type: 'string' },
+          completeTime: { type: 'integer' },
+          costTime: { type: 'integer' },
+          failCode: { type: 'string' },
+          failMsg: { type: 'string' },
+          posterUrl: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
+/** GET /api/v1/statusTask/{model}?taskId=: the hottest route; one indexed read, no writes. */
+export const statusTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
+  app.get<{ Params: { model: string }; Querystring: { taskId?: string | string[] } }>(
+    '/statusTask/:model',
+    { schema: { response: statusResponse } },
+    async (req) => {
+      const { model } = req.params;
+      if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
+      const taskId = req.query.taskId;
+      if (taskId === undefined || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
+      if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be given once', field: 'taskId' });
+      const row = isTaskId(taskId) ? await findTaskStatus(deps.db, req.caller!.accountId, taskId) : undefined;
+      // A task of another account or of the other model is answered exactly like an unknown one.
+      if (!row || row.model !== model) throw new ApiError(404, { error: `no ${model} task ${taskId}`, field: 'taskId' });
+      const now = deps.clock.now();
+      return { code: 200, message: 'success', data: taskStatusView(row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs) };
+    },
+  );
+};

@@ -1,0 +1,123 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { openDb, type Db } from './db/connect.js';
+import { migrateToLatest } from './db/migrations.js';
+import { urlSigningKey } from './db/settings-repo.js';
+import { countAccounts, createAccount, createApiKey } from './db/accounts-repo.js';
+import { createEngineRegistry } from './engines/registry.js';
+import { createLocalEngine } from './engines/local/local-engine.js';
+import { defaultFontPath, resolveFfmpeg } from './engines/ffmpeg.js';
+import { createFsBlobStore } from './storage/fs-blob-store.js';
+import { createUrlSigner } from './storage/url-signer.js';
+import { buildApp } from './http/app.js';
+import { createAuthenticator } from './http/auth.js';
+import { createWaker } from './worker/waker.js';
+import { createWorkerPool } from './worker/worker-pool.js';
+import { startMaintenance } from './worker/maintenance.js';
+import { createWebhookSender } from './webhooks/sender.js';
+import type { CallbackTransport } from './webhooks/deliver.js';
+import { systemClock, type Clock, type Deps } from './services/deps.js';
+
+export interface ServiceOptions {
+  /** Serve the API (default true). */
+  api?: boolean;
+  /** Run workers in this process (default: config.workers > 0). */
+  workers?: boolean;
+  clock?: Clock;
+  log?: Logger;
+  /** How webhooks reach receivers (tests: a resolver and a CA); production leaves it unset. */
+  callbackTransport?: CallbackTransport;
+}
+
+export interface Service {
+  deps: Deps;
+  app: FastifyInstance | null;
+  /** The listening address, e.g. http://127.0.0.1:3000 (null without the API role). */
+  url: string | null;
+  /** Set when this start created the `default` account: its key, shown this once. */
+  firstKey: string | null;
+  /** Graceful stop: finish in-flight requests, stop claiming, hand running tasks back, close. */
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { service: 'longshot' } });
+}
+
+/** Opens the database and brings its schema up to date. */
+export async function openMigratedDb(config: Config): Promise<Db> {
+  await mkdir(config.dataDir, { recursive: true });
+  const db = openDb(config);
+  await migrateToLatest(db.kysely);
+  return db;
+}
+
+/** The composition root: config → adapters → roles. Nothing else builds dependencies. */
+export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger(config);
+  const db = await openMigratedDb(config);
+  const blobs = createFsBlobStore(join(config.dataDir, 'files'));
+  const signer = createUrlSigner(await urlSigningKey(db));
+  const local = createLocalEngine({
+    ffmpegPath: resolveFfmpeg(config.ffmpegPath ?? undefined),
+    fontPath: defaultFontPath(),
+    tmpDir: join(config.dataDir, 'tmp'),
+  });
+  const engines = createEngineRegistry({ auto: [local], value: [local], official: [local] });
+  const waker = createWaker();
+  const webhookWaker = createWaker();
+  const deps: Deps = { config, db, clock, blobs, signer, engines, log, publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
+    wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
+
+  let firstKey: string | null = null;
+  if ((await countAccounts(db)) === 0) {
+    const account = await createAccount(db, 'default', config.initialCreditMicros, clock.now());
+    firstKey = (await createApiKey(db, account.id, 'created on first start', clock.now())).key;
+  }
+
+  const runWorkers = opts.workers ?? config.workers > 0;
+  const pool = runWorkers ? createWorkerPool(deps, waker, Math.max(1, config.workers)) : null;
+  const maintenance = runWorkers ? startMaintenance(deps, { reapEveryMs: Math.max(500, config.leaseMs / 2), sweepEveryMs: 60_000 }) : null;
+  // The webhook sender belongs to the worker role; LONGSHOT_WEBHOOK_CONCURRENCY=0 leaves it to other processes.
+  const sender = runWorkers && config.webhookConcurrency > 0
+    ? createWebhookSender(deps, { waker: webhookWaker, concurrency: config.webhookConcurrency, transport: opts.callbackTransport })
+    : null;
+
+  let ready = false;
+  let app: FastifyInstance | null = null;
+  let url: string | null = null;
+  if (opts.api !== false) {
+    app = buildApp({ deps, auth: createAuthenticator(db, clock), isReady: () => ready });
+    const address = await app.listen({ host: config.host, port: config.port });
+    url = address.replace('://0.0.0.0', '://localhost').replace('://[::]', '://localhost');
+  }
+  deps.publicUrl = config.publicUrl ?? url ?? `http://localhost:${config.port}`;
+  pool?.start();
+  sender?.start();
+  ready = true;
+
+  let closing: Promise<void> | null = null;
+  return {
+    deps,
+    app,
+    url,
+    firstKey,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        // In-flight requests get a grace period; a client that never reads its response (a
+        // stalled download) must not keep the process alive past it.
+        const force = setTimeout(() => app?.server.closeAllConnections(), config.shutdownGraceMs);
+        maintenance?.stop();
+        await Promise.all([app?.close(), pool?.stop(), sender?.stop()]);
+        clearTimeout(force);
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connect.js';
+import type { EngineRegistry } from '../engines/registry.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { UrlSigner } from '../storage/url-signer.js';
+import type { CallbackTransport } from '../webhooks/deliver.js';
+
+/** Time source, injected so tests can move it. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** What the use cases need, built once in main.ts and passed in. */
+export interface Deps {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  blobs: BlobStore;
+  signer: UrlSigner;
+  engines: EngineRegistry;
+  log: Logger;
+  /** Base of absolute result URLs; set once at start, before the service reports ready. */
+  publicUrl: string;
+  /** Tells idle workers that a task is waiting (in-process; polling remains the truth). */
+  wakeWorkers: () => void;
+  /** Tells the webhook sender a delivery is due (in-process hint; it polls too). */
+  wakeWebhooks: () => void;
+  /** How callbacks reach receivers: tests inject a resolver and a CA; absent in production. */
+  callbackTransport?: CallbackTransport;
+}

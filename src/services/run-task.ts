@@ -1,0 +1,132 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExtendInput, GenerateInput, Model, Strategy } from '../domain/models.js';
+import type { EngineFailure, LocalImage, RenderJob, SourceVideo } from '../engines/engine.js';
+import { getTaskById, type TaskRow } from '../db/tasks-repo.js';
+import { fetchImage } from '../net/fetch-image.js';
+import type { Deps } from './deps.js';
+
+/** What became of one run: settled either way, or to be retried later. */
+export type RunResult =
+  | { kind: 'success'; fields: ResultFields }
+  | { kind: 'failed'; failure: EngineFailure; engine: string | null };
+
+export interface ResultFields {
+  engine: string;
+  result_key: string;
+  poster_key: string;
+  result_size: number;
+  result_etag: string;
+  duration_ms: number;
+  width: number;
+  height: number;
+  expires_at: number;
+}
+
+const fail = (failCode: EngineFailure['failCode'], message: string, retryable = false): EngineFailure => ({ ok: false, failCode, message, retryable });
+
+/**
+ * Renders one claimed task and stores its files. It does not touch the task's state: the caller
+ * settles the result under its lease. Work files live in a per-attempt temp dir that is always
+ * removed.
+ */
+export async function runTask(deps: Deps, task: TaskRow, signal: AbortSignal): Promise<RunResult> {
+  const workDir = join(deps.config.dataDir, 'tmp', `${task.id}-${task.attempts}`);
+  await mkdir(workDir, { recursive: true });
+  try {
+    return await render(deps, task, workDir, signal);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortSignal): Promise<RunResult> {
+  const model = task.model as Model;
+  const input = JSON.parse(task.input) as GenerateInput | ExtendInput;
+
+  let source: SourceVideo | null = null;
+  if (model === 'veo-3-1-extend') {
+    const src = task.source_task_id ? await getTaskById(deps.db, task.source_task_id) : undefined;
+    // The source was usable at submit; retention or deletion may have run since.
+    if (!src || src.state !== 'success' || !src.result_key || src.deleted_at !== null) {
+      return { kind: 'failed', failure: fail('TASKID_ERROR', 'the source video is no longer available'), engine: null };
+    }
+    const stat = await deps.blobs.stat(src.result_key);
+    if (!stat) return { kind: 'failed', failure: fail('TASKID_ERROR', 'the source video is no longer available'), engine: null };
+    source = {
+      path: await deps.blobs.localPath(src.result_key),
+      durationMs: Number(src.duration_ms),
+      width: Number(src.width),
+      height: Number(src.height),
+      chainDepth: src.chain_depth,
+    };
+  }
+
+  const gen = model === 'veo-3-1' ? (input as GenerateInput) : null;
+  const images: LocalImage[] = [];
+  for (const [i, url] of (gen?.imageUrls ?? []).entries()) {
+    const got = await fetchImage(url, join(workDir, `image-${i}`), { allowPrivate: deps.config.allowPrivateImageUrls, signal });
+    if (!got.ok) return { kind: 'failed', failure: fail(got.failCode, `input.image_urls[${i}]: ${got.message}`), engine: null };
+    images.push(got.image);
+  }
+
+  const aspectRatio = resolveAspect(gen, images, source);
+  const generationType = gen?.generationType ?? 'TEXT_2_VIDEO';
+  const engines = deps.engines.routesFor(task.provider as Strategy, model, generationType);
+  if (engines.length === 0) {
+    return { kind: 'failed', failure: fail('UPSTREAM_ERROR', `no engine is configured for provider ${task.provider}`), engine: null };
+  }
+
+  let last: EngineFailure = fail('UPSTREAM_ERROR', 'no engine ran');
+  let lastEngine: string | null = null;
+  for (const engine of engines) {
+    const job: RenderJob = {
+      taskId: task.id,
+      model,
+      mode: input.mode,
+      prompt: input.prompt,
+      aspectRatio,
+      generationType,
+      images,
+      seed: input.seed,
+      watermark: input.watermark,
+      source,
+      outVideoPath: join(workDir, 'out.mp4'),
+      outPosterPath: join(workDir, 'out.jpg'),
+    };
+    const outcome = await engine.render(job, signal);
+    lastEngine = engine.name;
+    if (outcome.ok) {
+      const video = await deps.blobs.putFile(`results/${task.id}.mp4`, job.outVideoPath, 'video/mp4');
+      const poster = `results/${task.id}.jpg`;
+      await deps.blobs.putFile(poster, job.outPosterPath, 'image/jpeg');
+      return {
+        kind: 'success',
+        fields: {
+          engine: engine.name,
+          result_key: `results/${task.id}.mp4`,
+          poster_key: poster,
+          result_size: video.size,
+          result_etag: video.etag,
+          duration_ms: outcome.durationMs,
+          width: outcome.width,
+          height: outcome.height,
+          expires_at: deps.clock.now() + deps.config.retentionMs,
+        },
+      };
+    }
+    last = outcome;
+    // Only an upstream fault is worth another route; a bad prompt or image fails everywhere.
+    if (outcome.failCode !== 'UPSTREAM_ERROR' || signal.aborted) break;
+  }
+  return { kind: 'failed', failure: last, engine: lastEngine };
+}
+
+/** `auto` follows the first image's orientation, else 16:9; an extension keeps its source's shape. */
+function resolveAspect(gen: GenerateInput | null, images: LocalImage[], source: SourceVideo | null): '16:9' | '9:16' {
+  if (source) return source.height > source.width ? '9:16' : '16:9';
+  if (!gen || gen.aspectRatio === '16:9') return '16:9';
+  if (gen.aspectRatio === '9:16') return '9:16';
+  const first = images[0];
+  return first && first.height > first.width ? '9:16' : '16:9';
+}

@@ -1,0 +1,48 @@
+import type { FailCode } from '../domain/task-state.js';
+import { settleHold } from '../db/ledger-repo.js';
+import { markFailed, markSucceeded, type SuccessFields } from '../db/tasks-repo.js';
+import { enqueueTaskCallback } from '../db/deliveries-repo.js';
+import type { Deps } from './deps.js';
+
+interface Settling {
+  id: string;
+  account_id: string;
+  price_micros: number;
+}
+
+/**
+ * Ends a task as `success` and captures its hold, in one transaction. Returns false when this
+ * caller no longer holds the lease (another worker took over): then nothing is written.
+ * The webhook delivery (outbox row) is written in the same transaction, so it exists iff the task ended.
+ */
+export async function settleSuccess(deps: Deps, task: Settling, leaseToken: string, fields: SuccessFields): Promise<boolean> {
+  const now = deps.clock.now();
+  let callback = false;
+  const won = await deps.db.writeTx(async (trx) => {
+    if (!(await markSucceeded(trx, task.id, leaseToken, now, fields))) return false;
+    await settleHold(trx, task.account_id, task.id, Number(task.price_micros), 'capture', now);
+    callback = await enqueueTaskCallback(trx, task.id, now);
+    return true;
+  });
+  if (callback) deps.wakeWebhooks();
+  return won;
+}
+
+/**
+ * Ends a task as `failed` and releases its hold, in one transaction. The compare-and-set on the
+ * task row means the hold is released exactly once however many callers race here.
+ */
+export async function settleFailure(
+  deps: Deps, task: Settling, leaseToken: string | null, failCode: FailCode, failMsg: string, engine: string | null = null,
+): Promise<boolean> {
+  const now = deps.clock.now();
+  let callback = false;
+  const won = await deps.db.writeTx(async (trx) => {
+    if (!(await markFailed(trx, task.id, leaseToken, now, failCode, failMsg, engine))) return false;
+    await settleHold(trx, task.account_id, task.id, Number(task.price_micros), 'release', now);
+    callback = await enqueueTaskCallback(trx, task.id, now);
+    return true;
+  });
+  if (callback) deps.wakeWebhooks();
+  return won;
+}

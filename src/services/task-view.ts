@@ -1,0 +1,38 @@
+import type { TaskStatusRow } from '../db/tasks-repo.js';
+import type { UrlSigner } from '../storage/url-signer.js';
+
+/** The `data` of a status response (and of a callback), exactly as APIXO shapes it. */
+export interface TaskStatus {
+  taskId: string;
+  state: string;
+  createTime: number;
+  resultJson?: string;
+  completeTime?: number;
+  costTime?: number;
+  failCode?: string;
+  failMsg?: string;
+  /** Longshot addition: a signed JPEG poster of the result, for players and timelines. */
+  posterUrl?: string;
+}
+
+export function resultPath(resultKey: string): string {
+  return `/files/${resultKey}`;
+}
+
+/** Builds the status data; result URLs are signed now, valid `ttlMs` from this read. */
+export function taskStatusView(row: TaskStatusRow, signer: UrlSigner, baseUrl: string, now: number, ttlMs: number): TaskStatus {
+  const createTime = Number(row.create_time);
+  const view: TaskStatus = { taskId: row.id, state: row.state, createTime };
+  if (row.state === 'success' && row.result_key) {
+    const completeTime = Number(row.complete_time);
+    view.resultJson = JSON.stringify({ resultUrls: [baseUrl + signer.sign(resultPath(row.result_key), now + ttlMs)] });
+    view.completeTime = completeTime;
+    view.costTime = completeTime - createTime;
+    if (row.poster_key) view.posterUrl = baseUrl + signer.sign(resultPath(row.poster_key), now + ttlMs);
+  } else if (row.state === 'failed') {
+    view.failCode = row.fail_code ?? 'INTERNAL_ERROR';
+    view.failMsg = row.fail_msg ?? '';
+    view.completeTime = Number(row.complete_time);
+  }
+  return view;
+}

@@ -1,0 +1,59 @@
+import { findExpiredLeases, findExpiredResults, markResultDeleted, releaseExpiredLease } from '../db/tasks-repo.js';
+import { settleFailure } from '../services/settle-task.js';
+import type { Deps } from '../services/deps.js';
+
+/**
+ * Returns tasks whose worker died (lease expired without a heartbeat) to the queue. A task that
+ * has used all its attempts is failed and refunded instead, so a render that kills its worker
+ * every time cannot loop forever.
+ */
+export async function reapExpiredLeases(deps: Deps): Promise<number> {
+  const now = deps.clock.now();
+  let n = 0;
+  for (const t of await findExpiredLeases(deps.db, now)) {
+    if (!t.lease_token) continue;
+    const done =
+      t.attempts >= deps.config.maxAttempts
+        ? await settleFailure(deps, t, t.lease_token, 'INTERNAL_ERROR', `the render was interrupted ${t.attempts} times; giving up`)
+        : await releaseExpiredLease(deps.db, t.id, t.lease_token, now, now);
+    if (done) n++;
+  }
+  if (n > 0) deps.wakeWorkers();
+  return n;
+}
+
+/** Deletes result files whose retention ran out; the task keeps its row and answers 410 for them. */
+export async function deleteExpiredResults(deps: Deps): Promise<number> {
+  const now = deps.clock.now();
+  const rows = await findExpiredResults(deps.db, now);
+  for (const r of rows) {
+    if (r.result_key) await deps.blobs.delete(r.result_key);
+    if (r.poster_key) await deps.blobs.delete(r.poster_key);
+    await markResultDeleted(deps.db, r.id, now);
+  }
+  return rows.length;
+}
+
+export interface Maintenance {
+  stop(): void;
+}
+
+/** Runs the reaper and the retention sweep on timers; errors are logged and retried next tick. */
+export function startMaintenance(deps: Deps, opts: { reapEveryMs: number; sweepEveryMs: number }): Maintenance {
+  const guard = (name: string, fn: () => Promise<unknown>) => () => {
+    fn().catch((err) => deps.log.error({ err }, `${name} failed`));
+  };
+  const reap = setInterval(guard('lease reaper', () => reapExpiredLeases(deps)), opts.reapEveryMs);
+  const sweep = setInterval(guard('retention sweep', () => deleteExpiredResults(deps)), opts.sweepEveryMs);
+  reap.unref();
+  sweep.unref();
+  // Run both once at start: a restart after a crash should not wait a full period.
+  guard('lease reaper', () => reapExpiredLeases(deps))();
+  guard('retention sweep', () => deleteExpiredResults(deps))();
+  return {
+    stop() {
+      clearInterval(reap);
+      clearInterval(sweep);
+    },
+  };
+}
