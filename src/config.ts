@@ -40,6 +40,10 @@ export interface Config {
   logSampleRate: number;
   /** Micro-dollar prices: model → mode → price. */
   prices: Record<'veo-3-1' | 'veo-3-1-extend', Record<'fast' | 'quality', number>>;
+  /** Limits for keys that set none (CONTRACT.md §7); 0 = unlimited. */
+  defaultLimits: { submitRpm: number; statusRpm: number; maxUnfinished: number };
+  /** Word/phrase list of the local content policy; null = the list shipped in assets/. */
+  moderationListPath: string | null;
   /** Credit given to the `default` account created on first start, in micro-dollars. */
   initialCreditMicros: number;
 }
@@ -84,6 +88,12 @@ export function loadConfig(env: Env = process.env): Config {
         quality: usd(env, 'LONGSHOT_PRICE_VEO_3_1_EXTEND_QUALITY_USD', 0.2),
       },
     },
+    defaultLimits: {
+      submitRpm: int(env, 'LONGSHOT_SUBMIT_RPM', 60, 0, 1_000_000),
+      statusRpm: int(env, 'LONGSHOT_STATUS_RPM', 600, 0, 10_000_000),
+      maxUnfinished: int(env, 'LONGSHOT_MAX_UNFINISHED', 10, 0, 1_000_000),
+    },
+    moderationListPath: env.LONGSHOT_MODERATION_LIST?.trim() || null,
     initialCreditMicros: usd(env, 'LONGSHOT_INITIAL_CREDIT_USD', 10),
   };
 }

@@ -1,8 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { createContentPolicy, parsePolicyList, type ContentPolicy } from './domain/moderation.js';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { openDb, type Db } from './db/connect.js';
 import { migrateToLatest } from './db/migrations.js';
 import { urlSigningKey } from './db/settings-repo.js';
@@ -14,6 +16,7 @@ import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { createUrlSigner } from './storage/url-signer.js';
 import { buildApp } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
+import { createMemoryRateLimiter } from './limits/rate-limiter.js';
 import { createWaker } from './worker/waker.js';
 import { createWorkerPool } from './worker/worker-pool.js';
 import { startMaintenance } from './worker/maintenance.js';
@@ -47,6 +50,18 @@ export function createLogger(config: Config): Logger {
   return pino({ level: config.logLevel, base: { service: 'longshot' } });
 }
 
+/** The shipped list unless LONGSHOT_MODERATION_LIST names another; a missing file stops the start. */
+export async function loadContentPolicy(config: Config): Promise<ContentPolicy> {
+  const path = config.moderationListPath ?? fileURLToPath(new URL('../assets/moderation.txt', import.meta.url));
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`LONGSHOT_MODERATION_LIST=${path} cannot be read (${(err as Error).message}); give a readable word list file`);
+  }
+  return createContentPolicy(parsePolicyList(text));
+}
+
 /** Opens the database and brings its schema up to date. */
 export async function openMigratedDb(config: Config): Promise<Db> {
   await mkdir(config.dataDir, { recursive: true });
@@ -70,7 +85,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const engines = createEngineRegistry({ auto: [local], value: [local], official: [local] });
   const waker = createWaker();
   const webhookWaker = createWaker();
-  const deps: Deps = { config, db, clock, blobs, signer, engines, log, publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
+  const contentPolicy = await loadContentPolicy(config);
+  const deps: Deps = { config, db, clock, blobs, signer, engines, log, contentPolicy, publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
     wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
 
   let firstKey: string | null = null;
@@ -91,7 +107,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   if (opts.api !== false) {
-    app = buildApp({ deps, auth: createAuthenticator(db, clock), isReady: () => ready });
+    app = buildApp({ deps, auth: createAuthenticator(db, clock), limiter: createMemoryRateLimiter(), isReady: () => ready });
     const address = await app.listen({ host: config.host, port: config.port });
     url = address.replace('://0.0.0.0', '://localhost').replace('://[::]', '://localhost');
   }

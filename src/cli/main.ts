@@ -15,7 +15,11 @@ Commands:
   migrate                    bring the database schema up to date
   accounts create NAME       create an account [--credit USD]
   accounts list              list accounts with their balances
+  accounts show NAME         an account's available, held and captured balance
+  accounts credit NAME USD   top up an account [--note TEXT]
+  ledger NAME                an account's ledger entries, newest first
   keys create --account NAME create an API key; prints only the key
+  keys update KEY_ID         change a key's permissions and limits
   keys list --account NAME   list an account's keys
   keys revoke KEY_ID         revoke a key (takes effect within 1 s)
 
@@ -43,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     if (rest.includes('--help') || rest.includes('-h')) return print(SERVE_HELP);
     return runServe(rest);
   }
-  if (cmd === 'migrate' || cmd === 'accounts' || cmd === 'keys') {
+  if (cmd === 'migrate' || cmd === 'accounts' || cmd === 'keys' || cmd === 'ledger') {
     if (rest.includes('--help') || rest.includes('-h')) return print(ADMIN_HELP[cmd] ?? HELP);
     return runAdmin(cmd, rest);
   }

@@ -67,3 +67,25 @@ export async function ledgerTotals(db: Db, accountId: string): Promise<Omit<Bala
   const release = t.release ?? 0;
   return { creditMicros: t.credit ?? 0, heldMicros: hold - capture - release, capturedMicros: capture };
 }
+
+export interface LedgerEntry {
+  id: number;
+  kind: string;
+  amount_micros: number;
+  task_id: string | null;
+  note: string | null;
+  created_at: number;
+}
+
+/** Newest first; `beforeId` is the cursor (the last id of the previous page). */
+export async function listLedger(db: Db, accountId: string, opts: { beforeId?: number; limit: number }): Promise<LedgerEntry[]> {
+  let q = db.kysely
+    .selectFrom('ledger_entries')
+    .select(['id', 'kind', 'amount_micros', 'task_id', 'note', 'created_at'])
+    .where('account_id', '=', accountId)
+    .orderBy('id', 'desc')
+    .limit(opts.limit);
+  if (opts.beforeId !== undefined) q = q.where('id', '<', opts.beforeId);
+  const rows = await q.execute();
+  return rows.map((r) => ({ ...r, id: Number(r.id), amount_micros: Number(r.amount_micros), created_at: Number(r.created_at) }));
+}

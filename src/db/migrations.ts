@@ -124,7 +124,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webhook_deliveries_task').on('webhook_deliveries').columns(['task_id', 'created_at']).execute();
       await db.schema
         .createTable('webhook_attempts')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        // A text id, not autoIncrement: Kysely compiles that keyword only for SQLite/MySQL.
+        .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('delivery_id', 'text', (c) => c.notNull().references('webhook_deliveries.id'))
         .addColumn('attempt', 'integer', (c) => c.notNull())
         .addColumn('started_at', 'bigint', (c) => c.notNull())
@@ -134,7 +135,34 @@ const migrations: Record<string, Migration> = {
         .addColumn('outcome', 'text', (c) => c.notNull())
         .addColumn('next_attempt_at', 'bigint')
         .execute();
-      await db.schema.createIndex('webhook_attempts_delivery').on('webhook_attempts').columns(['delivery_id', 'id']).execute();
+      await db.schema.createIndex('webhook_attempts_delivery').on('webhook_attempts').columns(['delivery_id', 'attempt']).execute();
+    },
+  },
+  '0003_key_permissions_and_idempotency': {
+    async up(db: Kysely<any>) {
+      // Permissions and limits per key; null means "the service default" (0 = unlimited).
+      for (const [name, type] of [
+        ['allowed_models', 'text'],
+        ['allowed_strategies', 'text'],
+        ['default_strategy', 'text'],
+        ['submit_rpm', 'integer'],
+        ['status_rpm', 'integer'],
+        ['max_unfinished', 'integer'],
+      ] as const) {
+        await db.schema.alterTable('api_keys').addColumn(name, type).execute();
+      }
+      // The unfinished-task limit counts a key's pending and processing tasks.
+      await db.schema.createIndex('tasks_key_state').on('tasks').columns(['api_key_id', 'state']).execute();
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('api_key_id', 'text', (c) => c.notNull())
+        .addColumn('idem_key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['api_key_id', 'idem_key'])
+        .execute();
+      await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();
     },
   },
 };

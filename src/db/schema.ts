@@ -19,6 +19,26 @@ export interface ApiKeysTable {
   label: string | null;
   created_at: number;
   revoked_at: number | null;
+  /** JSON array of models this key may use; null = all. */
+  allowed_models: string | null;
+  /** JSON array of route strategies this key may use; null = all. */
+  allowed_strategies: string | null;
+  /** Strategy for submits that name no `provider`; null = `auto`. */
+  default_strategy: string | null;
+  /** Limits; null = the service default, 0 = unlimited. */
+  submit_rpm: number | null;
+  status_rpm: number | null;
+  max_unfinished: number | null;
+}
+
+/** A submit's `Idempotency-Key`, scoped to the API key, remembered for 24 h. */
+export interface IdempotencyKeysTable {
+  api_key_id: string;
+  idem_key: string;
+  /** SHA-256 of the model and the canonical JSON body: the same key with another body is a 422. */
+  request_hash: string;
+  task_id: string;
+  created_at: number;
 }
 
 export type LedgerKind = 'credit' | 'hold' | 'capture' | 'release';
@@ -108,7 +128,7 @@ export interface WebhookDeliveriesTable {
 
 /** Append-only log of every attempt of a delivery. */
 export interface WebhookAttemptsTable {
-  id: Generated<number>;
+  id: string;
   delivery_id: string;
   attempt: number;
   started_at: number;
@@ -135,4 +155,5 @@ export interface Database {
   settings: SettingsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

@@ -6,12 +6,28 @@ export type TaskRow = Selectable<TasksTable>;
 
 /** The columns the status route needs; kept narrow because that route is the hottest. */
 const STATUS_COLUMNS = [
-  'id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'deleted_at',
+  'id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'poster_key', 'deleted_at',
 ] as const;
 export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]>;
 
 export async function insertTask(trx: Kysely<Database>, row: TaskRow): Promise<void> {
   await trx.insertInto('tasks').values(row).execute();
+}
+
+/** Pending plus processing tasks of an API key (its concurrency). */
+export async function countUnfinished(trx: Kysely<Database>, apiKeyId: string): Promise<number> {
+  const row = await trx
+    .selectFrom('tasks')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('api_key_id', '=', apiKeyId)
+    .where('state', 'in', ['pending', 'processing'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** PostgreSQL: holds the key's row until commit so one key's submits count its tasks one at a time. */
+export async function lockKey(trx: Kysely<Database>, apiKeyId: string): Promise<void> {
+  await trx.selectFrom('api_keys').select('id').where('id', '=', apiKeyId).forUpdate().execute();
 }
 
 /** A task of this account, or nothing: another account's task is indistinguishable from none. */
@@ -97,8 +113,8 @@ export async function markSucceeded(trx: Kysely<Database>, id: string, leaseToke
 }
 
 /**
- * Compare-and-set to `failed`. `leaseToken` null fails a task that is not leased (pending), as the
- * reaper and cancel do; otherwise only the lease holder can.
+ * Compare-and-set to `failed`. `leaseToken` null fails a task only while it is `pending` (cancel);
+ * a processing task can be failed only by its lease holder.
  */
 export async function markFailed(
   trx: Kysely<Database>, id: string, leaseToken: string | null, now: number, failCode: string, failMsg: string, engine: string | null,
@@ -107,7 +123,7 @@ export async function markFailed(
     .updateTable('tasks')
     .set({ state: 'failed', complete_time: now, fail_code: failCode, fail_msg: failMsg, lease_token: null, lease_expires_at: null, engine })
     .where('id', '=', id);
-  q = leaseToken === null ? q.where('state', 'in', ['pending', 'processing']) : q.where('state', '=', 'processing').where('lease_token', '=', leaseToken);
+  q = leaseToken === null ? q.where('state', '=', 'pending') : q.where('state', '=', 'processing').where('lease_token', '=', leaseToken);
   const res = await q.executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }

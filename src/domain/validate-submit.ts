@@ -37,11 +37,17 @@ const codePoints = (s: string): number => {
   return n;
 };
 
+export interface SubmitRules {
+  /** The operator switch LONGSHOT_ALLOW_PRIVATE_CALLBACKS also allows `http:` callback URLs. */
+  allowHttpCallback?: boolean;
+}
+
 /**
  * Validates a submit body for `model` without coercing any type: `"prompt": 1` is an error, not
- * "1". Unknown fields are ignored, as APIXO does. `randomSeed` supplies the seed when none is given.
+ * "1". Unknown fields are ignored, as APIXO does (so is `callback_url` unless request_type is
+ * callback). `randomSeed` supplies the seed when none is given.
  */
-export function validateSubmit(model: Model, body: unknown, randomSeed: () => number): Validated<SubmitRequest> {
+export function validateSubmit(model: Model, body: unknown, randomSeed: () => number, rules: SubmitRules = {}): Validated<SubmitRequest> {
   if (!isObject(body)) return invalid('body', 'body must be a JSON object');
 
   const requestType = oneOf(body, 'request_type', REQUEST_TYPES, 'async');
@@ -52,7 +58,9 @@ export function validateSubmit(model: Model, body: unknown, randomSeed: () => nu
     const url = body.callback_url;
     if (url === undefined || url === null) return invalid('callback_url', 'callback_url is required when request_type is callback');
     if (typeof url !== 'string') return invalid('callback_url', 'callback_url must be a string');
-    if (!isHttpUrl(url)) return invalid('callback_url', 'callback_url must be an absolute https URL');
+    if (!isHttpUrl(url, rules.allowHttpCallback === true)) {
+      return invalid('callback_url', rules.allowHttpCallback ? 'callback_url must be an absolute http(s) URL' : 'callback_url must be an absolute https URL');
+    }
     callbackUrl = url;
   }
 

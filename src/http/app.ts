@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Deps } from '../services/deps.js';
 import { ApiError, envelope } from './api-error.js';
 import type { AuthContext, Authenticator } from './auth.js';
+import { rateLimitHeaders, type RateLimiter } from '../limits/rate-limiter.js';
+import { effectiveLimits, type Caller } from '../services/caller.js';
 import { generateTaskRoute } from './routes/generate-task.js';
 import { statusTaskRoute } from './routes/status-task.js';
 import { currentBalanceRoute } from './routes/current-balance.js';
+import { cancelTaskRoute } from './routes/cancel-task.js';
+import { accountLedgerRoute } from './routes/account-ledger.js';
 import { filesRoute } from './routes/files.js';
 import { healthRoute } from './routes/healthz.js';
 import { playgroundRoute } from './routes/playground.js';
@@ -21,6 +25,8 @@ declare module 'fastify' {
 export interface AppOptions {
   deps: Deps;
   auth: Authenticator;
+  /** Per-key request counting (in-memory for one process, Redis for many). */
+  limiter: RateLimiter;
   /** False until the database is migrated and workers run; /healthz answers 503 meanwhile. */
   isReady: () => boolean;
 }
@@ -47,6 +53,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.decorateRequest('caller', null);
+  const enforceRateLimit = rateLimitEnforcer(deps, opts.limiter);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
@@ -72,14 +79,17 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(filesRoute(deps));
   app.register(
     async (api) => {
-      api.addHook('onRequest', async (req) => {
+      api.addHook('onRequest', async (req, reply) => {
         const caller = await opts.auth.authenticate(req.headers.authorization);
         if (!caller) throw new ApiError(401, { error: 'Authorization must be "Bearer <API key>" with a valid, unrevoked key' });
         req.caller = caller;
+        await enforceRateLimit(req.method === 'GET' ? 'status' : 'submit', caller, reply);
       });
       api.register(generateTaskRoute(deps));
       api.register(statusTaskRoute(deps));
       api.register(currentBalanceRoute(deps));
+      api.register(cancelTaskRoute(deps));
+      api.register(accountLedgerRoute(deps));
       api.register(webhookDeliveriesRoute(deps));
       api.register(redeliverWebhookRoute(deps));
     },
@@ -87,6 +97,26 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   );
   return app;
 }
+
+/**
+ * CONTRACT.md §7: writes (submits, redeliveries) count against the key's submit limit, reads
+ * against its status limit, per minute. Every counted response carries the IETF draft headers.
+ */
+function rateLimitEnforcer(deps: Deps, limiter: RateLimiter) {
+  return async (bucket: 'submit' | 'status', caller: Caller, reply: FastifyReply): Promise<void> => {
+    const limits = effectiveLimits(caller.settings, deps.config);
+    const limit = bucket === 'submit' ? limits.submitRpm : limits.statusRpm;
+    if (limit <= 0) return;
+    const decision = await limiter.hit(bucket, caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now());
+    reply.headers(rateLimitHeaders(bucket, decision, RATE_WINDOW_MS));
+    if (!decision.allowed) {
+      const retryAfter = Math.max(1, Math.ceil(decision.resetMs / 1000));
+      throw new ApiError(429, { error: `this API key may make ${limit} ${bucket} requests per minute`, retryAfter });
+    }
+  };
+}
+
+const RATE_WINDOW_MS = 60_000;
 
 /** Maps any error to a status and the envelope's `data`; internal details never leave the process. */
 function toErrorResponse(err: FastifyError | ApiError): { status: number; data: ApiError['detail'] } {

@@ -1,12 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
-import { findKeyByHash, hashApiKey } from '../db/accounts-repo.js';
+import { columnsToSettings, findKeyByHash, hashApiKey } from '../db/accounts-repo.js';
+import type { Caller } from '../services/caller.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../services/deps.js';
 
-export interface AuthContext {
-  accountId: string;
-  keyId: string;
-}
+/** The authenticated caller: account, key and the key's permissions and limits. */
+export type AuthContext = Caller;
 
 export interface Authenticator {
   /** The caller for an `Authorization` header value, or null for a missing, unknown or revoked key. */
@@ -35,7 +34,7 @@ export function createAuthenticator(db: Db, clock: Clock, ttlMs = 1000): Authent
       const row = await findKeyByHash(db, hash);
       // The lookup is by hash of a 256-bit secret; the compare below keeps the final check constant-time too.
       const ok = row !== undefined && row.revoked_at === null && timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash));
-      const ctx = ok ? { accountId: row.account_id, keyId: row.id } : null;
+      const ctx = ok ? { accountId: row.account_id, keyId: row.id, settings: columnsToSettings(row) } : null;
       if (cache.size >= MAX_CACHED) cache.clear();
       cache.set(hash, { ctx, until: now + ttlMs });
       return ctx;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { ContentPolicy } from '../domain/moderation.js';
 import type { Db } from '../db/connect.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -22,6 +23,8 @@ export interface Deps {
   signer: UrlSigner;
   engines: EngineRegistry;
   log: Logger;
+  /** The local content policy checked before any engine runs. */
+  contentPolicy: ContentPolicy;
   /** Base of absolute result URLs; set once at start, before the service reports ready. */
   publicUrl: string;
   /** Tells idle workers that a task is waiting (in-process; polling remains the truth). */

@@ -43,6 +43,13 @@ export async function runTask(deps: Deps, task: TaskRow, signal: AbortSignal): P
 async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortSignal): Promise<RunResult> {
   const model = task.model as Model;
   const input = JSON.parse(task.input) as GenerateInput | ExtendInput;
+  // The content policy comes first: a refused prompt costs no download and no render.
+  for (const [field, text] of [['prompt', input.prompt], ['watermark', input.watermark]] as const) {
+    const phrase = text ? deps.contentPolicy.violation(text) : null;
+    if (phrase) {
+      return { kind: 'failed', failure: fail('CONTENT_VIOLATION', `input.${field} does not meet the content policy ("${phrase}")`), engine: null };
+    }
+  }
 
   let source: SourceVideo | null = null;
   if (model === 'veo-3-1-extend') {

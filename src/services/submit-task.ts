@@ -2,32 +2,61 @@ import { randomInt } from 'node:crypto';
 import { newTaskId } from '../domain/ids.js';
 import { MAX_CHAIN_EXTENSIONS, type ExtendInput, type Model } from '../domain/models.js';
 import { MAX_SEED, validateSubmit } from '../domain/validate-submit.js';
-import { insertTask, findTask, type TaskRow } from '../db/tasks-repo.js';
+import { countUnfinished, insertTask, findTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
+import { findIdempotent, rememberIdempotent } from '../db/idempotency-repo.js';
+import { effectiveLimits, mayUseModel, mayUseStrategy, type Caller } from './caller.js';
+import { IDEMPOTENCY_WINDOW_MS, requestHash } from './idempotency.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
 import { microsToUsd } from '../domain/money.js';
 import { checkPublicUrl } from '../net/guarded-http.js';
 import type { Deps } from './deps.js';
 
-export interface Caller {
-  accountId: string;
-  keyId: string;
-}
-
 /** Expected refusals are values, not exceptions; the HTTP edge renders them. */
 export type SubmitOutcome =
-  | { ok: true; taskId: string }
+  | { ok: true; taskId: string; replayed: boolean }
   | { ok: false; status: 400; field: string; error: string; failCode?: 'TASKID_ERROR' }
-  | { ok: false; status: 402; error: string; requiredUsd: number; availableUsd: number };
+  | { ok: false; status: 402; error: string; requiredUsd: number; availableUsd: number }
+  | { ok: false; status: 403; error: string; field?: string }
+  | { ok: false; status: 422; error: string; field: 'Idempotency-Key' }
+  | { ok: false; status: 429; error: string; retryAfter: number };
+
+/** Seconds a client is told to wait when its unfinished-task limit is reached. */
+const UNFINISHED_RETRY_AFTER_S = 10;
+
+/** Aborts the submit transaction with the answer to give once it has rolled back. */
+class Refused extends Error {
+  constructor(readonly outcome: SubmitOutcome | 'short balance') {
+    super('refused');
+  }
+}
 
 /**
- * Accepts a task: validates the body, checks an extend's source, then in ONE transaction places
- * the hold and writes the task row (which is also the queue entry), and wakes a worker.
+ * Accepts a task: checks the key's permissions, replays a known Idempotency-Key, validates the
+ * body and an extend's source, then in ONE transaction checks the unfinished-task limit, places
+ * the hold, writes the task row (which is also the queue entry) and remembers the
+ * Idempotency-Key, and wakes a worker.
  */
-export async function submitTask(deps: Deps, caller: Caller, model: Model, body: unknown): Promise<SubmitOutcome> {
+export async function submitTask(
+  deps: Deps, caller: Caller, model: Model, body: unknown, opts: { idempotencyKey?: string } = {},
+): Promise<SubmitOutcome> {
+  if (!mayUseModel(caller.settings, model)) return { ok: false, status: 403, error: `this API key may not use model ${model}` };
+  const now = deps.clock.now();
+  const since = now - IDEMPOTENCY_WINDOW_MS;
+  const idemKey = opts.idempotencyKey;
+  const hash = idemKey === undefined ? '' : requestHash(model, body);
+  if (idemKey !== undefined) {
+    const known = await replay(deps, caller, idemKey, hash, since);
+    if (known) return known;
+  }
+
   const allowPrivate = deps.config.allowPrivateCallbacks;
   const parsed = validateSubmit(model, body, () => randomInt(0, MAX_SEED), { allowHttpCallback: allowPrivate });
   if (!parsed.ok) return { ok: false, status: 400, field: parsed.field, error: parsed.error, ...(parsed.failCode ? { failCode: parsed.failCode } : {}) };
   const req = parsed.value;
+  const strategy = req.provider ?? caller.settings.defaultStrategy ?? 'auto';
+  if (!mayUseStrategy(caller.settings, strategy)) {
+    return { ok: false, status: 403, field: 'provider', error: `this API key may not use provider ${strategy}` };
+  }
   if (req.callbackUrl !== null) {
     // CONTRACT.md §5: https and only public addresses; checked again at every connection.
     const lookup = deps.callbackTransport?.lookup;
@@ -35,7 +64,6 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
     if (!check.ok) return { ok: false, status: 400, field: 'callback_url', error: `callback_url is refused: ${check.reason}` };
   }
 
-  const now = deps.clock.now();
   let chainDepth = 0;
   let sourceId: string | null = null;
   if (model === 'veo-3-1-extend') {
@@ -55,7 +83,7 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
     state: 'pending',
     request_type: req.requestType,
     callback_url: req.callbackUrl,
-    provider: req.provider ?? 'auto',
+    provider: strategy,
     input: JSON.stringify(req.input),
     source_task_id: sourceId,
     chain_depth: chainDepth,
@@ -80,23 +108,55 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
     expires_at: null,
     deleted_at: null,
   };
-  const held = await deps.db.writeTx(async (trx) => {
-    if (!(await placeHold(trx, caller.accountId, id, price, now))) return false;
-    await insertTask(trx, row);
-    return true;
-  });
-  if (!held) {
-    const balance = await getBalance(deps.db, caller.accountId);
-    return {
-      ok: false,
-      status: 402,
-      error: 'the available balance does not cover the price of this task',
-      requiredUsd: microsToUsd(price),
-      availableUsd: microsToUsd(balance?.availableMicros ?? 0),
-    };
+  const { maxUnfinished } = effectiveLimits(caller.settings, deps.config);
+  try {
+    await deps.db.writeTx(async (trx) => {
+      if (maxUnfinished > 0) {
+        // Serialises this key's submits (SQLite's write lock already does), so the count is exact.
+        if (deps.db.dialect === 'postgres') await lockKey(trx, caller.keyId);
+        if ((await countUnfinished(trx, caller.keyId)) >= maxUnfinished) {
+          throw new Refused({
+            ok: false,
+            status: 429,
+            error: `this API key has ${maxUnfinished} unfinished tasks, its limit; wait for one to finish`,
+            retryAfter: UNFINISHED_RETRY_AFTER_S,
+          });
+        }
+      }
+      if (!(await placeHold(trx, caller.accountId, id, price, now))) throw new Refused('short balance');
+      await insertTask(trx, row);
+      if (idemKey !== undefined) await rememberIdempotent(trx, caller.keyId, idemKey, hash, id, now, since);
+    });
+  } catch (err) {
+    // The balance is read after the rollback: on SQLite the transaction holds the only connection.
+    if (err instanceof Refused) return err.outcome === 'short balance' ? shortBalance(deps, caller, price) : err.outcome;
+    // A concurrent submit with the same Idempotency-Key committed first: answer as it did.
+    const known = idemKey === undefined ? undefined : await replay(deps, caller, idemKey, hash, since);
+    if (known) return known;
+    throw err;
   }
   deps.wakeWorkers();
-  return { ok: true, taskId: id };
+  return { ok: true, taskId: id, replayed: false };
+}
+
+async function replay(deps: Deps, caller: Caller, idemKey: string, hash: string, since: number): Promise<SubmitOutcome | undefined> {
+  const known = await findIdempotent(deps.db, caller.keyId, idemKey, since);
+  if (!known) return undefined;
+  if (known.request_hash !== hash) {
+    return { ok: false, status: 422, field: 'Idempotency-Key', error: 'this Idempotency-Key was used with a different request in the last 24 h' };
+  }
+  return { ok: true, taskId: known.task_id, replayed: true };
+}
+
+async function shortBalance(deps: Deps, caller: Caller, price: number): Promise<SubmitOutcome> {
+  const balance = await getBalance(deps.db, caller.accountId);
+  return {
+    ok: false,
+    status: 402,
+    error: 'the available balance does not cover the price of this task',
+    requiredUsd: microsToUsd(price),
+    availableUsd: microsToUsd(balance?.availableMicros ?? 0),
+  };
 }
 
 type SourceCheck = { ok: true; task: TaskRow } | { ok: false; error: string };

@@ -1,5 +1,7 @@
 import { findExpiredLeases, findExpiredResults, markResultDeleted, releaseExpiredLease } from '../db/tasks-repo.js';
 import { settleFailure } from '../services/settle-task.js';
+import { deleteOldIdempotency } from '../db/idempotency-repo.js';
+import { IDEMPOTENCY_WINDOW_MS } from '../services/idempotency.js';
 import type { Deps } from '../services/deps.js';
 
 /**
@@ -22,7 +24,10 @@ export async function reapExpiredLeases(deps: Deps): Promise<number> {
   return n;
 }
 
-/** Deletes result files whose retention ran out; the task keeps its row and answers 410 for them. */
+/**
+ * Deletes result files whose retention ran out (the task keeps its row; its file URL answers 410)
+ * and forgets Idempotency-Keys older than their 24 h window.
+ */
 export async function deleteExpiredResults(deps: Deps): Promise<number> {
   const now = deps.clock.now();
   const rows = await findExpiredResults(deps.db, now);
@@ -31,6 +36,7 @@ export async function deleteExpiredResults(deps: Deps): Promise<number> {
     if (r.poster_key) await deps.blobs.delete(r.poster_key);
     await markResultDeleted(deps.db, r.id, now);
   }
+  await deleteOldIdempotency(deps.db, now - IDEMPOTENCY_WINDOW_MS);
   return rows.length;
 }
 

@@ -5,6 +5,7 @@ import { findTaskStatus } from '../../db/tasks-repo.js';
 import { taskStatusView } from '../../services/task-view.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError } from '../api-error.js';
+import { mayUseModel } from '../../services/caller.js';
 
 const statusResponse = {
   200: {
@@ -38,6 +39,7 @@ export const statusTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) =
     async (req) => {
       const { model } = req.params;
       if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
+      if (!mayUseModel(req.caller!.settings, model)) throw new ApiError(403, { error: `this API key may not use model ${model}` });
       const taskId = req.query.taskId;
       if (taskId === undefined || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
       if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be given once', field: 'taskId' });

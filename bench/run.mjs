@@ -1,0 +1,125 @@
+// npm run bench: throughput of statusTask against a bare node:http server measured in the same
+// run, and submit → processing dispatch latency. Prints a table, writes bench/results/*.json.
+// Exits non-zero only on errors, never on slowness.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const root = new URL('..', import.meta.url).pathname;
+
+function start(cmd, args, env, ready) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = ready(out);
+      if (m) resolve({ child, match: m });
+    });
+    child.on('exit', (code) => reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${out}`)));
+  });
+}
+
+function cannon(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+const summary = (r) => ({
+  reqPerSec: Math.round(r.requests.average),
+  p50ms: r.latency.p50,
+  p99ms: r.latency.p99,
+  errors: r.errors + r.timeouts + (r.non2xx ?? 0),
+});
+
+async function main() {
+  const dataDir = await mkdtemp(join(tmpdir(), 'longshot-bench-'));
+  const bare = await start('node', ['bench/bare-server.mjs'], {}, (o) => /LISTENING (\d+)/.exec(o)?.[1]);
+  const svc = await start(
+    'node',
+    ['dist/cli/main.js', 'serve'],
+    { LONGSHOT_DATA_DIR: dataDir, LONGSHOT_PORT: '0', LONGSHOT_LOG_LEVEL: 'warn', LONGSHOT_INITIAL_CREDIT_USD: '100000', LONGSHOT_SUBMIT_RPM: '0', LONGSHOT_STATUS_RPM: '0', LONGSHOT_MAX_UNFINISHED: '0' },
+    (o) => {
+      const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
+      const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
+      return url && key ? { url, key } : null;
+    },
+  );
+  const { url, key } = svc.match;
+  const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const api = async (method, path, body) => {
+    const res = await fetch(url + path, { method, headers: auth, body: body && JSON.stringify(body) });
+    return res.json();
+  };
+  try {
+    // One finished task to read: the status of a success carries a freshly signed URL.
+    const { taskId } = (await api('POST', '/api/v1/generateTask/veo-3-1', { input: { prompt: 'bench', mode: 'fast', seed: 1 } })).data;
+    for (;;) {
+      const s = (await api('GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`)).data;
+      if (s.state === 'success') break;
+      if (s.state === 'failed') throw new Error(`bench task failed: ${s.failMsg}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const results = {};
+    results.bare = summary(await cannon({ url: `http://127.0.0.1:${bare.match}/` }));
+    results.status = summary(await cannon({ url: `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers: auth }));
+
+    // Dispatch latency: tasks that fail at once (an image on a private address) so workers are
+    // idle for every submit; start_time - create_time is submit → processing.
+    const dispatchIds = [];
+    for (let i = 0; i < 200; i++) {
+      const r = await api('POST', '/api/v1/generateTask/veo-3-1', {
+        input: { prompt: 'dispatch', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/x.png'] },
+      });
+      dispatchIds.push(r.data.taskId);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const db = new Database(join(dataDir, 'longshot.db'), { readonly: true });
+    const lat = dispatchIds
+      .map((id) => db.prepare('select start_time - create_time as d from tasks where id = ?').get(id)?.d)
+      .filter((d) => d !== null && d !== undefined)
+      .sort((a, b) => a - b);
+    db.close();
+    const pct = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
+    results.dispatch = { samples: lat.length, p50ms: pct(50), p99ms: pct(99) };
+
+    const ratio = results.status.reqPerSec / results.bare.reqPerSec;
+    const report = {
+      date: new Date().toISOString(),
+      command: 'npm run bench',
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      connections: CONNECTIONS,
+      durationSec: DURATION,
+      results,
+      statusRatio: Number(ratio.toFixed(3)),
+    };
+    console.log('\n| figure | req/s | p50 ms | p99 ms | ratio to bare |');
+    console.log('|---|---|---|---|---|');
+    console.log(`| bare node:http JSON | ${results.bare.reqPerSec} | ${results.bare.p50ms} | ${results.bare.p99ms} | 1.00 |`);
+    console.log(`| statusTask (SQLite, auth) | ${results.status.reqPerSec} | ${results.status.p50ms} | ${results.status.p99ms} | ${ratio.toFixed(2)} |`);
+    console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — |`);
+    await mkdir(join(root, 'bench/results'), { recursive: true });
+    const file = join(root, 'bench/results', `status-${report.date.slice(0, 10)}.json`);
+    await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+    console.log(`\nwritten ${file}`);
+    if (results.status.errors > 0 || results.bare.errors > 0) throw new Error('requests failed during the bench');
+  } finally {
+    bare.child.kill('SIGTERM');
+    svc.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import type { Config } from '../config.js';
+import type { KeySettings } from '../db/accounts-repo.js';
+import type { Model, Strategy } from '../domain/models.js';
+
+/** Who is calling: the account, the key, and what the key may do. */
+export interface Caller {
+  accountId: string;
+  keyId: string;
+  settings: KeySettings;
+}
+
+export interface Limits {
+  /** Requests per minute; 0 = unlimited. */
+  submitRpm: number;
+  statusRpm: number;
+  /** Pending plus processing tasks of the key; 0 = unlimited. */
+  maxUnfinished: number;
+}
+
+/** The key's own limits where set, else the service defaults (CONTRACT.md §7). */
+export function effectiveLimits(settings: KeySettings, config: Config): Limits {
+  return {
+    submitRpm: settings.submitRpm ?? config.defaultLimits.submitRpm,
+    statusRpm: settings.statusRpm ?? config.defaultLimits.statusRpm,
+    maxUnfinished: settings.maxUnfinished ?? config.defaultLimits.maxUnfinished,
+  };
+}
+
+export function mayUseModel(settings: KeySettings, model: Model): boolean {
+  return settings.models === null || settings.models.includes(model);
+}
+
+export function mayUseStrategy(settings: KeySettings, strategy: Strategy): boolean {
+  return settings.strategies === null || settings.strategies.includes(strategy);
+}

@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+export interface ChildService {
+  child: ChildProcess;
+  url: string;
+  /** The first-start key, when this start created the default account. */
+  key: string | null;
+  output: () => string;
+}
+
+/**
+ * Runs `longshot serve` from the compiled package (`npm test` builds dist/ first) as a separate
+ * process, so a test can kill it like a crash would.
+ */
+export function startChildService(env: Record<string, string>): Promise<ChildService> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['dist/cli/main.js', 'serve'], {
+      cwd: ROOT,
+      env: { ...process.env, LONGSHOT_PORT: '0', LONGSHOT_LOG_LEVEL: 'error', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      if (url && out.includes('Engine:')) {
+        const key = /\n\s+(lsk_\S+)/.exec(out)?.[1] ?? null;
+        // The banner is printed once; give it a moment to be complete before resolving.
+        setTimeout(() => resolve({ child, url, key: key ?? (/\n\s+(lsk_\S+)/.exec(out)?.[1] ?? null), output: () => out }), 50);
+        child.stdout!.off('data', onData);
+        child.stdout!.on('data', (more: Buffer) => (out += more.toString()));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code, signal) => reject(new Error(`longshot serve exited (${code ?? signal}) before it was ready:\n${out}`)));
+  });
+}
+
+export function waitForExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}

@@ -1,0 +1,94 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import { startService, type Service, type ServiceOptions } from '../../src/main.js';
+import { createAccount, createApiKey } from '../../src/db/accounts-repo.js';
+
+export interface TestService {
+  service: Service;
+  url: string;
+  /** Key of the `default` account created on first start. */
+  key: string;
+  dataDir: string;
+  config: Config;
+  /** Creates another account with a key, for isolation tests. */
+  newAccount(name: string, creditUsd?: number): Promise<{ accountId: string; key: string }>;
+  api(method: string, path: string, opts?: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
+  close(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** Tests poll and submit far faster than a person; limits are switched on only where tested. */
+const UNLIMITED = { LONGSHOT_SUBMIT_RPM: '0', LONGSHOT_STATUS_RPM: '0', LONGSHOT_MAX_UNFINISHED: '0' };
+
+/**
+ * A real service on loopback with a fresh SQLite database in a temp dir. `env` overrides
+ * configuration the way an operator would (LONGSHOT_* variables).
+ */
+export async function startTestService(
+  env: Record<string, string> = {},
+  opts: { workers?: boolean; /** Reuse this data dir (a restart); the caller removes it. */ dataDir?: string; service?: Partial<ServiceOptions> } = {},
+): Promise<TestService> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'longshot-test-')));
+  const config = loadConfig({ LONGSHOT_PORT: '0', LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LOG_LEVEL: 'error', ...UNLIMITED, ...env });
+  const service = await startService(config, { log: pino({ level: 'error' }), workers: opts.workers, ...opts.service });
+  const url = service.url!;
+  const key = service.firstKey!;
+  return {
+    service,
+    url,
+    key,
+    dataDir,
+    config,
+    async newAccount(name, creditUsd = 10) {
+      const now = Date.now();
+      const account = await createAccount(service.deps.db, name, Math.round(creditUsd * 1_000_000), now);
+      const created = await createApiKey(service.deps.db, account.id, null, now);
+      return { accountId: account.id, key: created.key };
+    },
+    async api(method, path, o = {}) {
+      const headers: Record<string, string> = { ...(o.headers ?? {}) };
+      const k = o.key === undefined ? key : o.key;
+      if (k !== null) headers.authorization = `Bearer ${k}`;
+      let body: string | undefined;
+      if (o.rawBody !== undefined) body = o.rawBody;
+      else if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(url + path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    async close() {
+      await service.close();
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls statusTask until the task is final (or the deadline passes). */
+export async function waitForTask(t: TestService, model: string, taskId: string, key?: string, timeoutMs = 90_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await t.api('GET', `/api/v1/statusTask/${model}?taskId=${taskId}`, { key });
+    if (res.status !== 200) throw new Error(`status ${res.status}: ${JSON.stringify(res.body)}`);
+    const state = res.body.data.state;
+    if (state === 'success' || state === 'failed') return res.body.data;
+    if (Date.now() > deadline) throw new Error(`task ${taskId} still ${state} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
