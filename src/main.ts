@@ -23,6 +23,7 @@ import { startMaintenance } from './worker/maintenance.js';
 import { createWebhookSender } from './webhooks/sender.js';
 import type { CallbackTransport } from './webhooks/deliver.js';
 import { systemClock, type Clock, type Deps } from './services/deps.js';
+import { createTaskEvents } from './services/task-events.js';
 
 export interface ServiceOptions {
   /** Serve the API (default true). */
@@ -86,7 +87,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const waker = createWaker();
   const webhookWaker = createWaker();
   const contentPolicy = await loadContentPolicy(config);
-  const deps: Deps = { config, db, clock, blobs, signer, engines, log, contentPolicy, publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
+  const deps: Deps = { config, db, clock, blobs, signer, engines, log, contentPolicy, taskEvents: createTaskEvents(), publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
     wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
 
   let firstKey: string | null = null;

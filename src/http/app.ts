@@ -10,6 +10,7 @@ import { statusTaskRoute } from './routes/status-task.js';
 import { currentBalanceRoute } from './routes/current-balance.js';
 import { cancelTaskRoute } from './routes/cancel-task.js';
 import { accountLedgerRoute } from './routes/account-ledger.js';
+import { eventsRoute } from './routes/events.js';
 import { filesRoute } from './routes/files.js';
 import { healthRoute } from './routes/healthz.js';
 import { playgroundRoute } from './routes/playground.js';
@@ -90,6 +91,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       api.register(currentBalanceRoute(deps));
       api.register(cancelTaskRoute(deps));
       api.register(accountLedgerRoute(deps));
+      api.register(eventsRoute(deps));
       api.register(webhookDeliveriesRoute(deps));
       api.register(redeliverWebhookRoute(deps));
     },

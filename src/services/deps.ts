@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { TaskEvents } from './task-events.js';
 import type { ContentPolicy } from '../domain/moderation.js';
 import type { Db } from '../db/connect.js';
 import type { EngineRegistry } from '../engines/registry.js';
@@ -27,6 +28,8 @@ export interface Deps {
   contentPolicy: ContentPolicy;
   /** Base of absolute result URLs; set once at start, before the service reports ready. */
   publicUrl: string;
+  /** Wakes long-poll and SSE readers of a task when its state changes in this process. */
+  taskEvents: TaskEvents;
   /** Tells idle workers that a task is waiting (in-process; polling remains the truth). */
   wakeWorkers: () => void;
   /** Tells the webhook sender a delivery is due (in-process hint; it polls too). */

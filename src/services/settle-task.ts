@@ -25,6 +25,7 @@ export async function settleSuccess(deps: Deps, task: Settling, leaseToken: stri
     return true;
   });
   if (callback) deps.wakeWebhooks();
+  if (won) deps.taskEvents.publish(task.id);
   return won;
 }
 
@@ -44,5 +45,6 @@ export async function settleFailure(
     return true;
   });
   if (callback) deps.wakeWebhooks();
+  if (won) deps.taskEvents.publish(task.id);
   return won;
 }

@@ -42,6 +42,7 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
         await waker.wait(POLL_MS);
         continue;
       }
+      deps.taskEvents.publish(task.id); // pending → processing
       await execute(task, token);
     }
   }

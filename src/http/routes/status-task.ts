@@ -5,6 +5,8 @@ import { findTaskStatus } from '../../db/tasks-repo.js';
 import { taskStatusView } from '../../services/task-view.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError } from '../api-error.js';
+import { isFinal, type TaskState } from '../../domain/task-state.js';
+import { closed, parseWait, waitForChange } from '../wait.js';
 import { mayUseModel } from '../../services/caller.js';
 
 const statusResponse = {
@@ -31,21 +33,27 @@ const statusResponse = {
   },
 } as const;
 
-/** GET /api/v1/statusTask/{model}?taskId=: the hottest route; one indexed read, no writes. */
+/**
+ * GET /api/v1/statusTask/{model}?taskId=[&wait=N]: the hottest route; one indexed read, no
+ * writes. With `wait` (a Longshot addition, ≤ 60 s) an unfinished task's answer is held until its
+ * state changes or the time is up, which replaces most polling.
+ */
 export const statusTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
-  app.get<{ Params: { model: string }; Querystring: { taskId?: string | string[] } }>(
+  app.get<{ Params: { model: string }; Querystring: { taskId?: string | string[]; wait?: string | string[] } }>(
     '/statusTask/:model',
     { schema: { response: statusResponse } },
-    async (req) => {
+    async (req, reply) => {
       const { model } = req.params;
       if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
       if (!mayUseModel(req.caller!.settings, model)) throw new ApiError(403, { error: `this API key may not use model ${model}` });
       const taskId = req.query.taskId;
       if (taskId === undefined || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
       if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be given once', field: 'taskId' });
-      const row = isTaskId(taskId) ? await findTaskStatus(deps.db, req.caller!.accountId, taskId) : undefined;
+      const wait = parseWait(req.query.wait);
+      let row = isTaskId(taskId) ? await findTaskStatus(deps.db, req.caller!.accountId, taskId) : undefined;
       // A task of another account or of the other model is answered exactly like an unknown one.
       if (!row || row.model !== model) throw new ApiError(404, { error: `no ${model} task ${taskId}`, field: 'taskId' });
+      if (wait > 0 && !isFinal(row.state as TaskState)) row = await waitForChange(deps, req.caller!.accountId, row, wait * 1000, closed(reply.raw));
       const now = deps.clock.now();
       return { code: 200, message: 'success', data: taskStatusView(row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs) };
     },

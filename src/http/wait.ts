@@ -1,0 +1,43 @@
+import type { ServerResponse } from 'node:http';
+import { findTaskStatus, type TaskStatusRow } from '../db/tasks-repo.js';
+import type { Deps } from '../services/deps.js';
+import { ApiError } from './api-error.js';
+
+export const MAX_WAIT_S = 60;
+
+/**
+ * How often a waiting reader re-reads the task even without a signal: state changes made by
+ * another process (an API or worker elsewhere) are not signalled here.
+ */
+const RECHECK_MS = 2000;
+
+/** `wait` in seconds, 0..60; absent is 0. */
+export function parseWait(raw: string | string[] | undefined): number {
+  if (raw === undefined || raw === '') return 0;
+  if (typeof raw !== 'string' || !/^\d{1,2}$/.test(raw) || Number(raw) > MAX_WAIT_S) {
+    throw new ApiError(400, { error: `wait must be a whole number of seconds from 0 to ${MAX_WAIT_S}`, field: 'wait' });
+  }
+  return Number(raw);
+}
+
+/** An AbortSignal that fires when the client goes away before the response is finished. */
+export function closed(res: ServerResponse): AbortSignal {
+  const ctrl = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ctrl.abort();
+  });
+  return ctrl.signal;
+}
+
+/** Re-reads the task until its state differs from `row.state`, `ms` pass, or the client leaves. */
+export async function waitForChange(deps: Deps, accountId: string, row: TaskStatusRow, ms: number, signal: AbortSignal): Promise<TaskStatusRow> {
+  const start = performance.now();
+  let current = row;
+  for (;;) {
+    const left = ms - (performance.now() - start);
+    if (left <= 0 || signal.aborted) return current;
+    await deps.taskEvents.next(row.id, Math.min(RECHECK_MS, left), signal);
+    current = (await findTaskStatus(deps.db, accountId, row.id)) ?? current;
+    if (current.state !== row.state) return current;
+  }
+}

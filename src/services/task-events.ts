@@ -1,0 +1,48 @@
+/**
+ * "This task changed" signals for long-poll and SSE readers in this process. A signal carries no
+ * state: readers re-read the task row, which stays the truth. Writers in other processes are not
+ * seen here, so readers also re-read on a slow timer.
+ */
+export interface TaskEvents {
+  publish(taskId: string): void;
+  /** Resolves at the next publish for `taskId`, after `ms`, or when `signal` aborts. */
+  next(taskId: string, ms: number, signal?: AbortSignal): Promise<void>;
+  /** Number of readers waiting (for metrics and tests). */
+  waiting(): number;
+}
+
+export function createTaskEvents(): TaskEvents {
+  const waiters = new Map<string, Set<() => void>>();
+  let count = 0;
+  return {
+    publish(taskId) {
+      const set = waiters.get(taskId);
+      if (!set) return;
+      waiters.delete(taskId);
+      for (const wake of set) wake();
+    },
+    next(taskId, ms, signal) {
+      return new Promise<void>((resolve) => {
+        let set = waiters.get(taskId);
+        if (!set) waiters.set(taskId, (set = new Set()));
+        let settled = false;
+        const done = () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          const s = waiters.get(taskId);
+          if (s?.delete(done) && s.size === 0) waiters.delete(taskId);
+          count--;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener('abort', done, { once: true });
+        set.add(done);
+        count++;
+        if (signal?.aborted) done();
+      });
+    },
+    waiting: () => count,
+  };
+}
