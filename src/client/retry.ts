@@ -1,0 +1,65 @@
+/** Backoff arithmetic of the client, kept pure so it can be tested without a server. */
+
+/** Statuses worth another try: rate limited, or a server/upstream fault that may pass. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * `Retry-After` in ms: either delay-seconds (`"120"`) or an HTTP date, as RFC 9110 §10.2.3
+ * allows. Null when absent or unreadable. A date in the past is 0.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | null {
+  if (value === null || value === undefined) return null;
+  const v = value.trim();
+  if (v === '') return null;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, at - now);
+}
+
+export interface BackoffOptions {
+  /** First delay before jitter (default 500 ms). */
+  baseMs?: number;
+  /** Upper bound before jitter (default 20 s). */
+  capMs?: number;
+}
+
+/**
+ * Exponential backoff with "equal jitter": half of `min(cap, base·2^(attempt-1))` fixed, the
+ * other half random, so retries from many clients spread out but never come back instantly.
+ * `attempt` is 1 for the first retry.
+ */
+export function backoffDelay(attempt: number, random: () => number, opts: BackoffOptions = {}): number {
+  const base = opts.baseMs ?? 500;
+  const cap = opts.capMs ?? 20_000;
+  const exp = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/**
+ * The delay before retry number `attempt`: the server's Retry-After when it gave one (plus up to
+ * 250 ms of jitter, never less than asked), else the exponential backoff.
+ */
+export function retryDelay(attempt: number, retryAfterMs: number | null, random: () => number, opts: BackoffOptions = {}): number {
+  if (retryAfterMs !== null) return retryAfterMs + Math.round(random() * 250);
+  return backoffDelay(attempt, random, opts);
+}
+
+/** A sleep that ends early, rejecting with the signal's reason, when `signal` aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

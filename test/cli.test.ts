@@ -1,0 +1,184 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from './support/service.js';
+
+/**
+ * The creator commands as a user runs them: the compiled CLI in a child process against a real
+ * service on loopback, piped (lines, --json) and in a pseudo-terminal (util-linux `script`).
+ * The sources are compiled into a private directory first, so the test never runs a stale dist/.
+ */
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outDir = join(root, 'node_modules', '.cache', 'longshot-cli-test');
+const cli = join(outDir, 'cli', 'main.js');
+
+let t: TestService;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  const [service] = await Promise.all([startTestService(), build()]);
+  t = service;
+  env = { ...process.env, LONGSHOT_BASE_URL: `${t.url}/api/v1`, LONGSHOT_API_KEY: t.key, NO_COLOR: '' } as Record<string, string>;
+}, 90_000);
+afterAll(() => t?.close());
+
+/** tsc emits even when another file has a type error; the CLI only needs its own modules to be sound. */
+async function build(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    execFile(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', outDir, '--declaration', 'false', '--sourceMap', 'false'], () => resolve());
+  });
+  // Under node_modules/ there is no package scope: say that these files are ES modules.
+  await writeFile(join(outDir, 'package.json'), '{"type":"module"}\n');
+  if (!existsSync(cli)) throw new Error(`the CLI did not compile to ${cli}`);
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Runs the CLI with stdout on a pseudo-terminal: `script` gives it a TTY and copies what it draws. */
+function runInTerminal(args: string[]): Promise<Run> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, cli, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: '' }));
+  });
+}
+
+/** A loopback port nobody listens on (fetch refuses "bad ports" such as 9 before connecting). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+async function isMp4(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(8);
+    await fh.read(buf, 0, 8, 0);
+    return buf.subarray(4, 8).toString('latin1') === 'ftyp';
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('longshot creator commands', () => {
+  let sourceId = '';
+  let extendId = '';
+
+  it('generate --wait --out, piped: one line per state, then the result', async () => {
+    const out = join(t.dataDir, 'cli', 'clip.mp4');
+    await mkdir(join(t.dataDir, 'cli'), { recursive: true });
+    const r = await run(['generate', 'a calm ocean at sunset', '--mode', 'fast', '--seed', '5', '--wait', '--out', out, '--poll-interval', '0.25']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const submitted = /^submitted veo-3-1 task ([0-9a-f]{32})$/.exec(lines[0]!);
+    expect(submitted, r.stdout).not.toBeNull();
+    sourceId = submitted![1]!;
+    const states = lines.filter((l) => /^\[\d+:\d\d\] \w+$/.test(l)).map((l) => l.split(' ')[1]);
+    expect(states.at(-1)).toBe('success');
+    expect(new Set(states).size).toBe(states.length); // a line per change, not per poll
+    expect(r.stdout).toMatch(new RegExp(`^result ${t.url}/files/results/${sourceId}\\.mp4\\?\\S+$`, 'm'));
+    expect(lines.at(-1)).toMatch(/^saved .*clip\.mp4 \(\d/);
+    expect(r.stdout).not.toContain('\r');
+    expect(await isMp4(out)).toBe(true);
+  });
+
+  it('extend --wait in a terminal: a progress line redrawn in place with state and elapsed time', async () => {
+    const r = await runInTerminal(['extend', sourceId, 'continue with a slow pan', '--wait', '--poll-interval', '0.25']);
+    expect(r.code, r.stdout).toBe(0);
+    // Redrawn with carriage return + erase-line, showing a spinner, the state and an m:ss clock.
+    expect(r.stdout).toContain('\r\x1b[2K');
+    const plain = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(plain).toMatch(/\r\x1b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] veo-3-1-extend [0-9a-f]{32}\s+(pending|processing)\s+elapsed \d+:\d\d/);
+    expect(plain).toMatch(/✓ veo-3-1-extend [0-9a-f]{32} succeeded in \d+:\d\d/);
+    expect(plain).toMatch(/result\s+http:\/\/\S+\.mp4\?/);
+    extendId = /✓ veo-3-1-extend ([0-9a-f]{32})/.exec(plain)![1]!;
+  });
+
+  it('status --json finds an extend task without --model; balance --json', async () => {
+    const status = await run(['status', extendId, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const data = JSON.parse(status.stdout);
+    expect(data).toMatchObject({ model: 'veo-3-1-extend', taskId: extendId, state: 'success' });
+    expect(data.resultUrls[0]).toContain(`${extendId}.mp4`);
+
+    const human = await run(['status', sourceId]);
+    expect(human.stdout).toMatch(/^model\s+veo-3-1$/m);
+    expect(human.stdout).toMatch(/^state\s+success$/m);
+    expect((await run(['status', '0'.repeat(32)])).code).toBe(2);
+
+    const balance = await run(['balance', '--json']);
+    expect(balance.code).toBe(0);
+    expect(JSON.parse(balance.stdout)).toEqual({ balance: 9.6, currency: 'USD' });
+    expect((await run(['balance'])).stdout).toBe('$9.60\n');
+  });
+
+  it('exits 6 and prints the failCode when the task fails (--json: one object)', async () => {
+    const r = await run([
+      'generate', 'from a picture', '--mode', 'fast', '--type', 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      '--image', 'http://127.0.0.1:9/a.png', '--wait', '--json', '--poll-interval', '0.2',
+    ]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('INVALID_IMAGE_URL');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ state: 'failed', failCode: 'INVALID_IMAGE_URL', exitCode: 6, error: { kind: 'task_failed' } });
+  });
+
+  it('exits 3 for a refused key, 4 for a short balance, 2 for bad usage, 8 when unreachable', async () => {
+    const badKey = await run(['balance'], { LONGSHOT_API_KEY: 'lsk_' + 'x'.repeat(43) });
+    expect(badKey.code).toBe(3);
+    expect(badKey.stderr).toMatch(/HTTP 401/);
+    expect((await run(['balance'], { LONGSHOT_API_KEY: '' })).code).toBe(3);
+
+    const broke = await t.newAccount('broke', 0);
+    const poor = await run(['generate', 'anything', '--mode', 'fast', '--json'], { LONGSHOT_API_KEY: broke.key });
+    expect(poor.code).toBe(4);
+    expect(JSON.parse(poor.stdout)).toMatchObject({ exitCode: 4, error: { kind: 'balance', status: 402, failCode: 'INSUFFICIENT_BALANCE' } });
+
+    expect((await run(['generate'])).code).toBe(2);
+    expect((await run(['generate', 'x', '--mode', 'slow'])).code).toBe(2);
+    expect((await run(['generate', 'x', '--bogus'])).code).toBe(2);
+    const invalid = await run(['extend', '0'.repeat(32), 'more']);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('TASKID_ERROR');
+
+    const down = await run(['balance', '--base-url', `http://127.0.0.1:${await closedPort()}/api/v1`]);
+    expect(down.code).toBe(8);
+    expect(down.stderr).toContain('ECONNREFUSED');
+  });
+
+  it('keeps the operator commands and lists the creator commands in --help', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('serve');
+    expect(help.stdout).toContain('generate "PROMPT"');
+    expect((await run(['generate', '--help'])).stdout).toContain('--aspect 16:9|9:16|auto');
+  });
+});
