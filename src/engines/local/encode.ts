@@ -41,7 +41,8 @@ export function videoSettings(mode: Mode): VideoEncodeSettings {
  * quicker preset, since the clip is up to 20× longer than a continuation.
  */
 export function reencodeSettings(mode: Mode): VideoEncodeSettings {
-  return mode === 'fast' ? { preset: 'superfast', crf: 23, extra: '' } : videoSettings(mode);
+  // b-adapt=0 (fixed B-frame placement) saves a third of superfast's time; it never reaches the headers.
+  return mode === 'fast' ? { preset: 'superfast', crf: 23, extra: ':b-adapt=0' } : videoSettings(mode);
 }
 
 /** The x264 options shared by every encode (they shape SPS/PPS). */

@@ -266,9 +266,13 @@ describe('local engine: failures and abort', () => {
     await expect(stat(j.outVideoPath)).rejects.toThrow();
   });
 
-  it('reports a missing source as TASKID_ERROR and bad parameters as INVALID_PARAMETER', async () => {
+  it('reports a missing or unreadable source as TASKID_ERROR and bad parameters as INVALID_PARAMETER', async () => {
     const gone = job({ model: 'veo-3-1-extend', source: { path: join(dir, 'gone.mp4'), durationMs: 8000, width: 1280, height: 720, chainDepth: 0 } });
     expect(await engine().render(gone, never)).toMatchObject({ ok: false, failCode: 'TASKID_ERROR', retryable: false });
+    const garbage = join(dir, 'garbage.mp4');
+    await writeFile(garbage, Buffer.alloc(4096, 7));
+    const unreadable = job({ model: 'veo-3-1-extend', source: { path: garbage, durationMs: 8000, width: 1280, height: 720, chainDepth: 0 } });
+    expect(await engine().render(unreadable, never)).toMatchObject({ ok: false, failCode: 'TASKID_ERROR', retryable: false });
     const portraitRef = job({ generationType: 'REFERENCE_2_VIDEO', images: [png], aspectRatio: '9:16' });
     expect(await engine().render(portraitRef, never)).toMatchObject({ ok: false, failCode: 'INVALID_PARAMETER', retryable: false });
   });

@@ -61,14 +61,16 @@ export function createLocalEngine(options: LocalEngineOptions): Engine {
         if (err instanceof RenderFailure) {
           return { ok: false, failCode: err.failCode, message: err.message, retryable: err.retryable };
         }
-        if (err instanceof FfmpegError && job.images.length > 0) {
-          const bad = await firstUndecodableImage(options.ffmpegPath, job, signal);
+        if (err instanceof FfmpegError && err.exitCode !== null && job.images.length > 0) {
+          const bad = await firstUndecodableImage(options.ffmpegPath, job, signal).catch(() => null);
+          if (signal.aborted) throw abortError(signal);
           if (bad !== null) {
             return { ok: false, failCode: 'UNSUPPORTED_FORMAT', message: `image ${bad + 1} cannot be decoded as ${job.images[bad]?.mime}`, retryable: false };
           }
         }
-        const detail = err instanceof Error ? err.message : String(err);
-        return { ok: false, failCode: 'INTERNAL_ERROR', message: `local render failed: ${detail}`, retryable: true };
+        // The message reaches clients as failMsg: keep it short and free of local paths.
+        const detail = (err instanceof Error ? err.message : String(err)).split(options.tmpDir).join('<tmp>');
+        return { ok: false, failCode: 'INTERNAL_ERROR', message: `local render failed: ${detail}`.slice(0, 300), retryable: true };
       } finally {
         await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
         if (!succeeded) {
@@ -110,10 +112,11 @@ function validate(job: RenderJob): string | null {
 async function firstUndecodableImage(ffmpegPath: string, job: RenderJob, signal: AbortSignal): Promise<number | null> {
   for (const [index, image] of job.images.entries()) {
     try {
-      await runFfmpeg(ffmpegPath, ['-v', 'error', ...imageInputArgs(image), '-frames:v', '1', '-f', 'null', '-'], signal);
+      await runFfmpeg(ffmpegPath, ['-v', 'error', '-xerror', ...imageInputArgs(image), '-frames:v', '1', '-f', 'null', '-'], signal);
     } catch (err) {
-      if (err instanceof FfmpegAbortedError) throw err;
-      return index;
+      // Only a decoder's refusal counts; ffmpeg that cannot even start says nothing of the image.
+      if (err instanceof FfmpegError && err.exitCode !== null) return index;
+      throw err;
     }
   }
   return null;

@@ -2,7 +2,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXTEND_SECONDS } from '../../domain/models.js';
 import type { RenderedVideo, RenderJob } from '../engine.js';
-import { FfmpegAbortedError, runFfmpeg } from '../ffmpeg.js';
+import { FfmpegError, runFfmpeg } from '../ffmpeg.js';
 import { SAMPLE_RATE } from './audio-bed.js';
 import type { Frame } from './background.js';
 import { RenderFailure, type RenderContext } from './context.js';
@@ -70,7 +70,7 @@ async function readSource(ctx: RenderContext, path: string): Promise<MediaFacts>
   try {
     facts = await inspectMedia(ctx.ffmpegPath, path, ctx.signal);
   } catch (err) {
-    if (err instanceof FfmpegAbortedError) throw err;
+    if (!isRefusal(err)) throw err;
     throw new RenderFailure('TASKID_ERROR', 'the source video cannot be read', false);
   }
   if (facts === null || facts.video.durationSec <= 0) {
@@ -78,6 +78,13 @@ async function readSource(ctx: RenderContext, path: string): Promise<MediaFacts>
   }
   return facts;
 }
+
+/** ffmpeg ran and refused the input (as opposed to not running at all, or being aborted). */
+function isRefusal(err: unknown): boolean {
+  return err instanceof FfmpegError && err.exitCode !== null;
+}
+
+class UnexpectedFrame extends Error {}
 
 /** Writes the source's last frame as raw yuv420p (no colour conversion, so it is exact). */
 async function extractLastFrame(ctx: RenderContext, src: string, out: string, facts: MediaFacts, w: number, h: number): Promise<void> {
@@ -88,17 +95,18 @@ async function extractLastFrame(ctx: RenderContext, src: string, out: string, fa
       ['-v', 'error', '-y', '-sseof', '-0.5', '-i', src, '-map', '0:v:0', ...resize, '-vsync', '0', '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-f', 'image2', '-update', '1', out],
       ctx.signal,
     );
-    const st = await stat(out);
-    if (st.size !== (w * h * 3) / 2) throw new Error(`unexpected frame size ${st.size}`);
+    const size = await stat(out).then((st) => st.size, () => 0);
+    if (size !== (w * h * 3) / 2) throw new UnexpectedFrame(`no last frame (${size} bytes)`);
   } catch (err) {
-    if (err instanceof FfmpegAbortedError) throw err;
+    if (!isRefusal(err) && !(err instanceof UnexpectedFrame)) throw err;
     throw new RenderFailure('TASKID_ERROR', 'the last frame of the source cannot be decoded', false);
   }
 }
 
 /**
  * Encodes the continuation alone and joins it to the source by stream copy. Returns false
- * (nothing written to the outputs) when the new stream's headers differ from the source's.
+ * (only the poster written, which the fallback overwrites) when the new stream's headers
+ * differ from the source's.
  */
 async function renderByStreamCopy(ctx: RenderContext, job: RenderJob, plan: ContinuationPlan, facts: MediaFacts, lastPath: string): Promise<boolean> {
   const { frame } = plan;

@@ -11,7 +11,6 @@ import { escapeFilterValue, opts } from './graph.js';
 /** Collapses control characters (newlines, tabs…) to spaces and trims; null when nothing is left. */
 export function cleanWatermarkText(text: string | null): string | null {
   if (text === null) return null;
-  // eslint-disable-next-line no-control-regex
   const cleaned = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
   return cleaned.length > 0 ? cleaned : null;
 }
