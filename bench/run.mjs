@@ -31,6 +31,22 @@ function cannon(opts) {
   });
 }
 
+// CPU time (user + system, ms) a process has used, from /proc: a cost per request that stays
+// meaningful when other work on the machine changes the throughput figures.
+import { readFileSync } from 'node:fs';
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+async function measured(pid, opts) {
+  const before = cpuMs(pid);
+  const r = await cannon(opts);
+  const used = cpuMs(pid) - before;
+  return { ...summary(r), cpuUsPerReq: Number(((used * 1000) / Math.max(1, r.requests.total)).toFixed(1)) };
+}
+
 const summary = (r) => ({
   reqPerSec: Math.round(r.requests.average),
   p50ms: r.latency.p50,
@@ -68,8 +84,8 @@ async function main() {
     }
 
     const results = {};
-    results.bare = summary(await cannon({ url: `http://127.0.0.1:${bare.match}/` }));
-    results.status = summary(await cannon({ url: `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers: auth }));
+    results.bare = await measured(bare.child.pid, { url: `http://127.0.0.1:${bare.match}/` });
+    results.status = await measured(svc.child.pid, { url: `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers: auth });
 
     // Dispatch latency: tasks that fail at once (an image on a private address) so workers are
     // idle for every submit; start_time - create_time is submit → processing.
@@ -101,11 +117,13 @@ async function main() {
       results,
       statusRatio: Number(ratio.toFixed(3)),
     };
-    console.log('\n| figure | req/s | p50 ms | p99 ms | ratio to bare |');
-    console.log('|---|---|---|---|---|');
-    console.log(`| bare node:http JSON | ${results.bare.reqPerSec} | ${results.bare.p50ms} | ${results.bare.p99ms} | 1.00 |`);
-    console.log(`| statusTask (SQLite, auth) | ${results.status.reqPerSec} | ${results.status.p50ms} | ${results.status.p99ms} | ${ratio.toFixed(2)} |`);
-    console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — |`);
+    const cpuRatio = results.bare.cpuUsPerReq / results.status.cpuUsPerReq;
+    report.statusCpuRatio = Number(cpuRatio.toFixed(3));
+    console.log('\n| figure | req/s | p50 ms | p99 ms | CPU µs/req | ratio to bare (req/s) | ratio to bare (CPU) |');
+    console.log('|---|---|---|---|---|---|---|');
+    console.log(`| bare node:http JSON | ${results.bare.reqPerSec} | ${results.bare.p50ms} | ${results.bare.p99ms} | ${results.bare.cpuUsPerReq} | 1.00 | 1.00 |`);
+    console.log(`| statusTask (SQLite, auth) | ${results.status.reqPerSec} | ${results.status.p50ms} | ${results.status.p99ms} | ${results.status.cpuUsPerReq} | ${ratio.toFixed(2)} | ${cpuRatio.toFixed(2)} |`);
+    console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — | — | — |`);
     await mkdir(join(root, 'bench/results'), { recursive: true });
     const file = join(root, 'bench/results', `status-${report.date.slice(0, 10)}.json`);
     await writeFile(file, JSON.stringify(report, null, 2) + '\n');

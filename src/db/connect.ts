@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -17,6 +17,12 @@ export interface Db {
    * failing on a lock upgrade.
    */
   writeTx<T>(fn: (trx: Kysely<Database> | Transaction<Database>) => Promise<T>): Promise<T>;
+  /**
+   * One row of a read given as SQL text with placeholders (compile it once with Kysely). On
+   * SQLite it runs on a separate read-only connection with a cached prepared statement — the hot
+   * path of status polling — and, being another connection, sees only committed data.
+   */
+  selectOne<R>(sqlText: string, params: readonly unknown[]): Promise<R | undefined>;
   close(): Promise<void>;
 }
 
@@ -32,10 +38,14 @@ export function openSqlite(file: string): Db {
   raw.pragma('synchronous = FULL');
   raw.pragma('busy_timeout = 10000');
   raw.pragma('foreign_keys = ON');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  // WAL lets this reader run beside the writer; it is opened after the writer made the file WAL.
+  const reader = withStatementCache(new SQLite(file, { readonly: true }));
+  reader.pragma('busy_timeout = 10000');
   return {
     kysely,
     dialect: 'sqlite',
+    selectOne: async <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined,
     writeTx: (fn) =>
       kysely.connection().execute(async (conn) => {
         await sql`begin immediate`.execute(conn);
@@ -48,8 +58,36 @@ export function openSqlite(file: string): Db {
           throw err;
         }
       }),
-    close: () => kysely.destroy(),
+    close: async () => {
+      await kysely.destroy();
+      reader.close();
+    },
   };
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than running a
+ * primary-key read. The same SQL text (Kysely emits placeholders) reuses one prepared statement.
+ * Safe because the driver runs statements to completion synchronously and never interleaves them.
+ */
+function withStatementCache(raw: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = (source: string): SQLite.Statement => {
+    let stmt = cache.get(source);
+    if (!stmt) {
+      stmt = raw.prepare(source);
+      if (cache.size >= 512) cache.clear(); // ad-hoc SQL (migrations, tools) must not grow it forever
+      cache.set(source, stmt);
+    }
+    return stmt;
+  };
+  return new Proxy(raw, {
+    get(target, prop) {
+      if (prop === 'prepare') return prepare;
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 export function openPostgres(url: string): Db {
@@ -61,6 +99,8 @@ export function openPostgres(url: string): Db {
     kysely,
     dialect: 'postgres',
     writeTx: (fn) => kysely.transaction().execute(fn),
+    selectOne: async <R>(text: string, params: readonly unknown[]) =>
+      (await kysely.executeQuery<R>(CompiledQuery.raw(text, [...params]))).rows[0],
     close: () => kysely.destroy(),
   };
 }

@@ -36,8 +36,19 @@ export async function findTask(db: Db | Kysely<Database>, accountId: string, id:
   return k.selectFrom('tasks').selectAll().where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
 }
 
+/**
+ * The status read, compiled once per database: building and compiling the query costs more than
+ * running it, and this runs on every poll.
+ */
+const statusSql = new WeakMap<Db, string>();
+
 export async function findTaskStatus(db: Db, accountId: string, id: string): Promise<TaskStatusRow | undefined> {
-  return db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+  let text = statusSql.get(db);
+  if (text === undefined) {
+    text = db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).where('id', '=', '?').where('account_id', '=', '?').compile().sql;
+    statusSql.set(db, text);
+  }
+  return db.selectOne<TaskStatusRow>(text, [id, accountId]);
 }
 
 export async function getTaskById(db: Db, id: string): Promise<TaskRow | undefined> {
