@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LongshotClient } from '../src/client/index.js';
+import { createAccount, createApiKey } from '../src/db/accounts-repo.js';
+import { startTestService, type TestService } from './support/service.js';
+
+/**
+ * The client's Retry-After handling against the real service and a key with a tiny limit. The
+ * client's sleep moves the service's clock instead of waiting, so the minute passes at once.
+ */
+let t: TestService;
+let offset = 0;
+beforeAll(async () => {
+  t = await startTestService({}, { workers: false });
+  const clock = t.service.deps.clock;
+  t.service.deps.clock = { now: () => clock.now() + offset };
+});
+afterAll(() => t?.close());
+
+describe('client against a rate-limited key', () => {
+  it('waits out a 429 by its Retry-After and then succeeds', async () => {
+    const account = await createAccount(t.service.deps.db, 'tiny', 10_000_000, Date.now());
+    const { key } = await createApiKey(t.service.deps.db, account.id, null, Date.now(), { submitRpm: 1, maxUnfinished: 0 });
+    const slept: number[] = [];
+    const client = new LongshotClient({
+      baseUrl: `${t.url}/api/v1`,
+      apiKey: key,
+      sleep: async (ms) => {
+        slept.push(ms);
+        offset += ms;
+      },
+    });
+    const first = await client.generate({ prompt: 'one', mode: 'fast' });
+    const second = await client.generate({ prompt: 'two', mode: 'fast' });
+    expect(second).not.toBe(first);
+    // One 429 was answered; the client slept at least the server's Retry-After (1-60 s, plus jitter).
+    expect(slept).toHaveLength(1);
+    expect(slept[0]).toBeGreaterThanOrEqual(1000);
+    expect(slept[0]).toBeLessThanOrEqual(61_000);
+  });
+});
