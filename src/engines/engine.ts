@@ -17,6 +17,17 @@ export interface SourceVideo {
   height: number;
   /** Number of extensions already in the source's chain (0 for a generated video). */
   chainDepth: number;
+  /** The upstream's own handle of the source video, when an upstream engine rendered it. */
+  upstream?: UpstreamVideo | null;
+}
+
+/** An upstream's handle of a finished video (e.g. a Gemini file URI), kept for extensions. */
+export interface UpstreamVideo {
+  /** Name of the engine instance that rendered the source. */
+  engine: string;
+  handle: string;
+  /** When the source finished (Unix ms): upstream handles are retained only for a while. */
+  completedAt: number;
 }
 
 /** Everything an engine needs to render one task. Paths are on local disk. */
@@ -43,6 +54,20 @@ export interface RenderedVideo {
   durationMs: number;
   width: number;
   height: number;
+  /** The upstream's handle of the result, stored so a later extension can send it back. */
+  upstreamVideo?: string;
+}
+
+/**
+ * What a run knows beyond the job: the upstream reference saved by an earlier attempt of this
+ * task, and a way to save one. An upstream engine saves its job id BEFORE it waits on it, so a
+ * worker that restarts resumes that job instead of submitting (and paying) again.
+ */
+export interface EngineRunContext {
+  /** The reference this engine saved in an earlier attempt of the task, or null. */
+  upstreamRef: string | null;
+  /** Persists `ref` on the task under the caller's lease; rejects when the lease is lost. */
+  saveUpstreamRef(ref: string): Promise<void>;
 }
 
 /** A failure the engine understands: a fail code for the client and whether a retry may help. */
@@ -70,5 +95,10 @@ export interface EngineCapabilities {
 export interface Engine {
   readonly name: string;
   readonly capabilities: EngineCapabilities;
-  render(job: RenderJob, signal: AbortSignal): Promise<RenderOutcome>;
+  render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome>;
+  /**
+   * For an engine with `extendsForeignSources: false`: whether it can still extend this source
+   * at `now` (its own video, whose upstream handle is still retained).
+   */
+  canExtend?(source: SourceVideo, now: number): boolean;
 }

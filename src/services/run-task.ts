@@ -1,27 +1,20 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExtendInput, GenerateInput, Model, Strategy } from '../domain/models.js';
-import type { EngineFailure, LocalImage, RenderJob, SourceVideo } from '../engines/engine.js';
-import { getTaskById, type TaskRow } from '../db/tasks-repo.js';
+import type { Engine, EngineFailure, EngineRunContext, LocalImage, RenderJob, SourceVideo } from '../engines/engine.js';
+import { getTaskById, type SuccessFields, type TaskRow } from '../db/tasks-repo.js';
+import { getUpstream, saveUpstream } from '../db/upstream-repo.js';
 import { fetchImage } from '../net/fetch-image.js';
 import type { Deps } from './deps.js';
+import { upstreamVideoOf } from './extendable.js';
 
 /** What became of one run: settled either way, or to be retried later. */
 export type RunResult =
   | { kind: 'success'; fields: ResultFields }
   | { kind: 'failed'; failure: EngineFailure; engine: string | null };
 
-export interface ResultFields {
-  engine: string;
-  result_key: string;
-  poster_key: string;
-  result_size: number;
-  result_etag: string;
-  duration_ms: number;
-  width: number;
-  height: number;
-  expires_at: number;
-}
+/** The result columns a successful run writes (see tasks-repo). */
+export type ResultFields = SuccessFields;
 
 const fail = (failCode: EngineFailure['failCode'], message: string, retryable = false): EngineFailure => ({ ok: false, failCode, message, retryable });
 
@@ -66,6 +59,7 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
       width: Number(src.width),
       height: Number(src.height),
       chainDepth: src.chain_depth,
+      upstream: await upstreamVideoOf(deps, src),
     };
   }
 
@@ -79,10 +73,19 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
 
   const aspectRatio = resolveAspect(gen, images, source);
   const generationType = gen?.generationType ?? 'TEXT_2_VIDEO';
-  const engines = deps.engines.routesFor(task.provider as Strategy, model, generationType);
+  let engines = deps.engines.routesFor(task.provider as Strategy, model, generationType, source, deps.clock.now());
   if (engines.length === 0) {
+    if (source && deps.engines.routesFor(task.provider as Strategy, model, generationType).length > 0) {
+      // docs/gemini.md: an upstream keeps its video handles for a while only; no engine on this route can extend it.
+      return { kind: 'failed', failure: fail('TASKID_ERROR', `the source video can no longer be extended on provider ${task.provider}`), engine: null };
+    }
     return { kind: 'failed', failure: fail('UPSTREAM_ERROR', `no engine is configured for provider ${task.provider}`), engine: null };
   }
+  // An earlier attempt left an upstream job running: resume it on its engine and never submit
+  // again to the engines before it (they already failed over to it).
+  const upstream = await getUpstream(deps.db, task.id);
+  const resumeAt = upstream?.ref ? engines.findIndex((e) => e.name === upstream.engine) : -1;
+  if (resumeAt > 0) engines = engines.slice(resumeAt);
 
   let last: EngineFailure = fail('UPSTREAM_ERROR', 'no engine ran');
   let lastEngine: string | null = null;
@@ -101,8 +104,16 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
       outVideoPath: join(workDir, 'out.mp4'),
       outPosterPath: join(workDir, 'out.jpg'),
     };
-    const outcome = await engine.render(job, signal);
+    const ctx = runContext(deps, task, engine, upstream?.engine === engine.name ? (upstream.ref ?? null) : null);
+    const outcome = await engine.render(job, signal, ctx);
     lastEngine = engine.name;
+    if (outcome.ok && outcome.upstreamVideo !== undefined && task.lease_token) {
+      await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { video: outcome.upstreamVideo }, deps.clock.now());
+    }
+    if (!outcome.ok && (ctx.upstreamRef !== null || ctx.saved) && task.lease_token) {
+      // That upstream job is over: a later attempt must not resume it.
+      await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { ref: null }, deps.clock.now());
+    }
     if (outcome.ok) {
       const video = await deps.blobs.putFile(`results/${task.id}.mp4`, job.outVideoPath, 'video/mp4');
       const poster = `results/${task.id}.jpg`;
@@ -136,4 +147,20 @@ function resolveAspect(gen: GenerateInput | null, images: LocalImage[], source: 
   if (gen.aspectRatio === '9:16') return '9:16';
   const first = images[0];
   return first && first.height > first.width ? '9:16' : '16:9';
+}
+
+/** Lets an engine save its upstream job reference on the task, under this worker's lease. */
+function runContext(deps: Deps, task: TaskRow, engine: Engine, upstreamRef: string | null): EngineRunContext & { saved: boolean } {
+  const ctx = {
+    upstreamRef,
+    saved: false,
+    async saveUpstreamRef(ref: string) {
+      const token = task.lease_token;
+      if (!token || !(await saveUpstream(deps.db, task.id, token, engine.name, { ref }, deps.clock.now()))) {
+        throw new Error(`lost the lease of task ${task.id} while saving its upstream reference`);
+      }
+      ctx.saved = true;
+    },
+  };
+  return ctx;
 }

@@ -9,6 +9,7 @@ import { IDEMPOTENCY_WINDOW_MS, requestHash } from './idempotency.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
 import { microsToUsd } from '../domain/money.js';
 import { checkPublicUrl } from '../net/guarded-http.js';
+import { extendableOnRoute } from './extendable.js';
 import type { Deps } from './deps.js';
 
 /** Expected refusals are values, not exceptions; the HTTP edge renders them. */
@@ -69,6 +70,10 @@ export async function submitTask(
   if (model === 'veo-3-1-extend') {
     const source = await usableSource(deps, caller.accountId, req.input as ExtendInput, now);
     if (!source.ok) return { ok: false, status: 400, field: 'input.taskId', error: source.error, failCode: 'TASKID_ERROR' };
+    if (!(await extendableOnRoute(deps, strategy, source.task, now))) {
+      const error = `input.taskId names a video that no engine of provider ${strategy} can extend any more (an upstream keeps its videos for a limited time)`;
+      return { ok: false, status: 400, field: 'input.taskId', error, failCode: 'TASKID_ERROR' };
+    }
     chainDepth = source.task.chain_depth + 1;
     sourceId = source.task.id;
   }

@@ -1,0 +1,135 @@
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
+import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
+import { callGemini, errorMessage, isTransient, type GeminiHttp } from './http.js';
+import { operationName, parseOperation } from './operation.js';
+import { buildPredictBody, inlineImages } from './request.js';
+import { fetchResult } from './result.js';
+
+export interface GeminiEngineOptions {
+  /** The instance name used in routes and recorded on tasks (`gemini`, or a LONGSHOT_ENGINES name). */
+  name: string;
+  apiKey: string;
+  /** e.g. https://generativelanguage.googleapis.com (no trailing slash). */
+  baseUrl: string;
+  modelFast: string;
+  modelQuality: string;
+  pollMs: number;
+  pollMaxMs: number;
+  retryMs: number;
+  retries: number;
+  /** From the submit: no result by then → TIMEOUT. */
+  deadlineMs: number;
+  ffmpegPath: string;
+  /** For watermarks (the same font as the local engine). */
+  fontPath: string;
+  now?: () => number;
+}
+
+/** Google keeps generated videos for 2 days; an extension must reach it well before they go. */
+export const UPSTREAM_RETENTION_MS = 2 * 86_400_000;
+const RETENTION_MARGIN_MS = 15 * 60_000;
+
+const CAPABILITIES: EngineCapabilities = {
+  models: MODELS,
+  generationTypes: GENERATION_TYPES,
+  extendsForeignSources: false,
+};
+
+/** What is saved on the task before waiting: the operation and when it was submitted. */
+interface SavedRef {
+  operation: string;
+  submittedAt: number;
+}
+
+const failure = (failCode: EngineFailure['failCode'], message: string): EngineFailure => ({ ok: false, failCode, message, retryable: false });
+
+/**
+ * Veo 3.1 through Google's Gemini API (docs/gemini.md): `predictLongRunning`, then polls the
+ * operation with backoff, downloads the video and makes the poster. The operation name is
+ * saved through `ctx` before the first poll, so a restarted worker resumes it and never submits
+ * twice. Failures are final for this engine (`retryable: false`); an UPSTREAM_ERROR lets the
+ * route fail over to the next engine.
+ */
+export function createGeminiEngine(options: GeminiEngineOptions): Engine {
+  const now = options.now ?? Date.now;
+  const http: GeminiHttp = { baseUrl: options.baseUrl, apiKey: options.apiKey, retries: options.retries, retryMs: options.retryMs };
+
+  async function submit(job: RenderJob, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
+    const handle = job.source?.upstream?.engine === options.name ? job.source.upstream.handle : null;
+    if (job.model === 'veo-3-1-extend' && handle === null) {
+      return failure('TASKID_ERROR', 'the source video was not rendered by this engine and cannot be extended here');
+    }
+    const images = await inlineImages(job.images, dirname(job.outVideoPath), options.ffmpegPath, signal);
+    const body = await buildPredictBody(job, handle, images);
+    const model = job.mode === 'fast' ? options.modelFast : options.modelQuality;
+    const answer = await callGemini(http, 'POST', `/v1beta/models/${encodeURIComponent(model)}:predictLongRunning`, signal, { json: body });
+    if (answer.status === 400) return failure('INVALID_PARAMETER', `Gemini API refused the request: ${errorMessage(answer)}`);
+    if (answer.status < 200 || answer.status > 299) return failure('UPSTREAM_ERROR', `Gemini API submit failed: ${errorMessage(answer)}`);
+    const operation = operationName(answer.body);
+    if (operation === null) return failure('UPSTREAM_ERROR', 'Gemini API answered the submit without an operation name');
+    return { operation, submittedAt: now() };
+  }
+
+  async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome> {
+    let interval = options.pollMs;
+    const deadline = ref.submittedAt + options.deadlineMs;
+    for (let first = true; ; first = false) {
+      if (!(first && pollFirst)) {
+        const left = deadline - now();
+        if (left <= 0) return failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
+        await sleep(Math.min(interval, left), undefined, { signal });
+        interval = Math.min(options.pollMaxMs, Math.round(interval * 1.5));
+      }
+      const answer = await callGemini(http, 'GET', `/v1beta/${ref.operation}`, signal);
+      if (isTransient(answer.status)) return failure('UPSTREAM_ERROR', `polling the Gemini operation failed: ${errorMessage(answer)}`);
+      if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the Gemini operation cannot be read: ${errorMessage(answer)}`);
+      const state = parseOperation(answer.body);
+      switch (state.kind) {
+        case 'running':
+          if (now() >= deadline) return failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
+          continue;
+        case 'filtered':
+          return failure('CONTENT_VIOLATION', `Veo filtered the video (Responsible AI)${state.reasons.length ? `: ${state.reasons.join('; ')}` : ''}`);
+        case 'error':
+          // google.rpc.Code 3 = INVALID_ARGUMENT: the request, not the service, is at fault.
+          return failure(state.code === 3 ? 'INVALID_PARAMETER' : 'UPSTREAM_ERROR', `Veo failed: ${state.message}`);
+        case 'video':
+          return fetchResult(http, state.uri, job, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: dirname(job.outVideoPath) }, signal);
+      }
+    }
+  }
+
+  return {
+    name: options.name,
+    capabilities: CAPABILITIES,
+    canExtend(source: SourceVideo, at: number): boolean {
+      const up = source.upstream;
+      return !!up && up.engine === options.name && at < up.completedAt + UPSTREAM_RETENTION_MS - RETENTION_MARGIN_MS;
+    },
+    async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
+      signal.throwIfAborted();
+      let ref = parseRef(ctx?.upstreamRef ?? null);
+      const resumed = ref !== null;
+      if (ref === null) {
+        const submitted = await submit(job, signal);
+        if ('ok' in submitted) return submitted;
+        ref = submitted;
+        // Saved before any wait: from here on a restart resumes this operation.
+        await ctx?.saveUpstreamRef(JSON.stringify(ref));
+      }
+      return waitFor(ref, job, signal, resumed);
+    },
+  };
+}
+
+function parseRef(raw: string | null): SavedRef | null {
+  if (raw === null) return null;
+  try {
+    const v = JSON.parse(raw) as Partial<SavedRef>;
+    return typeof v.operation === 'string' && typeof v.submittedAt === 'number' ? { operation: v.operation, submittedAt: v.submittedAt } : null;
+  } catch {
+    return null;
+  }
+}
