@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startChildService, waitForExit, type ChildService } from './support/child-service.js';
+import { until } from './support/until.js';
 
 /**
  * Durable tasks: a worker process killed (SIGKILL) mid-render; after a restart on the same data
@@ -25,15 +26,6 @@ async function api(svc: ChildService, key: string, method: string, path: string,
   return { status: res.status, body: (await res.json()) as any };
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('crash recovery', () => {
   it('finishes a task once after its worker was killed mid-render', async () => {

@@ -78,7 +78,7 @@ describe('result files', () => {
     offset = 25 * 3600_000;
     const res = await fetch(url);
     expect(res.status).toBe(403);
-    expect((await res.json()).data.error).toMatch(/expired/);
+    expect(((await res.json()) as any).data.error).toMatch(/expired/);
     const fresh = JSON.parse((await t.api('GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`)).body.data.resultJson).resultUrls[0];
     expect(fresh).not.toBe(url);
     expect((await fetch(fresh)).status).toBe(200);

@@ -22,6 +22,8 @@ import { createWebhookSender, type WebhookSender } from '../src/webhooks/sender.
 import { newWebhookSecret } from '../src/webhooks/sign.js';
 import { createWaker } from '../src/worker/waker.js';
 import { startReceiver, type Receiver } from './support/webhook-receiver.js';
+import { createContentPolicy } from '../src/domain/moderation.js';
+import { createTaskEvents } from '../src/services/task-events.js';
 
 /**
  * The sender against a real HTTPS receiver on loopback, driven one attempt at a time
@@ -56,6 +58,8 @@ beforeAll(async () => {
     engines: createEngineRegistry({ auto: [], value: [], official: [] }),
     log: pino({ level: 'silent' }),
     publicUrl: 'https://longshot.example',
+    contentPolicy: createContentPolicy([]),
+    taskEvents: createTaskEvents(),
     wakeWorkers: () => {},
     wakeWebhooks: () => {},
     callbackTransport: { ca: rx.ca },
@@ -237,14 +241,14 @@ describe('webhook delivery', () => {
     await finishedTask(rx.url);
     await drain();
     const [first] = rx.received;
-    expect(first!.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(String(first!.headers['webhook-signature']).split(' ')).toHaveLength(2);
     for (const s of [secret, next]) expect(() => new Webhook(s).verify(first!.body, first!.headers as Record<string, string>)).not.toThrow();
 
     await expirePreviousSecret(deps.db, accountId);
     await finishedTask(rx.url);
     await drain();
     const second = rx.received[1]!;
-    expect(second.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect(String(second.headers['webhook-signature']).split(' ')).toHaveLength(1);
     expect(() => new Webhook(next).verify(second.body, second.headers as Record<string, string>)).not.toThrow();
     expect(() => new Webhook(secret).verify(second.body, second.headers as Record<string, string>)).toThrow();
     secret = next;

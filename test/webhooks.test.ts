@@ -8,6 +8,7 @@ import { defaultLookup, type LookupFn } from '../src/net/guarded-http.js';
 import { verifyWebhook } from '../src/client/webhook.js';
 import { startTestService, waitForTask, type TestService } from './support/service.js';
 import { startReceiver, type Receiver } from './support/webhook-receiver.js';
+import { until } from './support/until.js';
 
 /**
  * Callbacks through the whole service (CONTRACT.md §5): submit-time SSRF checks, a rendered task
@@ -46,15 +47,6 @@ afterAll(async () => {
 
 const at = (path: string) => rx.received.filter((r) => r.path === path);
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('callback_url at submit (operator switch off)', () => {
   const refused: Array<[string, RegExp]> = [

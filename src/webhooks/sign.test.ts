@@ -28,7 +28,7 @@ describe('Standard Webhooks signatures', () => {
   it('carry both signatures during a rotation, each verifiable on its own', () => {
     const [current, previous] = [newWebhookSecret(), newWebhookSecret()];
     const headers = webhookHeaders([current, previous], 'msg_1', ts, body);
-    expect(headers['webhook-signature'].split(' ')).toEqual([sign(current, 'msg_1', ts, body), sign(previous, 'msg_1', ts, body)]);
+    expect(headers['webhook-signature']!.split(' ')).toEqual([sign(current, 'msg_1', ts, body), sign(previous, 'msg_1', ts, body)]);
     expect(() => new Webhook(current).verify(body, headers)).not.toThrow();
     expect(() => new Webhook(previous).verify(body, headers)).not.toThrow();
   });
