@@ -9,6 +9,8 @@ import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+// Stored tasks besides the one read: the status read must cost the same at 10k and at 1M rows.
+const STORED = (process.env.BENCH_STORED ?? '10000,1000000').split(',').map(Number);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const root = new URL('..', import.meta.url).pathname;
 
@@ -45,6 +47,31 @@ async function measured(pid, opts) {
   const r = await cannon(opts);
   const used = cpuMs(pid) - before;
   return { ...summary(r), cpuUsPerReq: Number(((used * 1000) / Math.max(1, r.requests.total)).toFixed(1)) };
+}
+
+function rssMb(pid) {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  return Math.round(kb / 1024);
+}
+
+/** Adds `n` finished tasks of other accounts' shape straight into the database, in one transaction. */
+function seedTasks(file, n) {
+  if (n <= 0) return;
+  const db = new Database(file);
+  db.pragma('busy_timeout = 30000');
+  const account = db.prepare('select id from accounts limit 1').get().id;
+  const insert = db.prepare(`insert into tasks (id, account_id, api_key_id, model, state, request_type, provider, input,
+    chain_depth, price_micros, create_time, complete_time, attempts, run_after, result_key, poster_key, expires_at)
+    values (?, ?, 'seed', 'veo-3-1', 'success', 'async', 'auto', '{}', 0, 0, ?, ?, 1, ?, ?, ?, ?)`);
+  const t0 = Date.now() - 86_400_000;
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const time = t0 + i;
+      const id = time.toString(16).padStart(12, '0') + '7' + Math.random().toString(16).slice(2, 21).padEnd(19, '0');
+      insert.run(id, account, time, time + 1000, time, `results/${id}.mp4`, `results/${id}.jpg`, time + 7 * 86_400_000);
+    }
+  })();
+  db.close();
 }
 
 const summary = (r) => ({
@@ -84,8 +111,16 @@ async function main() {
     }
 
     const results = {};
+    results.idleRssMb = rssMb(svc.child.pid);
     results.bare = await measured(bare.child.pid, { url: `http://127.0.0.1:${bare.match}/` });
-    results.status = await measured(svc.child.pid, { url: `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers: auth });
+    results.statusByStored = {};
+    let stored = 1;
+    for (const target of STORED) {
+      seedTasks(join(dataDir, 'longshot.db'), target - stored);
+      stored = target;
+      results.statusByStored[target] = await measured(svc.child.pid, { url: `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers: auth });
+    }
+    results.status = results.statusByStored[STORED[0]];
 
     // Dispatch latency: tasks that fail at once (an image on a private address) so workers are
     // idle for every submit; start_time - create_time is submit → processing.
@@ -117,13 +152,19 @@ async function main() {
       results,
       statusRatio: Number(ratio.toFixed(3)),
     };
+    report.statusByStored = Object.fromEntries(
+      Object.entries(results.statusByStored).map(([n, r]) => [n, { ...r, ratio: Number((r.reqPerSec / results.bare.reqPerSec).toFixed(3)) }]),
+    );
     const cpuRatio = results.bare.cpuUsPerReq / results.status.cpuUsPerReq;
     report.statusCpuRatio = Number(cpuRatio.toFixed(3));
     console.log('\n| figure | req/s | p50 ms | p99 ms | CPU µs/req | ratio to bare (req/s) | ratio to bare (CPU) |');
     console.log('|---|---|---|---|---|---|---|');
     console.log(`| bare node:http JSON | ${results.bare.reqPerSec} | ${results.bare.p50ms} | ${results.bare.p99ms} | ${results.bare.cpuUsPerReq} | 1.00 | 1.00 |`);
-    console.log(`| statusTask (SQLite, auth) | ${results.status.reqPerSec} | ${results.status.p50ms} | ${results.status.p99ms} | ${results.status.cpuUsPerReq} | ${ratio.toFixed(2)} | ${cpuRatio.toFixed(2)} |`);
+    for (const [n, r] of Object.entries(results.statusByStored)) {
+      console.log(`| statusTask (SQLite, auth), ${Number(n).toLocaleString('en')} tasks stored | ${r.reqPerSec} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerReq} | ${(r.reqPerSec / results.bare.reqPerSec).toFixed(2)} | ${(results.bare.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} |`);
+    }
     console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — | — | — |`);
+    console.log(`\nidle RSS of the service after start: ${results.idleRssMb} MB`);
     await mkdir(join(root, 'bench/results'), { recursive: true });
     const file = join(root, 'bench/results', `status-${report.date.slice(0, 10)}.json`);
     await writeFile(file, JSON.stringify(report, null, 2) + '\n');

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { parseUsd } from './domain/money.js';
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './webhooks/schedule.js';
+import type { Strategy } from './domain/models.js';
+import { parseEngineSpecs, parseRoutes, type EngineSpec } from './engines/routes-config.js';
 
 /**
  * The one place that reads process.env. Every setting is typed and defaulted; a bad value stops
@@ -13,6 +15,10 @@ export interface Config {
   publicUrl: string | null;
   dataDir: string;
   databaseUrl: string | null;
+  /** REDIS_URL: rate limits shared by every API process; null keeps them in this process's memory. */
+  redisUrl: string | null;
+  /** S3-compatible result storage (LONGSHOT_S3_BUCKET set); null keeps files under dataDir. */
+  s3: S3Config | null;
   workers: number;
   ffmpegPath: string | null;
   bodyLimitBytes: number;
@@ -46,9 +52,57 @@ export interface Config {
   moderationListPath: string | null;
   /** Credit given to the `default` account created on first start, in micro-dollars. */
   initialCreditMicros: number;
+  /** Google Gemini API (docs/gemini.md): the `gemini` engine exists when the key is set. */
+  geminiApiKey: string | null;
+  geminiBaseUrl: string;
+  geminiModelFast: string;
+  geminiModelQuality: string;
+  /** First and longest wait between operation polls; HTTP retries (429/5xx) start at geminiRetryMs. */
+  geminiPollMs: number;
+  geminiPollMaxMs: number;
+  geminiRetryMs: number;
+  /** Retries of one HTTP call on 429/5xx/network errors before UPSTREAM_ERROR. */
+  geminiRetries: number;
+  /** An upstream job without a result this long after its submit fails with TIMEOUT. */
+  geminiDeadlineMs: number;
+  /** Engine instances (`local`, `gemini`, LONGSHOT_ENGINES) and the route table (LONGSHOT_ROUTES). */
+  engineSpecs: EngineSpec[];
+  routes: Record<Strategy, string[]>;
+}
+
+export interface S3Config {
+  bucket: string;
+  /** Custom endpoint for S3-compatible stores (MinIO, R2, …); null means AWS. */
+  endpoint: string | null;
+  region: string;
+  /** Path-style URLs (`endpoint/bucket/key`), which most self-hosted stores need. */
+  forcePathStyle: boolean;
+  /** Key prefix inside the bucket, e.g. `longshot/`. */
+  prefix: string;
+  /** Explicit credentials; null lets the AWS SDK find them (env, profile, instance role). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | null;
 }
 
 export class ConfigError extends Error {}
+
+function s3Config(env: Env): S3Config | null {
+  const bucket = env.LONGSHOT_S3_BUCKET?.trim();
+  if (!bucket) return null;
+  const endpoint = env.LONGSHOT_S3_ENDPOINT?.trim().replace(/\/+$/, '') || null;
+  if (endpoint && !/^https?:\/\/./.test(endpoint)) {
+    throw new ConfigError(`LONGSHOT_S3_ENDPOINT=${endpoint} is not valid: use an http(s) URL such as http://127.0.0.1:9000`);
+  }
+  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
+  return {
+    bucket,
+    endpoint,
+    region: str(env, 'LONGSHOT_S3_REGION', env.AWS_REGION?.trim() || 'us-east-1'),
+    forcePathStyle: bool(env, 'LONGSHOT_S3_FORCE_PATH_STYLE', endpoint !== null),
+    prefix: (env.LONGSHOT_S3_PREFIX?.trim() ?? '').replace(/^\/+/, ''),
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : null,
+  };
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -61,6 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: env.LONGSHOT_PUBLIC_URL?.trim().replace(/\/+$/, '') || null,
     dataDir: resolve(str(env, 'LONGSHOT_DATA_DIR', './data')),
     databaseUrl: env.DATABASE_URL?.trim() || null,
+    redisUrl: env.REDIS_URL?.trim() || null,
+    s3: s3Config(env),
     workers: int(env, 'LONGSHOT_WORKERS', 2, 0, 64),
     ffmpegPath: env.LONGSHOT_FFMPEG?.trim() || null,
     bodyLimitBytes: int(env, 'LONGSHOT_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -95,6 +151,36 @@ export function loadConfig(env: Env = process.env): Config {
     },
     moderationListPath: env.LONGSHOT_MODERATION_LIST?.trim() || null,
     initialCreditMicros: usd(env, 'LONGSHOT_INITIAL_CREDIT_USD', 10),
+    ...geminiConfig(env),
+  };
+}
+
+function geminiConfig(env: Env): Pick<Config, 'geminiApiKey' | 'geminiBaseUrl' | 'geminiModelFast' | 'geminiModelQuality' | 'geminiPollMs'
+  | 'geminiPollMaxMs' | 'geminiRetryMs' | 'geminiRetries' | 'geminiDeadlineMs' | 'engineSpecs' | 'routes'> {
+  const gemini = {
+    apiKey: env.GEMINI_API_KEY?.trim() || null,
+    baseUrl: str(env, 'LONGSHOT_GEMINI_BASE_URL', 'https://generativelanguage.googleapis.com').replace(/\/+$/, ''),
+    modelFast: str(env, 'LONGSHOT_GEMINI_MODEL_FAST', 'veo-3.1-fast-generate-preview'),
+    modelQuality: str(env, 'LONGSHOT_GEMINI_MODEL_QUALITY', 'veo-3.1-generate-preview'),
+  };
+  if (!/^https?:\/\//.test(gemini.baseUrl)) throw new ConfigError(`LONGSHOT_GEMINI_BASE_URL=${gemini.baseUrl} is not valid: use an http(s) URL`);
+  const specs = parseEngineSpecs(env.LONGSHOT_ENGINES, gemini);
+  if (!specs.ok) throw new ConfigError(`LONGSHOT_ENGINES ${specs.error}`);
+  const routes = parseRoutes(env.LONGSHOT_ROUTES, specs.value);
+  if (!routes.ok) throw new ConfigError(`LONGSHOT_ROUTES=${env.LONGSHOT_ROUTES} is not valid: ${routes.error}`);
+  const pollMs = int(env, 'LONGSHOT_GEMINI_POLL_MS', 10_000, 10, 600_000);
+  return {
+    geminiApiKey: gemini.apiKey,
+    geminiBaseUrl: gemini.baseUrl,
+    geminiModelFast: gemini.modelFast,
+    geminiModelQuality: gemini.modelQuality,
+    geminiPollMs: pollMs,
+    geminiPollMaxMs: Math.max(pollMs, int(env, 'LONGSHOT_GEMINI_POLL_MAX_MS', 30_000, 10, 600_000)),
+    geminiRetryMs: int(env, 'LONGSHOT_GEMINI_RETRY_MS', 2000, 1, 600_000),
+    geminiRetries: int(env, 'LONGSHOT_GEMINI_RETRIES', 4, 0, 20),
+    geminiDeadlineMs: int(env, 'LONGSHOT_GEMINI_DEADLINE_SECONDS', 600, 1, 86_400) * 1000,
+    engineSpecs: specs.value,
+    routes: routes.value,
   };
 }
 

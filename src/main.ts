@@ -9,7 +9,7 @@ import { openDb, type Db } from './db/connect.js';
 import { migrateToLatest } from './db/migrations.js';
 import { urlSigningKey } from './db/settings-repo.js';
 import { countAccounts, createAccount, createApiKey } from './db/accounts-repo.js';
-import { createEngineRegistry } from './engines/registry.js';
+import { buildEngineRegistry } from './engines/build-registry.js';
 import { createLocalEngine } from './engines/local/local-engine.js';
 import { defaultFontPath, resolveFfmpeg } from './engines/ffmpeg.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
@@ -17,6 +17,9 @@ import { createUrlSigner } from './storage/url-signer.js';
 import { buildApp } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
 import { createMemoryRateLimiter } from './limits/rate-limiter.js';
+import { createRedisRateLimiter } from './limits/redis-rate-limiter.js';
+import { createPgWakeHub } from './worker/pg-notify-waker.js';
+import { createS3BlobStore } from './storage/s3-blob-store.js';
 import { createWaker } from './worker/waker.js';
 import { createWorkerPool } from './worker/worker-pool.js';
 import { startMaintenance } from './worker/maintenance.js';
@@ -76,43 +79,57 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config);
   const db = await openMigratedDb(config);
-  const blobs = createFsBlobStore(join(config.dataDir, 'files'));
+  const blobs = config.s3 ? createS3BlobStore(config.s3, { tmpDir: join(config.dataDir, 'tmp', 's3') }) : createFsBlobStore(join(config.dataDir, 'files'));
   const signer = createUrlSigner(await urlSigningKey(db));
+  const ffmpegPath = resolveFfmpeg(config.ffmpegPath ?? undefined);
   const local = createLocalEngine({
-    ffmpegPath: resolveFfmpeg(config.ffmpegPath ?? undefined),
+    ffmpegPath,
     fontPath: defaultFontPath(),
     tmpDir: join(config.dataDir, 'tmp'),
   });
-  const engines = createEngineRegistry({ auto: [local], value: [local], official: [local] });
-  const waker = createWaker();
-  const webhookWaker = createWaker();
+  // LONGSHOT_ROUTES / GEMINI_API_KEY (docs/gemini.md); with no upstream every strategy → local.
+  const engines = buildEngineRegistry(config, local, { ffmpegPath, fontPath: defaultFontPath() });
+  const localWaker = createWaker();
+  const localWebhookWaker = createWaker();
+  // PostgreSQL: wakes reach other processes too (LISTEN/NOTIFY); polling stays the truth.
+  const hub = db.dialect === 'postgres' && config.databaseUrl ? createPgWakeHub({ db, connectionString: config.databaseUrl, log }) : null;
+  const waker = hub ? hub.waker('tasks', localWaker) : localWaker;
+  const webhookWaker = hub ? hub.waker('webhooks', localWebhookWaker) : localWebhookWaker;
   const contentPolicy = await loadContentPolicy(config);
   const deps: Deps = { config, db, clock, blobs, signer, engines, log, contentPolicy, taskEvents: createTaskEvents(), publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
     wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
 
   let firstKey: string | null = null;
   if ((await countAccounts(db)) === 0) {
-    const account = await createAccount(db, 'default', config.initialCreditMicros, clock.now());
-    firstKey = (await createApiKey(db, account.id, 'created on first start', clock.now())).key;
+    try {
+      const account = await createAccount(db, 'default', config.initialCreditMicros, clock.now());
+      firstKey = (await createApiKey(db, account.id, 'created on first start', clock.now())).key;
+    } catch (err) {
+      // Several processes started at once on an empty database: one of them created it.
+      if ((await countAccounts(db)) === 0) throw err;
+    }
   }
 
   const runWorkers = opts.workers ?? config.workers > 0;
-  const pool = runWorkers ? createWorkerPool(deps, waker, Math.max(1, config.workers)) : null;
+  const pool = runWorkers ? createWorkerPool(deps, localWaker, Math.max(1, config.workers)) : null;
   const maintenance = runWorkers ? startMaintenance(deps, { reapEveryMs: Math.max(500, config.leaseMs / 2), sweepEveryMs: 60_000 }) : null;
   // The webhook sender belongs to the worker role; LONGSHOT_WEBHOOK_CONCURRENCY=0 leaves it to other processes.
   const sender = runWorkers && config.webhookConcurrency > 0
-    ? createWebhookSender(deps, { waker: webhookWaker, concurrency: config.webhookConcurrency, transport: opts.callbackTransport })
+    ? createWebhookSender(deps, { waker: localWebhookWaker, concurrency: config.webhookConcurrency, transport: opts.callbackTransport })
     : null;
 
   let ready = false;
   let app: FastifyInstance | null = null;
   let url: string | null = null;
-  if (opts.api !== false) {
-    app = buildApp({ deps, auth: createAuthenticator(db, clock), limiter: createMemoryRateLimiter(), isReady: () => ready });
+  // REDIS_URL: one budget per key across every API process; else this process counts alone.
+  const limiter = opts.api === false ? null : config.redisUrl ? createRedisRateLimiter(config.redisUrl, { log }) : createMemoryRateLimiter();
+  if (limiter) {
+    app = buildApp({ deps, auth: createAuthenticator(db, clock), limiter, isReady: () => ready });
     const address = await app.listen({ host: config.host, port: config.port });
     url = address.replace('://0.0.0.0', '://localhost').replace('://[::]', '://localhost');
   }
   deps.publicUrl = config.publicUrl ?? url ?? `http://localhost:${config.port}`;
+  if (hub && (pool || sender)) await hub.listen();
   pool?.start();
   sender?.start();
   ready = true;
@@ -132,6 +149,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         maintenance?.stop();
         await Promise.all([app?.close(), pool?.stop(), sender?.stop()]);
         clearTimeout(force);
+        await hub?.close();
+        if (limiter && 'close' in limiter) await (limiter as { close(): Promise<void> }).close();
         await db.close();
       })();
       return closing;

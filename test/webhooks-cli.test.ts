@@ -18,7 +18,9 @@ afterAll(() => t?.close());
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runWebhooks(args, { env: { LONGSHOT_DATA_DIR: t.dataDir, LONGSHOT_LOG_LEVEL: 'error' }, out: (s) => (out += s), err: (s) => (err += s) });
+  // The CLI opens the same database as the service (a PostgreSQL schema under LONGSHOT_TEST_DATABASE=postgres).
+  const database = t.config.databaseUrl ? { DATABASE_URL: t.config.databaseUrl } : {};
+  const code = await runWebhooks(args, { env: { LONGSHOT_DATA_DIR: t.dataDir, LONGSHOT_LOG_LEVEL: 'error', ...database }, out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 

@@ -1,17 +1,13 @@
 #!/usr/bin/env node
 import { ConfigError } from '../config.js';
-import { runAdmin, ADMIN_HELP } from './admin.js';
-import { runServe, SERVE_HELP } from './serve.js';
-import { runWebhooks, WEBHOOKS_HELP } from './webhooks.js';
 import { CliError } from './cli-error.js';
-import { CREATOR_COMMANDS, CREATOR_HELP, runCreator } from './creator.js';
 
 const HELP = `longshot — self-hosted, APIXO-compatible video generation API
 
 Usage: longshot <command> [options]
 
 Commands:
-  serve                      run the API and workers (default for npm start)
+  serve [--role R]           run the API and workers (R: all, api or worker)
   migrate                    bring the database schema up to date
   accounts create NAME       create an account [--credit USD]
   accounts list              list accounts with their balances
@@ -22,6 +18,9 @@ Commands:
   keys update KEY_ID         change a key's permissions and limits
   keys list --account NAME   list an account's keys
   keys revoke KEY_ID         revoke a key (takes effect within 1 s)
+  tasks show TASK_ID         a task's state, strategy, serving engine and upstream job
+  webhooks secret|rotate --account NAME   show or rotate the webhook signing secret
+  webhooks deliveries|redeliver TASK_ID   a task's webhook log, or send it again
 
 Creator commands (talk to a running service over HTTP; see docs/cli.md):
   generate "PROMPT"          submit a veo-3-1 task [--mode --aspect --type --image
@@ -29,8 +28,6 @@ Creator commands (talk to a running service over HTTP; see docs/cli.md):
   extend TASK_ID "PROMPT"    continue a finished task by 7 s [--mode --wait --out --json]
   status TASK_ID             a task's state and result URL [--model --wait --json]
   balance                    the key's available balance in USD
-  webhooks secret|rotate --account NAME   show or rotate the webhook signing secret
-  webhooks deliveries|redeliver TASK_ID   a task's webhook log, or send it again
 
 Run "longshot <command> --help" for a command's options. Settings come from the
 environment (LONGSHOT_DATA_DIR, LONGSHOT_PORT, ...; see README.md); the creator commands
@@ -43,19 +40,26 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return cmd ? 0 : 1;
   }
+  // Commands load their modules on demand: the creator commands need no database driver.
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
   if (cmd === 'serve') {
-    if (rest.includes('--help') || rest.includes('-h')) return print(SERVE_HELP);
-    return runServe(rest);
+    const { runServe, SERVE_HELP } = await import('./serve.js');
+    return wantsHelp ? print(SERVE_HELP) : runServe(rest);
   }
   if (cmd === 'migrate' || cmd === 'accounts' || cmd === 'keys' || cmd === 'ledger') {
-    if (rest.includes('--help') || rest.includes('-h')) return print(ADMIN_HELP[cmd] ?? HELP);
-    return runAdmin(cmd, rest);
+    const { runAdmin, ADMIN_HELP } = await import('./admin.js');
+    return wantsHelp ? print(ADMIN_HELP[cmd] ?? HELP) : runAdmin(cmd, rest);
   }
-  if (cmd === 'webhooks') return rest.length === 0 || rest.includes('--help') || rest.includes('-h') ? print(WEBHOOKS_HELP) : runWebhooks(rest);
-  if (CREATOR_COMMANDS.has(cmd)) {
-    if (rest.includes('--help') || rest.includes('-h')) return print(CREATOR_HELP[cmd] ?? HELP);
-    return runCreator(cmd, rest);
+  if (cmd === 'tasks') {
+    const { runTasks, TASKS_HELP } = await import('./tasks.js');
+    return rest.length === 0 || wantsHelp ? print(TASKS_HELP) : runTasks(rest);
   }
+  if (cmd === 'webhooks') {
+    const { runWebhooks, WEBHOOKS_HELP } = await import('./webhooks.js');
+    return rest.length === 0 || wantsHelp ? print(WEBHOOKS_HELP) : runWebhooks(rest);
+  }
+  const { CREATOR_COMMANDS, CREATOR_HELP, runCreator } = await import('./creator.js');
+  if (CREATOR_COMMANDS.has(cmd)) return wantsHelp ? print(CREATOR_HELP[cmd] ?? HELP) : runCreator(cmd, rest);
   throw new CliError(`unknown command "${cmd}"; run longshot --help`);
 }
 

@@ -1,23 +1,51 @@
 import { loadConfig } from '../config.js';
 import { startService } from '../main.js';
+import { CliError } from './cli-error.js';
 
-export const SERVE_HELP = `Usage: longshot serve
+export const SERVE_HELP = `Usage: longshot serve [--role all|api|worker]
 
 Runs the API and the in-process workers on the embedded defaults (SQLite and result
 files under LONGSHOT_DATA_DIR, default ./data; the local sandbox engine).
 Listens on LONGSHOT_HOST:LONGSHOT_PORT (default 127.0.0.1:3000). SIGTERM or SIGINT
 stops it gracefully: in-flight requests finish, running tasks go back to the queue.
+
+--role all      the API, LONGSHOT_WORKERS claim loops, maintenance and the webhook
+                sender in one process (default; also LONGSHOT_ROLE)
+--role api      only the HTTP API: no workers, no maintenance, no webhook sender
+--role worker   only the workers, maintenance and the webhook sender; serves no
+                HTTP (set LONGSHOT_PUBLIC_URL so callbacks carry the API's URLs)
+Many processes need DATABASE_URL (PostgreSQL), and REDIS_URL and LONGSHOT_S3_BUCKET
+once there is more than one API process or machine; see docs/operations.md.
 `;
 
-export async function runServe(_args: string[]): Promise<number> {
+export type Role = 'all' | 'api' | 'worker';
+
+/** `--role X` or `--role=X`, else LONGSHOT_ROLE, else all. */
+export function parseRole(args: string[], env: Record<string, string | undefined> = process.env): Role {
+  let raw: string | undefined = env.LONGSHOT_ROLE?.trim() || undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--role') raw = args[++i];
+    else if (a.startsWith('--role=')) raw = a.slice('--role='.length);
+    else throw new CliError(`unknown option "${a}" for serve; run longshot serve --help`);
+  }
+  if (raw === undefined) return 'all';
+  if (raw === 'all' || raw === 'api' || raw === 'worker') return raw;
+  throw new CliError(`--role ${raw ?? ''} is not valid: use all, api or worker`);
+}
+
+export async function runServe(args: string[]): Promise<number> {
+  const role = parseRole(args);
   const config = loadConfig();
-  const service = await startService(config);
-  const url = service.url!;
+  const service = await startService(config, { api: role !== 'worker', workers: role === 'api' ? false : role === 'worker' ? true : undefined });
+  const url = service.url ?? '';
   const lines = [
     '',
-    `Longshot is listening on ${url}`,
-    `Data: ${config.dataDir}   Workers: ${config.workers}`,
-    'Engine: local — a deterministic procedural renderer for development, tests and demos (not AI).',
+    role === 'worker' ? 'Longshot worker started (role worker: no HTTP)' : `Longshot is listening on ${url}   (playground: ${url}/)`,
+    `Role: ${role}   Data: ${config.databaseUrl ? 'PostgreSQL' : config.dataDir}   Workers: ${role === 'api' ? 0 : config.workers}`,
+    Object.values(config.routes).every((r) => r.length === 1 && r[0] === 'local')
+      ? 'Engine: local — a deterministic procedural renderer for development, tests and demos (not AI).'
+      : `Engine: routes ${Object.entries(config.routes).map(([s, r]) => `${s} → ${r.join(', ') || '(none)'}`).join('; ')} (docs/gemini.md)`,
   ];
   if (service.firstKey) {
     lines.push(

@@ -165,6 +165,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();
     },
   },
+  '0004_upstream': {
+    async up(db: Kysely<any>) {
+      // An upstream engine's job reference and video handle per task (docs/gemini.md).
+      await db.schema
+        .createTable('task_upstream')
+        .addColumn('task_id', 'text', (c) => c.primaryKey())
+        .addColumn('engine', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text')
+        .addColumn('video', 'text')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** The few column types that differ by dialect are chosen here; everything else is shared. */

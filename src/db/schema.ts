@@ -141,6 +141,21 @@ export interface WebhookAttemptsTable {
   next_attempt_at: number | null;
 }
 
+/**
+ * What an upstream engine knows of a task, beside the task row (kept off the hot status row):
+ * the job reference saved before waiting (crash-safe resume) and the upstream's handle of the
+ * finished video (for extensions).
+ */
+export interface TaskUpstreamTable {
+  task_id: string;
+  /** The engine instance that owns `ref` and `video`. */
+  engine: string;
+  /** Opaque to everyone but that engine; null once the job ended without a video. */
+  ref: string | null;
+  video: string | null;
+  updated_at: number;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -156,4 +171,5 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
+  task_upstream: TaskUpstreamTable;
 }

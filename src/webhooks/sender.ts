@@ -34,7 +34,9 @@ export function createWebhookSender(deps: Deps, opts: SenderOptions): WebhookSen
   const { db, log, config } = deps;
   const random = opts.random ?? Math.random;
   const pollMs = opts.pollMs ?? 1000;
-  const leaseMs = config.webhookTimeoutMs + 30_000;
+  // The lease outlasts the request deadline plus time to record the attempt; the slack shrinks
+  // with short deadlines (30 s at the default) so a dead sender's rows come back sooner.
+  const leaseMs = config.webhookTimeoutMs + Math.min(30_000, Math.max(5_000, config.webhookTimeoutMs));
   const inFlight = new Set<AbortController>();
   const loops: Promise<void>[] = [];
   let stopping = false;

@@ -5,6 +5,8 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import { startService, type Service, type ServiceOptions } from '../../src/main.js';
 import { createAccount, createApiKey } from '../../src/db/accounts-repo.js';
+import { testDatabaseEnv } from './databases.js';
+import { testStorageEnv } from './s3-server.js';
 
 export interface TestService {
   service: Service;
@@ -29,7 +31,8 @@ export interface ApiResponse {
 const UNLIMITED = { LONGSHOT_SUBMIT_RPM: '0', LONGSHOT_STATUS_RPM: '0', LONGSHOT_MAX_UNFINISHED: '0' };
 
 /**
- * A real service on loopback with a fresh SQLite database in a temp dir. `env` overrides
+ * A real service on loopback with a fresh SQLite database in a temp dir (or, with
+ * LONGSHOT_TEST_DATABASE=postgres and DATABASE_URL, a fresh PostgreSQL schema). `env` overrides
  * configuration the way an operator would (LONGSHOT_* variables).
  */
 export async function startTestService(
@@ -37,7 +40,13 @@ export async function startTestService(
   opts: { workers?: boolean; /** Reuse this data dir (a restart); the caller removes it. */ dataDir?: string; service?: Partial<ServiceOptions> } = {},
 ): Promise<TestService> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'longshot-test-')));
-  const config = loadConfig({ LONGSHOT_PORT: '0', LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LOG_LEVEL: 'error', ...UNLIMITED, ...env });
+  // LONGSHOT_TEST_DATABASE=postgres: the same tests on a fresh PostgreSQL schema (one per data dir).
+  const database = await testDatabaseEnv(dataDir);
+  // LONGSHOT_TEST_STORAGE=s3: result files in a local S3-compatible server instead of dataDir.
+  const storage = await testStorageEnv(dataDir);
+  // LONGSHOT_TEST_RATE_LIMITER=redis: rate limits on REDIS_URL instead of in memory.
+  const limiter = process.env.LONGSHOT_TEST_RATE_LIMITER === 'redis' && process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {};
+  const config = loadConfig({ LONGSHOT_PORT: '0', LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LOG_LEVEL: 'error', ...UNLIMITED, ...database.env, ...storage, ...limiter, ...env });
   const service = await startService(config, { log: pino({ level: 'error' }), workers: opts.workers, ...opts.service });
   const url = service.url!;
   const key = service.firstKey!;
@@ -75,7 +84,10 @@ export async function startTestService(
     },
     async close() {
       await service.close();
-      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) {
+        await database.drop();
+        await rm(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -1,0 +1,123 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { Waker } from './waker.js';
+
+export type WakeTopic = 'tasks' | 'webhooks';
+
+/**
+ * Cross-process wake-ups on PostgreSQL: LISTEN/NOTIFY beside the in-process waker.
+ *
+ * A wake is still only a hint (DESIGN.md: polling remains the truth). `wake()` wakes this
+ * process's loops at once and sends a NOTIFY that every other process listening on the same
+ * database and schema turns into a local wake. NOTIFY is sent after the submit transaction has
+ * committed (the caller wakes after commit), so a woken worker always finds the row; a lost
+ * notification (listener reconnecting, a process starting) costs at most one poll interval.
+ */
+export interface PgWakeHub {
+  /** A Waker for `topic` that also wakes other processes; `local` is this process's waker. */
+  waker(topic: WakeTopic, local: Waker): Waker;
+  /** Opens the LISTEN connection (only processes that run workers or a sender need it). */
+  listen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PgWakeHubOptions {
+  db: Db;
+  /** The same DATABASE_URL the pool uses (its search_path picks the schema). */
+  connectionString: string;
+  log: Logger;
+  /** Delay before re-opening a lost LISTEN connection (default 1 s, doubling up to 30 s). */
+  reconnectMs?: number;
+}
+
+export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
+  const { db, log } = opts;
+  const locals = new Map<WakeTopic, Waker>();
+  let prefix: Promise<string> | null = null;
+  let client: pg.Client | null = null;
+  let closed = false;
+  let listening = false;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let backoff = opts.reconnectMs ?? 1000;
+
+  // NOTIFY reaches every session of the database, not of the schema: name channels after the
+  // schema so services sharing a database (tests, staging beside production) do not wake each other.
+  const channelPrefix = (): Promise<string> =>
+    (prefix ??= sql<{ s: string }>`select current_schema() as s`
+      .execute(db.kysely)
+      .then((r) => `longshot_${(r.rows[0]?.s ?? 'public').replace(/[^a-z0-9_]/gi, '_')}`.slice(0, 50)));
+  const channel = async (topic: WakeTopic): Promise<string> => `${await channelPrefix()}_${topic}`;
+
+  async function notify(topic: WakeTopic): Promise<void> {
+    await sql`select pg_notify(${await channel(topic)}, '')`.execute(db.kysely);
+  }
+
+  async function connect(): Promise<void> {
+    const c = new pg.Client({ connectionString: opts.connectionString });
+    c.on('error', (err) => {
+      log.warn({ err }, 'the LISTEN connection failed; reconnecting (workers keep polling meanwhile)');
+      drop(c);
+    });
+    c.on('end', () => drop(c));
+    c.on('notification', (msg) => {
+      for (const [topic, w] of locals) if (msg.channel.endsWith(`_${topic}`)) w.wake();
+    });
+    await c.connect();
+    for (const topic of locals.keys()) await c.query(`listen "${await channel(topic)}"`);
+    if (closed) {
+      await c.end().catch(() => {});
+      return;
+    }
+    client = c;
+    backoff = opts.reconnectMs ?? 1000;
+    // Anything submitted while we were not listening is found by this wake's claim.
+    for (const w of locals.values()) w.wake();
+  }
+
+  function drop(c: pg.Client): void {
+    if (client !== c) return;
+    client = null;
+    c.end().catch(() => {});
+    schedule();
+  }
+
+  function schedule(): void {
+    if (closed || retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      connect().catch((err) => {
+        log.warn({ err }, 'reopening the LISTEN connection failed; will retry');
+        backoff = Math.min(30_000, backoff * 2);
+        schedule();
+      });
+    }, backoff);
+    retryTimer.unref();
+  }
+
+  return {
+    waker(topic, local) {
+      locals.set(topic, local);
+      return {
+        wake() {
+          local.wake();
+          notify(topic).catch((err) => log.warn({ err, topic }, 'NOTIFY failed; other processes will find the work by polling'));
+        },
+        wait: (ms) => local.wait(ms),
+      };
+    },
+    async listen() {
+      if (listening) return;
+      listening = true;
+      await connect();
+    },
+    async close() {
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      const c = client;
+      client = null;
+      await c?.end().catch(() => {});
+    },
+  };
+}
