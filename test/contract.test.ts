@@ -226,3 +226,36 @@ describe('health', () => {
     expectEnvelope(res, 200, 'success');
   });
 });
+
+describe('extension chains', () => {
+  /** A finished source row at a given chain depth, written through the repository (no render needed). */
+  async function finishedSource(chainDepth: number): Promise<string> {
+    const { insertTask } = await import('../src/db/tasks-repo.js');
+    const { newTaskId } = await import('../src/domain/ids.js');
+    const { findKeyByHash, hashApiKey } = await import('../src/db/accounts-repo.js');
+    const key = (await findKeyByHash(t.service.deps.db, hashApiKey(t.key)))!;
+    const now = Date.now();
+    const id = newTaskId(now);
+    await t.service.deps.db.writeTx((trx) =>
+      insertTask(trx, {
+        id, account_id: key.account_id, api_key_id: key.id, model: chainDepth ? 'veo-3-1-extend' : 'veo-3-1', state: 'success',
+        request_type: 'async', callback_url: null, provider: 'auto', input: '{}', source_task_id: null, chain_depth: chainDepth,
+        price_micros: 0, create_time: now, start_time: now, complete_time: now, fail_code: null, fail_msg: null, attempts: 1,
+        run_after: now, lease_token: null, lease_expires_at: null, engine: 'local', result_key: `results/${id}.mp4`,
+        poster_key: `results/${id}.jpg`, result_size: 1, result_etag: '"1"', duration_ms: 8000 + chainDepth * 7000,
+        width: 1280, height: 720, expires_at: now + 86_400_000, deleted_at: null,
+      }),
+    );
+    return id;
+  }
+
+  it('accepts the 20th extension of a chain and refuses the 21st with TASKID_ERROR', async () => {
+    const nineteen = await finishedSource(19);
+    expect((await t.api('POST', EXT, { body: { input: { taskId: nineteen, prompt: 'the 20th' } } })).status).toBe(200);
+    const twenty = await finishedSource(20);
+    const res = await t.api('POST', EXT, { body: { input: { taskId: twenty, prompt: 'the 21st' } } });
+    expectEnvelope(res, 400, 'Invalid request');
+    expect(res.body.data.failCode).toBe('TASKID_ERROR');
+    expect(res.body.data.error).toMatch(/at most 20 times/);
+  });
+});
