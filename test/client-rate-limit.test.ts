@@ -1,18 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LongshotClient } from '../src/client/index.js';
 import { createAccount, createApiKey } from '../src/db/accounts-repo.js';
-import { startTestService, type TestService } from './support/service.js';
+import { shiftClock, startTestService, type TestService } from './support/service.js';
 
 /**
  * The client's Retry-After handling against the real service and a key with a tiny limit. The
  * client's sleep moves the service's clock instead of waiting, so the minute passes at once.
  */
 let t: TestService;
-let offset = 0;
+let time: { offset: number };
 beforeAll(async () => {
   t = await startTestService({}, { workers: false });
-  const clock = t.service.deps.clock;
-  t.service.deps.clock = { now: () => clock.now() + offset };
+  time = shiftClock(t);
 });
 afterAll(() => t?.close());
 
@@ -26,7 +25,7 @@ describe('client against a rate-limited key', () => {
       apiKey: key,
       sleep: async (ms) => {
         slept.push(ms);
-        offset += ms;
+        time.offset += ms;
       },
     });
     const first = await client.generate({ prompt: 'one', mode: 'fast' });

@@ -1,18 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteExpiredResults } from '../src/worker/maintenance.js';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
+import { shiftClock, startTestService, waitForTask, type TestService } from './support/service.js';
 
 /** CONTRACT.md §8: signed URLs, Range, HEAD, ETag, 403 when expired or forged, 410 once deleted. */
 let t: TestService;
 let url = '';
 let taskId = '';
-let offset = 0;
+let time: { offset: number };
 
 beforeAll(async () => {
   t = await startTestService();
-  // Let the test move time: the service reads the clock through deps.
-  const clock = t.service.deps.clock;
-  t.service.deps.clock = { now: () => clock.now() + offset };
+  time = shiftClock(t);
   taskId = (await t.api('POST', '/api/v1/generateTask/veo-3-1', { body: { input: { prompt: 'forest', mode: 'fast', seed: 3 } } })).body.data.taskId;
   const data = await waitForTask(t, 'veo-3-1', taskId);
   url = JSON.parse(data.resultJson).resultUrls[0];
@@ -75,7 +73,7 @@ describe('result files', () => {
   });
 
   it('403 once the URL is past 24 h, while a fresh status call signs a working URL', async () => {
-    offset = 25 * 3600_000;
+    time.offset = 25 * 3600_000;
     const res = await fetch(url);
     expect(res.status).toBe(403);
     expect(((await res.json()) as any).data.error).toMatch(/expired/);
@@ -85,7 +83,7 @@ describe('result files', () => {
   });
 
   it('410 after retention deletes the file, and extend then answers TASKID_ERROR', async () => {
-    offset = 8 * 86_400_000; // default retention is 7 days
+    time.offset = 8 * 86_400_000; // default retention is 7 days
     expect(await deleteExpiredResults(t.service.deps)).toBeGreaterThanOrEqual(1);
     const fresh = JSON.parse((await t.api('GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`)).body.data.resultJson).resultUrls[0];
     const res = await fetch(fresh);

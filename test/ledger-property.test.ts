@@ -8,7 +8,7 @@ import type { Caller } from '../src/services/caller.js';
 import { settleFailure, settleSuccess } from '../src/services/settle-task.js';
 import { submitTask } from '../src/services/submit-task.js';
 import { reapExpiredLeases } from '../src/worker/maintenance.js';
-import { startTestService, type TestService } from './support/service.js';
+import { shiftClock, startTestService, type TestService } from './support/service.js';
 
 /**
  * The ledger invariant under any sequence of submit / claim / succeed / fail / racing settles /
@@ -17,11 +17,10 @@ import { startTestService, type TestService } from './support/service.js';
  * once — exactly once when its task is final.
  */
 let t: TestService;
-let offset = 0;
+let time: { offset: number };
 beforeAll(async () => {
   t = await startTestService({ LONGSHOT_LEASE_MS: '1000', LONGSHOT_MAX_ATTEMPTS: '2' }, { workers: false });
-  const clock = t.service.deps.clock;
-  t.service.deps.clock = { now: () => clock.now() + offset };
+  time = shiftClock(t);
 });
 afterAll(() => t?.close());
 
@@ -140,7 +139,7 @@ describe('ledger invariant (property)', () => {
             case 'crash':
               // Our worker dies: its leases run out and the reaper hands the tasks back (or fails
               // them after their last attempt); a late settle with the old token must then lose.
-              offset += deps.config.leaseMs + 1;
+              time.offset += deps.config.leaseMs + 1;
               await reapExpiredLeases(deps);
               for (const [id, token] of leased) {
                 const task = (await owned()).find((x) => x.id === id)!;

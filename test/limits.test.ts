@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createApiKey, type KeySettings } from '../src/db/accounts-repo.js';
 import { getBalance, ledgerTotals } from '../src/db/ledger-repo.js';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
+import { shiftClock, startTestService, waitForTask, type TestService } from './support/service.js';
 
 /** CONTRACT.md §4 and §7: permissions, rate and concurrency limits, idempotent submits, no overdraft. */
 let t: TestService;
-let offset = 0;
+let time: { offset: number };
 beforeAll(async () => {
   t = await startTestService({}, { workers: false });
-  const clock = t.service.deps.clock;
-  t.service.deps.clock = { now: () => clock.now() + offset };
+  time = shiftClock(t);
 });
 afterAll(() => t?.close());
 
@@ -24,7 +23,7 @@ async function keyWith(name: string, settings: Partial<KeySettings>, creditUsd =
 
 describe('rate limits', () => {
   it('counts submits per minute with IETF RateLimit headers, answers 429 with Retry-After, resets', async () => {
-    offset = 0;
+    time.offset = 0;
     const { key } = await keyWith('rpm', { submitRpm: 3 });
     const codes: number[] = [];
     let last;
@@ -45,9 +44,9 @@ describe('rate limits', () => {
     expect(last!.headers.get('ratelimit')).toMatch(/^"submit";r=0;t=\d+$/);
     // Status reads are a separate budget.
     expect((await t.api('GET', '/api/v1/apikeys/current-balance', { key })).status).toBe(200);
-    offset = 61_000; // the next window
+    time.offset = 61_000; // the next window
     expect((await t.api('POST', GEN, { key, body: fast })).status).toBe(200);
-    offset = 0;
+    time.offset = 0;
   });
 
   it('limits status reads separately', async () => {

@@ -1,19 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { WebhookVerificationError } from './errors.js';
-import type { Envelope, TaskState } from './types.js';
+import type { Envelope, TaskStatus } from './types.js';
 
 /** The body Longshot (and APIXO) POSTs to `callback_url`: the status envelope of the final task. */
-export type WebhookPayload = Envelope<{
-  taskId: string;
-  state: TaskState;
-  createTime: number;
-  resultJson?: string;
-  completeTime?: number;
-  costTime?: number;
-  failCode?: string;
-  failMsg?: string;
-  [extra: string]: unknown;
-}>;
+export type WebhookPayload = Envelope<Omit<TaskStatus, 'resultUrls'> & { [extra: string]: unknown }>;
 
 /** Header values as Fetch `Headers`, or as Node's `req.headers` (lower-case names). */
 export type WebhookHeaders = Headers | Record<string, string | string[] | undefined>;

@@ -104,3 +104,14 @@ export async function waitForTask(t: TestService, model: string, taskId: string,
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Lets a test move the service's time: the service reads the clock through `deps.clock`, so
+ * replacing it shifts leases, rate windows, URL expiry and retention together. `offset` is ms.
+ */
+export function shiftClock(t: TestService): { offset: number } {
+  const clock = t.service.deps.clock;
+  const shift = { offset: 0 };
+  t.service.deps.clock = { now: () => clock.now() + shift.offset };
+  return shift;
+}
