@@ -58,14 +58,19 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   app.decorateRequest('caller', null);
   const enforceRateLimit = rateLimitEnforcer(deps, opts.limiter);
-  app.addHook('onRequest', async (req, reply) => {
+  // Hooks on every request are callback-style: an async hook costs a promise per request.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const ms = reply.elapsedTime;
-    if (reply.statusCode >= 500) return; // logged with its error by the error handler
-    if (ms >= deps.config.slowRequestMs) req.log.warn({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms }, 'slow request');
-    else if (Math.random() < deps.config.logSampleRate) req.log.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms }, 'request (sampled)');
+    // 5xx are logged with their error by the error handler.
+    if (reply.statusCode < 500) {
+      if (ms >= deps.config.slowRequestMs) req.log.warn({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms }, 'slow request');
+      else if (Math.random() < deps.config.logSampleRate) req.log.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms }, 'request (sampled)');
+    }
+    done();
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
@@ -83,11 +88,21 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(filesRoute(deps));
   app.register(
     async (api) => {
-      api.addHook('onRequest', async (req, reply) => {
-        const caller = await opts.auth.authenticate(req.headers.authorization);
-        if (!caller) throw new ApiError(401, { error: 'Authorization must be "Bearer <API key>" with a valid, unrevoked key' });
-        req.caller = caller;
-        await enforceRateLimit(req.method === 'GET' ? 'status' : 'submit', caller, reply);
+      api.addHook('onRequest', (req, reply, done) => {
+        const admit = (caller: AuthContext | null): Promise<void> | void => {
+          if (!caller) throw new ApiError(401, { error: 'Authorization must be "Bearer <API key>" with a valid, unrevoked key' });
+          req.caller = caller;
+          return enforceRateLimit(req.method === 'GET' ? 'status' : 'submit', caller, reply);
+        };
+        // A cached key with no limit to count is decided without a promise (the polling hot path).
+        try {
+          const known = opts.auth.cached(req.headers.authorization);
+          const pending = known === undefined ? opts.auth.authenticate(req.headers.authorization).then(admit) : admit(known);
+          if (pending) pending.then(() => done(), done);
+          else done();
+        } catch (err) {
+          done(err as Error);
+        }
       });
       api.register(generateTaskRoute(deps));
       api.register(statusTaskRoute(deps));
@@ -108,16 +123,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
  * against its status limit, per minute. Every counted response carries the IETF draft headers.
  */
 function rateLimitEnforcer(deps: Deps, limiter: RateLimiter) {
-  return async (bucket: 'submit' | 'status', caller: Caller, reply: FastifyReply): Promise<void> => {
+  /** Nothing to wait for (no promise) when the key has no limit for this bucket. */
+  return (bucket: 'submit' | 'status', caller: Caller, reply: FastifyReply): Promise<void> | void => {
     const limits = effectiveLimits(caller.settings, deps.config);
     const limit = bucket === 'submit' ? limits.submitRpm : limits.statusRpm;
     if (limit <= 0) return;
-    const decision = await limiter.hit(bucket, caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now());
-    reply.headers(rateLimitHeaders(bucket, decision, RATE_WINDOW_MS));
-    if (!decision.allowed) {
-      const retryAfter = Math.max(1, Math.ceil(decision.resetMs / 1000));
-      throw new ApiError(429, { error: `this API key may make ${limit} ${bucket} requests per minute`, retryAfter });
-    }
+    return limiter.hit(bucket, caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now()).then((decision) => {
+      reply.headers(rateLimitHeaders(bucket, decision, RATE_WINDOW_MS));
+      if (!decision.allowed) {
+        const retryAfter = Math.max(1, Math.ceil(decision.resetMs / 1000));
+        throw new ApiError(429, { error: `this API key may make ${limit} ${bucket} requests per minute`, retryAfter });
+      }
+    });
   };
 }
 

@@ -8,6 +8,11 @@ import type { Clock } from '../services/deps.js';
 export type AuthContext = Caller;
 
 export interface Authenticator {
+  /**
+   * Decides from the cache alone: the caller, null for a refused header, or undefined when the
+   * key must be looked up. Synchronous so the hot path needs no promise.
+   */
+  cached(header: string | undefined): AuthContext | null | undefined;
   /** The caller for an `Authorization` header value, or null for a missing, unknown or revoked key. */
   authenticate(header: string | undefined): Promise<AuthContext | null>;
 }
@@ -15,28 +20,40 @@ export interface Authenticator {
 const KEY_SHAPE = /^lsk_[A-Za-z0-9_-]{43}$/;
 const MAX_CACHED = 10_000;
 
+/** The key in a well-formed `Bearer` header, or null. */
+function bearerKey(header: string | undefined): string | null {
+  if (!header) return null;
+  const key = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  return key && KEY_SHAPE.test(key) ? key : null;
+}
+
 /**
  * Resolves bearer keys to accounts. Results (including refusals) are cached for `ttlMs`, so a
  * revoked key stops working within that time while hot keys cost one hash, not a query.
  */
 export function createAuthenticator(db: Db, clock: Clock, ttlMs = 1000): Authenticator {
   const cache = new Map<string, { ctx: AuthContext | null; until: number }>();
+  const fromCache = (hash: string): AuthContext | null | undefined => {
+    const hit = cache.get(hash);
+    return hit && hit.until > clock.now() ? hit.ctx : undefined;
+  };
   return {
+    cached(header) {
+      const key = bearerKey(header);
+      return key === null ? null : fromCache(hashApiKey(key));
+    },
     async authenticate(header) {
-      if (!header) return null;
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      const key = match?.[1];
-      if (!key || !KEY_SHAPE.test(key)) return null;
+      const key = bearerKey(header);
+      if (key === null) return null;
       const hash = hashApiKey(key);
-      const now = clock.now();
-      const hit = cache.get(hash);
-      if (hit && hit.until > now) return hit.ctx;
+      const hit = fromCache(hash);
+      if (hit !== undefined) return hit;
       const row = await findKeyByHash(db, hash);
       // The lookup is by hash of a 256-bit secret; the compare below keeps the final check constant-time too.
       const ok = row !== undefined && row.revoked_at === null && timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash));
       const ctx = ok ? { accountId: row.account_id, keyId: row.id, settings: columnsToSettings(row) } : null;
       if (cache.size >= MAX_CACHED) cache.clear();
-      cache.set(hash, { ctx, until: now + ttlMs });
+      cache.set(hash, { ctx, until: clock.now() + ttlMs });
       return ctx;
     },
   };
