@@ -142,21 +142,25 @@ export async function markFailed(
 /**
  * Puts a leased task back in the queue to run again after `runAfter`: after a retryable failure,
  * or with `uncountAttempt` when a graceful shutdown interrupted it through no fault of the task.
+ * `expiredBefore` makes it a reaper's hand-back: only if the lease has also run out.
  */
-export async function requeue(db: Db, id: string, leaseToken: string, runAfter: number, uncountAttempt = false): Promise<boolean> {
-  const res = await db.kysely
+export async function requeue(
+  db: Db, id: string, leaseToken: string, runAfter: number, opts: { uncountAttempt?: boolean; expiredBefore?: number } = {},
+): Promise<boolean> {
+  let q = db.kysely
     .updateTable('tasks')
     .set((eb) => ({
       state: 'pending',
       lease_token: null,
       lease_expires_at: null,
       run_after: runAfter,
-      attempts: uncountAttempt ? eb('attempts', '-', 1) : eb.ref('attempts'),
+      attempts: opts.uncountAttempt ? eb('attempts', '-', 1) : eb.ref('attempts'),
     }))
     .where('id', '=', id)
     .where('state', '=', 'processing')
-    .where('lease_token', '=', leaseToken)
-    .executeTakeFirst();
+    .where('lease_token', '=', leaseToken);
+  if (opts.expiredBefore !== undefined) q = q.where('lease_expires_at', '<', opts.expiredBefore);
+  const res = await q.executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
 
@@ -172,16 +176,8 @@ export async function findExpiredLeases(db: Db, now: number, limit = 100) {
 }
 
 /** Returns an expired lease to the queue, unless someone renewed or finished it meanwhile. */
-export async function releaseExpiredLease(db: Db, id: string, leaseToken: string, now: number, runAfter: number): Promise<boolean> {
-  const res = await db.kysely
-    .updateTable('tasks')
-    .set({ state: 'pending', lease_token: null, lease_expires_at: null, run_after: runAfter })
-    .where('id', '=', id)
-    .where('state', '=', 'processing')
-    .where('lease_token', '=', leaseToken)
-    .where('lease_expires_at', '<', now)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+export function releaseExpiredLease(db: Db, id: string, leaseToken: string, now: number, runAfter: number): Promise<boolean> {
+  return requeue(db, id, leaseToken, runAfter, { expiredBefore: now });
 }
 
 /** Finished results whose retention ran out and whose files are still on disk. */

@@ -82,7 +82,7 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
     const now = deps.clock.now();
     if (stopped === 'lease-lost') return;
     if (stopped === 'shutdown') {
-      await requeue(deps.db, task.id, token, now, true);
+      await requeue(deps.db, task.id, token, now, { uncountAttempt: true });
       return;
     }
     if (stopped === 'timeout') {
