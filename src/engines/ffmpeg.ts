@@ -32,17 +32,20 @@ function installerPath(pkg: string): string | null {
   }
 }
 
+/** The configured path, else the command on PATH, else the static build the npm package ships. */
+function resolveBinary(name: 'ffmpeg' | 'ffprobe', pkg: string, configured: string | undefined): string {
+  if (configured !== undefined && configured.length > 0) return configured;
+  const found = findOnPath(name) ?? installerPath(pkg);
+  if (found === null) throw new Error(`${name} not found: set its path in the configuration, install ${pkg} or put ${name} on PATH`);
+  return found;
+}
+
 /**
  * The ffmpeg binary to run: the configured path, else an `ffmpeg` on PATH, else the static
  * build shipped by `@ffmpeg-installer/ffmpeg`. Throws (a configuration fault) when none exists.
  */
 export function resolveFfmpeg(configured?: string): string {
-  if (configured !== undefined && configured.length > 0) return configured;
-  const found = findOnPath('ffmpeg') ?? installerPath('@ffmpeg-installer/ffmpeg');
-  if (found === null) {
-    throw new Error('ffmpeg not found: set the ffmpeg path in the configuration or put ffmpeg on PATH');
-  }
-  return found;
+  return resolveBinary('ffmpeg', '@ffmpeg-installer/ffmpeg', configured);
 }
 
 /**
@@ -50,12 +53,7 @@ export function resolveFfmpeg(configured?: string): string {
  * (a devDependency). Only tests need ffprobe; the engine itself never runs it.
  */
 export function resolveFfprobe(configured?: string): string {
-  if (configured !== undefined && configured.length > 0) return configured;
-  const found = findOnPath('ffprobe') ?? installerPath('@ffprobe-installer/ffprobe');
-  if (found === null) {
-    throw new Error('ffprobe not found: install @ffprobe-installer/ffprobe or put ffprobe on PATH');
-  }
-  return found;
+  return resolveBinary('ffprobe', '@ffprobe-installer/ffprobe', configured);
 }
 
 /**
