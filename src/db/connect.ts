@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { groupCommitter } from './group-commit.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -14,7 +15,7 @@ export interface Db {
   /**
    * Runs `fn` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is taken
    * up front and a second process (the CLI beside a server) waits on busy_timeout instead of
-   * failing on a lock upgrade.
+   * failing on a lock upgrade, and concurrent transactions share one commit (group-commit.ts).
    */
   writeTx<T>(fn: (trx: Kysely<Database> | Transaction<Database>) => Promise<T>): Promise<T>;
   /**
@@ -46,18 +47,7 @@ export function openSqlite(file: string): Db {
     kysely,
     dialect: 'sqlite',
     selectOne: async <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined,
-    writeTx: (fn) =>
-      kysely.connection().execute(async (conn) => {
-        await sql`begin immediate`.execute(conn);
-        try {
-          const result = await fn(conn);
-          await sql`commit`.execute(conn);
-          return result;
-        } catch (err) {
-          await sql`rollback`.execute(conn);
-          throw err;
-        }
-      }),
+    writeTx: groupCommitter(kysely),
     close: async () => {
       await kysely.destroy();
       reader.close();
