@@ -5,18 +5,31 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * covers the path and the expiry, so neither can be changed.
  */
 export interface UrlSigner {
-  /** `path` (e.g. `/files/results/<id>.mp4`) with the query that makes it valid until `expiresAtMs`. */
+  /**
+   * `path` (e.g. `/files/results/<id>.mp4`) with the query that makes it valid until at least
+   * `expiresAtMs`: the expiry is rounded up to a whole minute, so every read within a minute
+   * gets the same URL (players and caches see one resource, and the HMAC is computed once).
+   */
   sign(path: string, expiresAtMs: number): string;
   /** 'ok', or why the request must be refused. */
   verify(path: string, expires: string | undefined, sig: string | undefined, nowMs: number): 'ok' | 'expired' | 'invalid';
 }
 
+/** Signed URLs remembered (per path, for the current minute); a bound, not a working-set size. */
+const MAX_REMEMBERED = 20_000;
+
 export function createUrlSigner(secret: string): UrlSigner {
   const mac = (path: string, exp: string): string => createHmac('sha256', secret).update(`${path}\n${exp}`).digest('base64url');
+  const remembered = new Map<string, { exp: number; url: string }>();
   return {
     sign(path, expiresAtMs) {
-      const exp = String(Math.floor(expiresAtMs / 1000));
-      return `${path}?expires=${exp}&sig=${mac(path, exp)}`;
+      const exp = Math.ceil(expiresAtMs / 60_000) * 60;
+      const hit = remembered.get(path);
+      if (hit?.exp === exp) return hit.url;
+      const url = `${path}?expires=${exp}&sig=${mac(path, String(exp))}`;
+      if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+      remembered.set(path, { exp, url });
+      return url;
     },
     verify(path, expires, sig, nowMs) {
       if (!expires || !sig || !/^\d{1,12}$/.test(expires)) return 'invalid';
