@@ -24,6 +24,8 @@ export interface Db {
    * path of status polling — and, being another connection, sees only committed data.
    */
   selectOne<R>(sqlText: string, params: readonly unknown[]): Promise<R | undefined>;
+  /** `selectOne` answered synchronously; only where the driver is synchronous (SQLite). */
+  selectOneNow?<R>(sqlText: string, params: readonly unknown[]): R | undefined;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export function openSqlite(file: string): Db {
     kysely,
     dialect: 'sqlite',
     selectOne: async <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined,
+    selectOneNow: <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined,
     writeTx: groupCommitter(kysely),
     close: async () => {
       await kysely.destroy();

@@ -43,12 +43,24 @@ export async function findTask(db: Db | Kysely<Database>, accountId: string, id:
 const statusSql = new WeakMap<Db, string>();
 
 export async function findTaskStatus(db: Db, accountId: string, id: string): Promise<TaskStatusRow | undefined> {
+  return db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
+}
+
+/**
+ * The same read without a promise, where the database answers synchronously (SQLite); null
+ * where it cannot (PostgreSQL), so the caller takes the asynchronous road.
+ */
+export function findTaskStatusNow(db: Db, accountId: string, id: string): { row: TaskStatusRow | undefined } | null {
+  return db.selectOneNow ? { row: db.selectOneNow<TaskStatusRow>(statusSqlOf(db), [id, accountId]) } : null;
+}
+
+function statusSqlOf(db: Db): string {
   let text = statusSql.get(db);
   if (text === undefined) {
     text = db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).where('id', '=', '?').where('account_id', '=', '?').compile().sql;
     statusSql.set(db, text);
   }
-  return db.selectOne<TaskStatusRow>(text, [id, accountId]);
+  return text;
 }
 
 export async function getTaskById(db: Db, id: string): Promise<TaskRow | undefined> {

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Deps } from '../services/deps.js';
 import { ApiError, envelope } from './api-error.js';
 import type { AuthContext, Authenticator } from './auth.js';
-import { rateLimitHeaders, type RateLimiter } from '../limits/rate-limiter.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
 import { effectiveLimits, type Caller } from '../services/caller.js';
 import { generateTaskRoute } from './routes/generate-task.js';
 import { statusTaskRoute } from './routes/status-task.js';
@@ -16,6 +16,9 @@ import { healthRoute } from './routes/healthz.js';
 import { playgroundRoute } from './routes/playground.js';
 import { webhookDeliveriesRoute } from './routes/webhook-deliveries.js';
 import { redeliverWebhookRoute } from './routes/redeliver-webhook.js';
+import { countedDecision, RATE_WINDOW_MS, statusFastPath } from './status-fast-path.js';
+import { logCompleted, requestIdOf } from './request-log.js';
+import { isHeldOpen } from './wait.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,8 +35,6 @@ export interface AppOptions {
   isReady: () => boolean;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 /**
  * The HTTP edge. Request logging is off (it halves throughput); errors, slow requests and a
  * sample of the rest are logged from one onResponse hook instead.
@@ -47,16 +48,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     childLoggerFactory: (logger) => logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
     // CONTRACT.md §1: no coercion, `"prompt": 1` is a 400 (schemas only type the responses here).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     return503OnClosing: true,
   });
 
   app.decorateRequest('caller', null);
+  installFastPath(app, statusFastPath(deps, opts.auth, opts.limiter), deps);
   const enforceRateLimit = rateLimitEnforcer(deps, opts.limiter);
   // Hooks on every request are callback-style: an async hook costs a promise per request.
   app.addHook('onRequest', (req, reply, done) => {
@@ -64,12 +63,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
-    const ms = reply.elapsedTime;
-    // 5xx are logged with their error by the error handler.
-    if (reply.statusCode < 500) {
-      if (ms >= deps.config.slowRequestMs) req.log.warn({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms }, 'slow request');
-      else if (Math.random() < deps.config.logSampleRate) req.log.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms }, 'request (sampled)');
-    }
+    logCompleted(deps, req, reply.statusCode, isHeldOpen(req.raw) ? 0 : reply.elapsedTime);
     done();
   });
 
@@ -128,17 +122,43 @@ function rateLimitEnforcer(deps: Deps, limiter: RateLimiter) {
     const limits = effectiveLimits(caller.settings, deps.config);
     const limit = bucket === 'submit' ? limits.submitRpm : limits.statusRpm;
     if (limit <= 0) return;
-    return limiter.hit(bucket, caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now()).then((decision) => {
+    const enforce = (decision: RateDecision): void => {
       reply.headers(rateLimitHeaders(bucket, decision, RATE_WINDOW_MS));
       if (!decision.allowed) {
         const retryAfter = Math.max(1, Math.ceil(decision.resetMs / 1000));
         throw new ApiError(429, { error: `this API key may make ${limit} ${bucket} requests per minute`, retryAfter });
       }
-    });
+    };
+    const already = countedDecision(reply.request.raw);
+    if (already) return enforce(already);
+    return limiter.hit(bucket, caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now()).then(enforce);
   };
 }
 
-const RATE_WINDOW_MS = 60_000;
+/**
+ * Puts the status fast path in front of Fastify's own request listener on the same server, so
+ * the server keeps every setting Fastify gives it; whatever the fast path declines goes on to
+ * Fastify untouched.
+ */
+function installFastPath(app: FastifyInstance, fast: ReturnType<typeof statusFastPath>, deps: Deps): void {
+  const server = app.server;
+  const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      if (fast.handle(req, res)) return;
+    } catch (err) {
+      // Nothing has been sent yet: Fastify answers (and logs a 500 if the fault persists).
+      deps.log.error({ err, method: req.method, url: req.url }, 'status fast path failed');
+      if (res.headersSent) return;
+    }
+    for (const listener of listeners) listener(req, res);
+  });
+  app.addHook('preClose', (done) => {
+    fast.close();
+    done();
+  });
+}
 
 /** Maps any error to a status and the envelope's `data`; internal details never leave the process. */
 function toErrorResponse(err: FastifyError | ApiError): { status: number; data: ApiError['detail'] } {

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { findTaskStatus, type TaskStatusRow } from '../db/tasks-repo.js';
 import type { Deps } from '../services/deps.js';
 import { ApiError } from './api-error.js';
@@ -37,7 +37,29 @@ export async function waitForChange(deps: Deps, accountId: string, row: TaskStat
     const left = ms - (performance.now() - start);
     if (left <= 0 || signal.aborted) return current;
     await deps.taskEvents.next(row.id, Math.min(RECHECK_MS, left), signal);
-    current = (await findTaskStatus(deps.db, accountId, row.id)) ?? current;
+    current = (await sharedRead(deps, accountId, row.id)) ?? current;
     if (current.state !== row.state) return current;
   }
 }
+
+/**
+ * One publish wakes every reader of the task at once; they share one read of the row, made in
+ * this turn of the event loop, instead of each reading it again (hundreds of readers of one task
+ * would otherwise cost hundreds of identical reads at the moment that matters most).
+ */
+const reads = new Map<string, Promise<TaskStatusRow | undefined>>();
+function sharedRead(deps: Deps, accountId: string, id: string): Promise<TaskStatusRow | undefined> {
+  const key = `${accountId}/${id}`;
+  let read = reads.get(key);
+  if (!read) {
+    if (reads.size === 0) setImmediate(() => reads.clear());
+    read = findTaskStatus(deps.db, accountId, id);
+    reads.set(key, read);
+  }
+  return read;
+}
+
+/** Requests held open on purpose (long-poll, SSE): their duration is not slowness. */
+const held = new WeakSet<object>();
+export const holdOpen = (raw: IncomingMessage): void => void held.add(raw);
+export const isHeldOpen = (raw: IncomingMessage): boolean => held.has(raw);

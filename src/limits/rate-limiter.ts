@@ -6,6 +6,8 @@
 export interface RateLimiter {
   /** Counts one request and says whether it is within `limit` per `windowMs`. */
   hit(bucket: string, id: string, limit: number, windowMs: number, now: number): Promise<RateDecision>;
+  /** `hit` answered synchronously, where the count lives in this process. */
+  hitNow?(bucket: string, id: string, limit: number, windowMs: number, now: number): RateDecision;
 }
 
 export interface RateDecision {
@@ -19,25 +21,24 @@ export interface RateDecision {
 export function createMemoryRateLimiter(): RateLimiter {
   const windows = new Map<string, { start: number; count: number }>();
   let lastSweep = 0;
-  return {
-    async hit(bucket, id, limit, windowMs, now) {
-      const start = now - (now % windowMs);
-      // Drop finished windows now and then so the map holds only the current minute's keys.
-      if (now - lastSweep > windowMs) {
-        for (const [k, w] of windows) if (w.start + windowMs <= now) windows.delete(k);
-        lastSweep = now;
-      }
-      const key = `${bucket}:${id}`;
-      let w = windows.get(key);
-      if (!w || w.start !== start) {
-        w = { start, count: 0 };
-        windows.set(key, w);
-      }
-      w.count++;
-      const allowed = w.count <= limit;
-      return { allowed, limit, remaining: Math.max(0, limit - w.count), resetMs: start + windowMs - now };
-    },
+  const hitNow = (bucket: string, id: string, limit: number, windowMs: number, now: number): RateDecision => {
+    const start = now - (now % windowMs);
+    // Drop finished windows now and then so the map holds only the current minute's keys.
+    if (now - lastSweep > windowMs) {
+      for (const [k, w] of windows) if (w.start + windowMs <= now) windows.delete(k);
+      lastSweep = now;
+    }
+    const key = `${bucket}:${id}`;
+    let w = windows.get(key);
+    if (!w || w.start !== start) {
+      w = { start, count: 0 };
+      windows.set(key, w);
+    }
+    w.count++;
+    const allowed = w.count <= limit;
+    return { allowed, limit, remaining: Math.max(0, limit - w.count), resetMs: start + windowMs - now };
   };
+  return { hitNow, hit: async (...args) => hitNow(...args) };
 }
 
 /**

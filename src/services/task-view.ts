@@ -30,9 +30,10 @@ export function taskStatusView(row: TaskStatusRow, signer: UrlSigner, baseUrl: s
     view.costTime = completeTime - createTime;
     if (row.poster_key) view.posterUrl = baseUrl + signer.sign(resultPath(row.poster_key), now + ttlMs);
   } else if (row.state === 'failed') {
+    // Keys in the order of the route's response schema, so every path renders the same bytes.
+    view.completeTime = Number(row.complete_time);
     view.failCode = row.fail_code ?? 'INTERNAL_ERROR';
     view.failMsg = row.fail_msg ?? '';
-    view.completeTime = Number(row.complete_time);
   }
   return view;
 }

@@ -5,7 +5,7 @@ import { findTaskStatus, type TaskStatusRow } from '../../db/tasks-repo.js';
 import { taskStatusView } from '../../services/task-view.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError } from '../api-error.js';
-import { closed, waitForChange } from '../wait.js';
+import { closed, holdOpen, waitForChange } from '../wait.js';
 
 /** A comment line keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -23,6 +23,7 @@ export const eventsRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
     if (!row) throw new ApiError(404, { error: `no task ${taskId}`, field: 'taskId' });
 
     const res = reply.raw;
+    holdOpen(req.raw);
     const gone = closed(res);
     reply.hijack(); // from here on the stream is ours; Fastify sends nothing more
     res.writeHead(200, {

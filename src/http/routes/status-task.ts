@@ -6,7 +6,7 @@ import { taskStatusView } from '../../services/task-view.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError } from '../api-error.js';
 import { isFinal, type TaskState } from '../../domain/task-state.js';
-import { closed, parseWait, waitForChange } from '../wait.js';
+import { closed, holdOpen, parseWait, waitForChange } from '../wait.js';
 import { mayUseModel } from '../../services/caller.js';
 
 const statusResponse = {
@@ -53,7 +53,10 @@ export const statusTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) =
       let row = isTaskId(taskId) ? await findTaskStatus(deps.db, req.caller!.accountId, taskId) : undefined;
       // A task of another account or of the other model is answered exactly like an unknown one.
       if (!row || row.model !== model) throw new ApiError(404, { error: `no ${model} task ${taskId}`, field: 'taskId' });
-      if (wait > 0 && !isFinal(row.state as TaskState)) row = await waitForChange(deps, req.caller!.accountId, row, wait * 1000, closed(reply.raw));
+      if (wait > 0 && !isFinal(row.state as TaskState)) {
+        holdOpen(req.raw);
+        row = await waitForChange(deps, req.caller!.accountId, row, wait * 1000, closed(reply.raw));
+      }
       const now = deps.clock.now();
       return { code: 200, message: 'success', data: taskStatusView(row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs) };
     },

@@ -1,0 +1,76 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isTaskId } from '../domain/ids.js';
+import { isModel } from '../domain/models.js';
+import { findTaskStatusNow } from '../db/tasks-repo.js';
+import { mayUseModel, effectiveLimits } from '../services/caller.js';
+import { taskStatusView } from '../services/task-view.js';
+import type { Deps } from '../services/deps.js';
+import { rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
+import type { Authenticator } from './auth.js';
+import { logCompleted, requestIdOf } from './request-log.js';
+
+const PREFIX = '/api/v1/statusTask/';
+/** Exactly `?taskId=<32 hex>`; anything else (wait=, repeats, escapes) takes the full route. */
+const QUERY = /^taskId=([0-9a-f]{32})$/;
+export const RATE_WINDOW_MS = 60_000;
+
+/** Requests the fast path already counted against a rate limit before handing them on. */
+const counted = new WeakMap<IncomingMessage, RateDecision>();
+export const countedDecision = (req: IncomingMessage): RateDecision | undefined => counted.get(req);
+
+/**
+ * The polling hot path: a plain status read (`GET /api/v1/statusTask/{model}?taskId=…`, cached
+ * key, no `wait`) answered synchronously from the SQLite reader, without Fastify's routing, hook
+ * and promise machinery, which cost more than the read itself. It answers only the ordinary
+ * success: the same body (bytes) and headers the statusTask route sends. Everything else — an
+ * uncached or refused key, a 404, a refusal by a rate limit, a long-poll, a database that cannot
+ * answer synchronously — returns false and Fastify handles the request as before.
+ */
+export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLimiter) {
+  let open = true;
+  const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const started = performance.now();
+    const url = req.url!;
+    if (!open || req.method !== 'GET' || !url.startsWith(PREFIX)) return false;
+    const q = url.indexOf('?', PREFIX.length);
+    if (q < 0) return false;
+    const model = url.slice(PREFIX.length, q);
+    const taskId = QUERY.exec(url.slice(q + 1))?.[1];
+    if (taskId === undefined || !isModel(model) || !isTaskId(taskId)) return false;
+    const caller = auth.cached(req.headers.authorization);
+    if (!caller || !mayUseModel(caller.settings, model)) return false;
+    const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
+    if (!found?.row || found.row.model !== model) return false;
+
+    const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
+    let limitHeaders: Record<string, string> | null = null;
+    if (limit > 0) {
+      if (!limiter.hitNow) return false;
+      const decision = limiter.hitNow('status', caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now());
+      if (!decision.allowed) {
+        // The full route answers the 429 with this very count instead of counting again.
+        counted.set(req, decision);
+        return false;
+      }
+      limitHeaders = rateLimitHeaders('status', decision, RATE_WINDOW_MS);
+    }
+
+    const data = taskStatusView(found.row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs);
+    const body = JSON.stringify({ code: 200, message: 'success', data });
+    const id = requestIdOf(req);
+    res.setHeader('x-request-id', id);
+    if (limitHeaders) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name]!);
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.end(body);
+    logCompleted(deps, { id, method: 'GET', url }, 200, performance.now() - started);
+    return true;
+  };
+  return {
+    handle,
+    /** Called when the server starts closing: Fastify then answers 503 to new requests. */
+    close: () => {
+      open = false;
+    },
+  };
+}
