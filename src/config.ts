@@ -17,6 +17,8 @@ export interface Config {
   databaseUrl: string | null;
   /** REDIS_URL: rate limits shared by every API process; null keeps them in this process's memory. */
   redisUrl: string | null;
+  /** PostgreSQL only: LISTEN/NOTIFY wake-ups across processes (LONGSHOT_PG_NOTIFY); false = workers only poll. */
+  pgNotify: boolean;
   /** S3-compatible result storage (LONGSHOT_S3_BUCKET set); null keeps files under dataDir. */
   s3: S3Config | null;
   workers: number;
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: resolve(str(env, 'LONGSHOT_DATA_DIR', './data')),
     databaseUrl: env.DATABASE_URL?.trim() || null,
     redisUrl: env.REDIS_URL?.trim() || null,
+    pgNotify: bool(env, 'LONGSHOT_PG_NOTIFY', true),
     s3: s3Config(env),
     workers: int(env, 'LONGSHOT_WORKERS', 2, 0, 64),
     ffmpegPath: env.LONGSHOT_FFMPEG?.trim() || null,
