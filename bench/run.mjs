@@ -1,31 +1,23 @@
 // npm run bench: throughput of statusTask against a bare node:http server measured in the same
-// run, and submit → processing dispatch latency. Prints a table, writes bench/results/*.json.
-// Exits non-zero only on errors, never on slowness.
-import { spawn } from 'node:child_process';
+// run (at several numbers of stored tasks, drawn as bench/results/status-vs-stored.svg), submit
+// throughput on an API-only service (nothing renders), and submit → processing dispatch latency.
+// Prints a table, writes bench/results/*.json. Exits non-zero only on errors, never on slowness.
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import { root, start, startService, stop, cpuMs, rssMb } from './lib.mjs';
 
+/** BENCH_TAG=x names the results file <name>-<date>-x.json, so a run does not replace another's file. */
+const TAG = process.env.BENCH_TAG ? `-${process.env.BENCH_TAG.replace(/[^\w.-]/g, '_')}` : '';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 // Stored tasks besides the one read: the status read must cost the same at 10k and at 1M rows.
-const STORED = (process.env.BENCH_STORED ?? '10000,1000000').split(',').map(Number);
+const STORED = (process.env.BENCH_STORED ?? '10000,100000,1000000').split(',').map(Number);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const root = new URL('..', import.meta.url).pathname;
-
-function start(cmd, args, env, ready) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = ready(out);
-      if (m) resolve({ child, match: m });
-    });
-    child.on('exit', (code) => reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${out}`)));
-  });
-}
+/** Issue #9 goals for submit on an API-only process. */
+const SUBMIT_GOAL = { reqPerSec: 2500, p99ms: 50 };
+const SUBMIT_BODY = JSON.stringify({ input: { prompt: 'bench', mode: 'fast' } });
 
 function cannon(opts) {
   return new Promise((resolve, reject) => {
@@ -33,26 +25,14 @@ function cannon(opts) {
   });
 }
 
-// CPU time (user + system, ms) a process has used, from /proc: a cost per request that stays
-// meaningful when other work on the machine changes the throughput figures.
-import { readFileSync } from 'node:fs';
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-async function measured(pid, opts) {
+/** autocannon against `pid`'s server: the summary with the server's CPU µs per request, and autocannon's raw result. */
+async function measuredRaw(pid, opts) {
   const before = cpuMs(pid);
   const r = await cannon(opts);
   const used = cpuMs(pid) - before;
-  return { ...summary(r), cpuUsPerReq: Number(((used * 1000) / Math.max(1, r.requests.total)).toFixed(1)) };
+  return [{ ...summary(r), cpuUsPerReq: Number(((used * 1000) / Math.max(1, r.requests.total)).toFixed(1)) }, r];
 }
-
-function rssMb(pid) {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-  return Math.round(kb / 1024);
-}
+const measured = async (pid, opts) => (await measuredRaw(pid, opts))[0];
 
 /** Adds `n` finished tasks of other accounts' shape straight into the database, in one transaction. */
 function seedTasks(file, n) {
@@ -81,20 +61,98 @@ const summary = (r) => ({
   errors: r.errors + r.timeouts + (r.non2xx ?? 0),
 });
 
+/**
+ * Submit throughput: a second service, `serve --role api` on its own fresh data dir (no workers,
+ * so nothing renders and every task stays pending), driven with POST generateTask. Afterwards the
+ * tasks table must hold one row per 2xx answer, plus at most the requests autocannon still had in
+ * flight when it stopped (the server may finish those after autocannon closed their sockets).
+ */
+async function submitPhase(bareReqPerSec, bareCpuUsPerReq) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'longshot-bench-submit-'));
+  const svc = await startService(dataDir, ['--role', 'api']);
+  try {
+    const [r, raw] = await measuredRaw(svc.pid, {
+      url: `${svc.url}/api/v1/generateTask/veo-3-1`,
+      method: 'POST',
+      headers: { authorization: `Bearer ${svc.key}`, 'content-type': 'application/json' },
+      body: SUBMIT_BODY,
+    });
+    await new Promise((res) => setTimeout(res, 500)); // let requests still in flight finish
+    const db = new Database(join(dataDir, 'longshot.db'), { readonly: true });
+    const rows = db.prepare('select count(*) as n from tasks').get().n;
+    const pendingRows = db.prepare("select count(*) as n from tasks where state = 'pending'").get().n;
+    db.close();
+    const ok = raw['2xx'];
+    const inFlightAtStop = raw.requests.sent - (raw['2xx'] + raw.non2xx + raw.errors + raw.timeouts);
+    const counted = { answered2xx: ok, taskRows: rows, pendingRows, requestsSent: raw.requests.sent, inFlightAtStop };
+    counted.rowsMatch = rows === ok;
+    counted.rowsConsistent = rows >= ok && rows - ok <= Math.max(0, inFlightAtStop) && pendingRows === rows;
+    return {
+      ...r,
+      ratio: Number((r.reqPerSec / bareReqPerSec).toFixed(3)),
+      cpuRatio: Number((bareCpuUsPerReq / r.cpuUsPerReq).toFixed(3)),
+      goal: `≥ ${SUBMIT_GOAL.reqPerSec.toLocaleString('en')} tasks/s, p99 ≤ ${SUBMIT_GOAL.p99ms} ms`,
+      meetsGoal: r.reqPerSec >= SUBMIT_GOAL.reqPerSec && r.p99ms <= SUBMIT_GOAL.p99ms,
+      ...counted,
+    };
+  } finally {
+    await stop(svc.child);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const fmt = (n) => Math.round(n).toLocaleString('en');
+
+/** statusTask req/s against stored tasks (log scale), with the bare server's req/s as a line: a hand-written SVG. */
+function statusChart(points, bare, caption) {
+  const W = 640, H = 380, L = 78, R = 24, T = 48, B = 64;
+  const pw = W - L - R, ph = H - T - B;
+  const xs = points.map((p) => Math.log10(p.stored));
+  let x0 = Math.min(...xs), x1 = Math.max(...xs);
+  if (x1 - x0 < 1e-9) { x0 -= 0.5; x1 += 0.5; }
+  const pad = (x1 - x0) * 0.08;
+  x0 -= pad; x1 += pad;
+  const top = Math.max(bare, ...points.map((p) => p.reqPerSec)) * 1.12;
+  const step = [1000, 2000, 5000, 10000, 20000, 50000].find((s) => top / s <= 6) ?? 100000;
+  const X = (v) => L + ((Math.log10(v) - x0) / (x1 - x0)) * pw;
+  const Y = (v) => T + ph - (v / top) * ph;
+  const o = [];
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  o.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  o.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">statusTask req/s vs stored tasks</text>`);
+  o.push(`<text x="${W / 2}" y="37" text-anchor="middle" fill="#555">${esc(caption)}</text>`);
+  for (let v = 0; v <= top; v += step) {
+    o.push(`<line x1="${L}" y1="${Y(v).toFixed(1)}" x2="${L + pw}" y2="${Y(v).toFixed(1)}" stroke="#e4e4e4"/>`);
+    o.push(`<text x="${L - 8}" y="${(Y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
+  }
+  for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) {
+    const x = X(10 ** e).toFixed(1);
+    o.push(`<line x1="${x}" y1="${T + ph}" x2="${x}" y2="${T + ph + 5}" stroke="#333"/>`);
+    o.push(`<text x="${x}" y="${T + ph + 19}" text-anchor="middle">${fmt(10 ** e)}</text>`);
+  }
+  o.push(`<line x1="${L}" y1="${T}" x2="${L}" y2="${T + ph}" stroke="#333"/><line x1="${L}" y1="${T + ph}" x2="${L + pw}" y2="${T + ph}" stroke="#333"/>`);
+  o.push(`<text x="${L + pw / 2}" y="${H - 22}" text-anchor="middle">tasks stored (log scale)</text>`);
+  o.push(`<text transform="translate(18 ${T + ph / 2}) rotate(-90)" text-anchor="middle">requests per second</text>`);
+  o.push(`<line x1="${L}" y1="${Y(bare).toFixed(1)}" x2="${L + pw}" y2="${Y(bare).toFixed(1)}" stroke="#888" stroke-width="2" stroke-dasharray="6 4"/>`);
+  o.push(`<text x="${L + pw - 4}" y="${(Y(bare) - 7).toFixed(1)}" text-anchor="end" fill="#555">bare node:http: ${fmt(bare)} req/s</text>`);
+  o.push(`<polyline fill="none" stroke="#1f6feb" stroke-width="2.5" points="${points.map((p) => `${X(p.stored).toFixed(1)},${Y(p.reqPerSec).toFixed(1)}`).join(' ')}"/>`);
+  for (const p of points) {
+    const x = X(p.stored).toFixed(1), y = Y(p.reqPerSec).toFixed(1);
+    o.push(`<circle cx="${x}" cy="${y}" r="4.5" fill="#1f6feb"/>`);
+    o.push(`<text x="${x}" y="${(Y(p.reqPerSec) - 10).toFixed(1)}" text-anchor="middle">${fmt(p.reqPerSec)} (${(p.reqPerSec / bare).toFixed(2)}×)</text>`);
+  }
+  o.push(`<line x1="${L + 10}" y1="${H - 8}" x2="${L + 34}" y2="${H - 8}" stroke="#1f6feb" stroke-width="2.5"/><text x="${L + 40}" y="${H - 4}">statusTask (SQLite, auth)</text>`);
+  o.push(`<line x1="${L + 220}" y1="${H - 8}" x2="${L + 244}" y2="${H - 8}" stroke="#888" stroke-width="2" stroke-dasharray="6 4"/><text x="${L + 250}" y="${H - 4}">bare node:http JSON (same run)</text>`);
+  o.push('</svg>');
+  return o.join('\n') + '\n';
+}
+
 async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'longshot-bench-'));
   const bare = await start('node', ['bench/bare-server.mjs'], {}, (o) => /LISTENING (\d+)/.exec(o)?.[1]);
-  const svc = await start(
-    'node',
-    ['dist/cli/main.js', 'serve'],
-    { LONGSHOT_DATA_DIR: dataDir, LONGSHOT_PORT: '0', LONGSHOT_LOG_LEVEL: 'warn', LONGSHOT_INITIAL_CREDIT_USD: '100000', LONGSHOT_SUBMIT_RPM: '0', LONGSHOT_STATUS_RPM: '0', LONGSHOT_MAX_UNFINISHED: '0' },
-    (o) => {
-      const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
-      const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
-      return url && key ? { url, key } : null;
-    },
-  );
-  const { url, key } = svc.match;
+  const svc = await startService(dataDir);
+  const { url, key } = svc;
   const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const api = async (method, path, body) => {
     const res = await fetch(url + path, { method, headers: auth, body: body && JSON.stringify(body) });
@@ -111,14 +169,14 @@ async function main() {
     }
 
     const results = {};
-    results.idleRssMb = rssMb(svc.child.pid);
+    results.idleRssMb = rssMb(svc.pid);
     results.bare = await measured(bare.child.pid, { url: `http://127.0.0.1:${bare.match}/` });
     results.statusByStored = {};
     let stored = 1;
     for (const target of STORED) {
       seedTasks(join(dataDir, 'longshot.db'), target - stored);
-      stored = target;
-      results.statusByStored[target] = await measured(svc.child.pid, { url: `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers: auth });
+      stored = Math.max(stored, target);
+      results.statusByStored[target] = await measured(svc.pid, { url: `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers: auth });
     }
     results.status = results.statusByStored[STORED[0]];
 
@@ -142,10 +200,15 @@ async function main() {
     const pct = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
     results.dispatch = { samples: lat.length, p50ms: pct(50), p99ms: pct(99) };
 
+    // The first service is done: stop it so the submit phase has the machine to itself.
+    await stop(svc.child);
+    results.submit = await submitPhase(results.bare.reqPerSec, results.bare.cpuUsPerReq);
+
     const ratio = results.status.reqPerSec / results.bare.reqPerSec;
     const report = {
       date: new Date().toISOString(),
       command: 'npm run bench',
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_'))),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
       connections: CONNECTIONS,
       durationSec: DURATION,
@@ -157,23 +220,30 @@ async function main() {
     );
     const cpuRatio = results.bare.cpuUsPerReq / results.status.cpuUsPerReq;
     report.statusCpuRatio = Number(cpuRatio.toFixed(3));
-    console.log('\n| figure | req/s | p50 ms | p99 ms | CPU µs/req | ratio to bare (req/s) | ratio to bare (CPU) |');
-    console.log('|---|---|---|---|---|---|---|');
-    console.log(`| bare node:http JSON | ${results.bare.reqPerSec} | ${results.bare.p50ms} | ${results.bare.p99ms} | ${results.bare.cpuUsPerReq} | 1.00 | 1.00 |`);
+    const sub = results.submit;
+    console.log('\n| figure | req/s | p50 ms | p99 ms | CPU µs/req | ratio to bare (req/s) | ratio to bare (CPU) | goal |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(`| bare node:http JSON | ${results.bare.reqPerSec} | ${results.bare.p50ms} | ${results.bare.p99ms} | ${results.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
     for (const [n, r] of Object.entries(results.statusByStored)) {
-      console.log(`| statusTask (SQLite, auth), ${Number(n).toLocaleString('en')} tasks stored | ${r.reqPerSec} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerReq} | ${(r.reqPerSec / results.bare.reqPerSec).toFixed(2)} | ${(results.bare.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} |`);
+      console.log(`| statusTask (SQLite, auth), ${Number(n).toLocaleString('en')} tasks stored | ${r.reqPerSec} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerReq} | ${(r.reqPerSec / results.bare.reqPerSec).toFixed(2)} | ${(results.bare.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} | ≥ 0.40 |`);
     }
-    console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — | — | — |`);
+    console.log(`| submit (generateTask, API-only, SQLite) | ${sub.reqPerSec} | ${sub.p50ms} | ${sub.p99ms} | ${sub.cpuUsPerReq} | ${sub.ratio.toFixed(2)} | ${sub.cpuRatio.toFixed(2)} | ${sub.goal}${sub.meetsGoal ? ' (met)' : ' (**not met**)'} |`);
+    console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — | — | — | — |`);
     console.log(`\nidle RSS of the service after start: ${results.idleRssMb} MB`);
+    console.log(`submit: ${sub.answered2xx} answered 2xx, ${sub.taskRows} task rows (${sub.pendingRows} pending), ${sub.inFlightAtStop} in flight when autocannon stopped: ${sub.rowsMatch ? 'rows = 2xx' : sub.rowsConsistent ? `rows = 2xx + ${sub.taskRows - sub.answered2xx} finished after autocannon closed their sockets` : '**MISMATCH**'}`);
     await mkdir(join(root, 'bench/results'), { recursive: true });
-    const file = join(root, 'bench/results', `status-${report.date.slice(0, 10)}.json`);
+    const file = join(root, 'bench/results', `status-${report.date.slice(0, 10)}${TAG}.json`);
     await writeFile(file, JSON.stringify(report, null, 2) + '\n');
     console.log(`\nwritten ${file}`);
-    if (results.status.errors > 0 || results.bare.errors > 0) throw new Error('requests failed during the bench');
+    const chart = join(root, 'bench/results', 'status-vs-stored.svg');
+    const points = Object.entries(results.statusByStored).map(([n, r]) => ({ stored: Number(n), reqPerSec: r.reqPerSec }));
+    await writeFile(chart, statusChart(points, results.bare.reqPerSec, `npm run bench, ${report.date.slice(0, 10)}, ${CONNECTIONS} connections, ${DURATION} s each, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}`));
+    console.log(`written ${chart}`);
+    if (results.bare.errors > 0 || Object.values(results.statusByStored).some((r) => r.errors > 0) || sub.errors > 0) throw new Error('requests failed during the bench');
+    if (!sub.rowsConsistent) throw new Error(`submit: ${sub.taskRows} task rows for ${sub.answered2xx} answers 2xx (${sub.inFlightAtStop} in flight at the stop)`);
   } finally {
     bare.child.kill('SIGTERM');
-    svc.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    await stop(svc.child);
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,108 @@
+// Helpers shared by bench/run.mjs and bench/waiters.mjs: start the service as a separate process,
+// read its CPU time and RSS from /proc, percentiles.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+export const root = new URL('..', import.meta.url).pathname;
+
+/** Spawns a process and resolves once `ready(stdout so far)` returns something truthy. */
+export function start(cmd, args, env, ready) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let done = false;
+    child.stdout.on('data', (d) => {
+      if (done) return;
+      out += d;
+      const m = ready(out);
+      if (m) {
+        done = true;
+        resolve({ child, match: m });
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (!done) reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${out}`));
+    });
+  });
+}
+
+/** The bench's service environment: a fresh data dir, port 0, limits off for the first key. */
+export function serviceEnv(dataDir, extra = {}) {
+  return {
+    LONGSHOT_DATA_DIR: dataDir,
+    LONGSHOT_PORT: '0',
+    LONGSHOT_LOG_LEVEL: 'warn',
+    LONGSHOT_INITIAL_CREDIT_USD: '100000000',
+    LONGSHOT_SUBMIT_RPM: '0',
+    LONGSHOT_STATUS_RPM: '0',
+    LONGSHOT_MAX_UNFINISHED: '0',
+    ...extra,
+  };
+}
+
+/**
+ * `longshot serve [args]`; resolves with the child, its URL and the first API key it prints.
+ * BENCH_SERVICE_NODE_ARGS adds node flags to the service only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ */
+export async function startService(dataDir, args = [], extraEnv = {}) {
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const svc = await start('node', [...nodeArgs, 'dist/cli/main.js', 'serve', ...args], serviceEnv(dataDir, extraEnv), (o) => {
+    const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
+    const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
+    return url && key ? { url, key } : null;
+  });
+  return { child: svc.child, pid: svc.child.pid, url: svc.match.url, key: svc.match.key };
+}
+
+/** Sends SIGTERM and waits (up to `ms`) for the process to exit. */
+export function stop(child, ms = 15_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** CPU time (user + system, ms) a process has used, from /proc. */
+export function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+function statusKb(pid, field) {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+/** Resident set size (VmRSS) in MB. */
+export const rssMb = (pid) => Math.round(statusKb(pid, 'VmRSS') / 1024);
+/** Peak resident set size (VmHWM) in MB. */
+export const peakRssMb = (pid) => Math.round(statusKb(pid, 'VmHWM') / 1024);
+
+/** Open sockets of a process (its fds that are sockets): what the server holds. */
+export function socketCount(pid) {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function pct(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
