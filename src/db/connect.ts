@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { groupCommitter } from './group-commit.js';
@@ -92,8 +93,16 @@ export function openPostgres(url: string): Db {
     kysely,
     dialect: 'postgres',
     writeTx: (fn) => kysely.transaction().execute(fn),
+    // A named statement is parsed and planned once per connection, not on every status read.
     selectOne: async <R>(text: string, params: readonly unknown[]) =>
-      (await kysely.executeQuery<R>(CompiledQuery.raw(text, [...params]))).rows[0],
+      (await pool.query<R & pg.QueryResultRow>({ name: statementName(text), text, values: [...params] })).rows[0],
     close: () => kysely.destroy(),
   };
+}
+
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) statementNames.set(text, (name = `ls_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`));
+  return name;
 }
