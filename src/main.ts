@@ -97,7 +97,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const waker = hub ? hub.waker('tasks', localWaker) : localWaker;
   const webhookWaker = hub ? hub.waker('webhooks', localWebhookWaker) : localWebhookWaker;
   const contentPolicy = await loadContentPolicy(config);
-  const deps: Deps = { config, db, clock, blobs, signer, engines, log, contentPolicy, taskEvents: createTaskEvents(), publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
+  const taskEvents = hub ? hub.taskEvents(createTaskEvents()) : createTaskEvents();
+  const deps: Deps = { config, db, clock, blobs, signer, engines, log, contentPolicy, taskEvents, publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
     wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
 
   let firstKey: string | null = null;
@@ -130,7 +131,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     url = address.replace('://0.0.0.0', '://localhost').replace('://[::]', '://localhost');
   }
   deps.publicUrl = config.publicUrl ?? url ?? `http://localhost:${config.port}`;
-  if (hub && (pool || sender)) await hub.listen();
+  if (hub && (pool || sender || app)) await hub.listen();
   pool?.start();
   sender?.start();
   ready = true;

@@ -6,8 +6,9 @@ import { ApiError } from './api-error.js';
 export const MAX_WAIT_S = 60;
 
 /**
- * How often a waiting reader re-reads the task even without a signal: state changes made by
- * another process (an API or worker elsewhere) are not signalled here.
+ * How often a waiting reader re-reads the task even without a signal. Signals reach it from this
+ * process and, on PostgreSQL, from other processes via NOTIFY; the re-read covers a lost one
+ * (a LISTEN connection reconnecting) and SQLite deployments with a second writing process.
  */
 const RECHECK_MS = 2000;
 

@@ -1,7 +1,7 @@
 /**
  * "This task changed" signals for long-poll and SSE readers in this process. A signal carries no
- * state: readers re-read the task row, which stays the truth. Writers in other processes are not
- * seen here, so readers also re-read on a slow timer.
+ * state: readers re-read the task row, which stays the truth. On PostgreSQL the wake hub relays
+ * signals between processes (pg-notify-waker.ts); readers also re-read on a slow timer.
  */
 export interface TaskEvents {
   publish(taskId: string): void;

@@ -2,9 +2,13 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { randomBytes } from 'node:crypto';
 import type { Waker } from './waker.js';
+import type { TaskEvents } from '../services/task-events.js';
 
 export type WakeTopic = 'tasks' | 'webhooks';
+/** The channel of task state changes, for long-poll and SSE readers in every API process. */
+const EVENTS = 'events';
 
 /**
  * Cross-process wake-ups on PostgreSQL: LISTEN/NOTIFY beside the in-process waker.
@@ -18,7 +22,12 @@ export type WakeTopic = 'tasks' | 'webhooks';
 export interface PgWakeHub {
   /** A Waker for `topic` that also wakes other processes; `local` is this process's waker. */
   waker(topic: WakeTopic, local: Waker): Waker;
-  /** Opens the LISTEN connection (only processes that run workers or a sender need it). */
+  /**
+   * Task events that also reach the readers of other processes: a task settled by a worker
+   * elsewhere wakes this process's long-poll and SSE readers at once instead of at their re-read.
+   */
+  taskEvents(local: TaskEvents): TaskEvents;
+  /** Opens the LISTEN connection (processes with workers, a sender or task readers need it). */
   listen(): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,6 +44,9 @@ export interface PgWakeHubOptions {
 export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
   const { db, log } = opts;
   const locals = new Map<WakeTopic, Waker>();
+  let events: TaskEvents | null = null;
+  // Our own NOTIFY comes back to our LISTEN connection; the local publish already happened.
+  const self = randomBytes(6).toString('hex');
   let prefix: Promise<string> | null = null;
   let client: pg.Client | null = null;
   let closed = false;
@@ -48,10 +60,10 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     (prefix ??= sql<{ s: string }>`select current_schema() as s`
       .execute(db.kysely)
       .then((r) => `longshot_${(r.rows[0]?.s ?? 'public').replace(/[^a-z0-9_]/gi, '_')}`.slice(0, 50)));
-  const channel = async (topic: WakeTopic): Promise<string> => `${await channelPrefix()}_${topic}`;
+  const channel = async (topic: WakeTopic | typeof EVENTS): Promise<string> => `${await channelPrefix()}_${topic}`;
 
-  async function notify(topic: WakeTopic): Promise<void> {
-    await sql`select pg_notify(${await channel(topic)}, '')`.execute(db.kysely);
+  async function notify(topic: WakeTopic | typeof EVENTS, payload = ''): Promise<void> {
+    await sql`select pg_notify(${await channel(topic)}, ${payload})`.execute(db.kysely);
   }
 
   async function connect(): Promise<void> {
@@ -62,10 +74,16 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     });
     c.on('end', () => drop(c));
     c.on('notification', (msg) => {
+      if (msg.channel.endsWith(`_${EVENTS}`)) {
+        const [from, taskId] = (msg.payload ?? '').split(':');
+        if (from !== self && taskId) events?.publish(taskId);
+        return;
+      }
       for (const [topic, w] of locals) if (msg.channel.endsWith(`_${topic}`)) w.wake();
     });
     await c.connect();
     for (const topic of locals.keys()) await c.query(`listen "${await channel(topic)}"`);
+    if (events) await c.query(`listen "${await channel(EVENTS)}"`);
     if (closed) {
       await c.end().catch(() => {});
       return;
@@ -105,6 +123,17 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
           notify(topic).catch((err) => log.warn({ err, topic }, 'NOTIFY failed; other processes will find the work by polling'));
         },
         wait: (ms) => local.wait(ms),
+      };
+    },
+    taskEvents(local) {
+      events = local;
+      return {
+        publish(taskId) {
+          local.publish(taskId);
+          notify(EVENTS, `${self}:${taskId}`).catch((err) => log.warn({ err }, 'NOTIFY of a task event failed; readers elsewhere re-read on their timer'));
+        },
+        next: (taskId, ms, signal) => local.next(taskId, ms, signal),
+        waiting: () => local.waiting(),
       };
     },
     async listen() {
