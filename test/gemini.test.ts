@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGemini, type FakeGemini } from './support/fake-gemini.js';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
+import { removeDataDir, startTestService, waitForTask, type TestService } from './support/service.js';
 import { makeTestImage, probe } from './support/media.js';
 import { runTasks } from '../src/cli/tasks.js';
 import { runTask } from '../src/services/run-task.js';
@@ -269,7 +269,7 @@ describe('restarts', () => {
       fake.release();
       await first.close();
       await second?.close();
-      await rm(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 });

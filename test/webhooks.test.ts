@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAccountByName } from '../src/db/accounts-repo.js';
 import { defaultLookup, type LookupFn } from '../src/net/guarded-http.js';
 import { verifyWebhook } from '../src/client/webhook.js';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
+import { removeDataDir, startTestService, waitForTask, type TestService } from './support/service.js';
 import { startReceiver, type Receiver } from './support/webhook-receiver.js';
 import { until } from './support/until.js';
 
@@ -223,7 +223,7 @@ describe('a stop between settle and send', () => {
         await second.close();
       }
     } finally {
-      await rm(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 });

@@ -115,3 +115,12 @@ export function shiftClock(t: TestService): { offset: number } {
   t.service.deps.clock = { now: () => clock.now() + shift.offset };
   return shift;
 }
+
+/**
+ * Removes a data dir given to startTestService with `dataDir` (restart tests keep it across
+ * services), and with LONGSHOT_TEST_DATABASE=postgres the schema named after it.
+ */
+export async function removeDataDir(dataDir: string): Promise<void> {
+  await (await testDatabaseEnv(dataDir)).drop();
+  await rm(dataDir, { recursive: true, force: true });
+}
