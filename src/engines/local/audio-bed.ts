@@ -40,6 +40,11 @@ export interface AudioBedOptions {
   timeOffset?: number;
   /** Fade in over this many seconds (0 for none). */
   fadeInSec?: number;
+  /**
+   * Sample rate the tones are computed at (default {@link SAMPLE_RATE}); a lower one is
+   * resampled to {@link SAMPLE_RATE}. Cheaper, and exact enough for tones far below its Nyquist.
+   */
+  synthRate?: number;
 }
 
 /** Adds the audio bed; returns the label of a stereo 48 kHz stream of exactly `samples`. */
@@ -47,7 +52,13 @@ export function addAudioBed(g: GraphBuilder, a: AudioLook, options: AudioBedOpti
   const offset = options.timeOffset ?? 0;
   const d = num(options.samples / SAMPLE_RATE + 0.05, 6); // a little extra; trimmed exactly below
   const exprs = `${channelExpr(a, 1, offset)}|${channelExpr(a, a.detune, offset)}`;
-  const tones = g.source([`aevalsrc=${opts({ exprs: q(exprs), s: SAMPLE_RATE, d, c: 'stereo' })}`]);
+  const synthRate = options.synthRate ?? SAMPLE_RATE;
+  const tones = g.source([
+    `aevalsrc=${opts({ exprs: q(exprs), s: synthRate, d, c: 'stereo' })}`,
+    ...(synthRate === SAMPLE_RATE
+      ? []
+      : [`aresample=${SAMPLE_RATE}`, `aformat=${opts({ sample_rates: SAMPLE_RATE, channel_layouts: 'stereo' })}`]),
+  ]);
 
   const noise = (seed: number): string => {
     const filters = [

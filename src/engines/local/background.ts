@@ -28,8 +28,7 @@ export function seconds(frame: Frame): number {
  * smooth (its shortest wavelength is about a quarter of the frame), so this loses nothing
  * that the smooth upscale would keep, and it keeps `geq` under a second for 8 s.
  */
-export function fieldSize(frame: Frame): { w: number; h: number } {
-  const longest = 96;
+export function fieldSize(frame: Frame, longest = 96): { w: number; h: number } {
   const even = (n: number): number => Math.max(2, 2 * Math.round(n / 2));
   return frame.width >= frame.height
     ? { w: longest, h: even((longest * frame.height) / frame.width) }
@@ -65,14 +64,18 @@ export interface PlasmaOptions {
   fadeIn?: { maxAlpha: number };
   /** Blend a blurred still (its label) into the field colours at this weight. */
   tintFrom?: { label: string; weight: number };
+  /** Longest side of the computed field (default 96; see {@link fieldSize}). */
+  fieldLongest?: number;
 }
 
 /** Adds the plasma chain; returns the label of a `frame`-sized yuv420p (or yuva420p) stream. */
 export function addPlasma(g: GraphBuilder, look: SceneLook, frame: Frame, options: PlasmaOptions = {}): string {
-  const { w, h } = fieldSize(frame);
+  const { w, h } = fieldSize(frame, options.fieldLongest);
   const offset = options.timeOffset ?? 0;
   const gain = look.brightness;
-  const hueExpr = `${num(look.hueOffset, 2)}+${num(look.hueSwing, 2)}*sin(${num((2 * Math.PI) / 17)}*(t+${num(offset)}))`;
+  // Whole degrees: `hue` rebuilds its 256×256 chroma table only when the angle changes, which
+  // otherwise is every frame (its costliest part by far); a 1° step is invisible.
+  const hueExpr = `round(${num(look.hueOffset, 2)}+${num(look.hueSwing, 2)}*sin(${num((2 * Math.PI) / 17)}*(t+${num(offset)})))`;
   const pulse = `${num(look.pulseDepth)}*pow(0.5+0.5*cos(${num(2 * Math.PI * look.pulseHz)}*(t+${num(offset)})),6)`;
 
   let field = g.source([

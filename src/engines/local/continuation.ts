@@ -16,6 +16,13 @@ import { sceneLook, type SceneLook } from './scene.js';
 /** Crossfade between the source's sound and the new bed at the seam. */
 export const SEAM_CROSSFADE_SAMPLES = 1920; // 40 ms at 48 kHz
 
+/**
+ * The new bed's chord and pulse are computed at 12 kHz and resampled to 48 kHz: every tone is
+ * below 1 kHz, and `aevalsrc` (one expression per sample) is otherwise the costliest part of
+ * the sound. The bed starts under the crossfade, so the resampler's first samples are masked.
+ */
+const BED_SYNTH_RATE = 12000;
+
 export interface ContinuationPlan {
   look: SceneLook;
   frame: Frame;
@@ -46,7 +53,13 @@ export function addContinuationVideo(g: GraphBuilder, plan: ContinuationPlan, st
     zoompanFilter(path, frame.frames, w, h, frame.fps),
     'setsar=1',
   ]);
-  const layer = addPlasma(g, look, frame, { timeOffset: plan.sourceSec, fadeIn: { maxAlpha: look.moods.length > 0 ? 0.45 : 0.35 } });
+  // The field is only a tint here (at most 45 % over the camera move), so it is computed at
+  // 64 px instead of 96: less than half of geq's work, the costliest filter of a continuation.
+  const layer = addPlasma(g, look, frame, {
+    timeOffset: plan.sourceSec,
+    fadeIn: { maxAlpha: look.moods.length > 0 ? 0.45 : 0.35 },
+    fieldLongest: 64,
+  });
   const tinted = g.chain([camera, layer], [`overlay=${opts({ format: 'yuv420' })}`, 'format=yuv420p']);
   return addOrbs(g, look, frame, tinted, { timeOffset: plan.sourceSec, fadeIn: true, limit: 3 });
 }
@@ -70,6 +83,7 @@ export function addExtendedAudio(
       : g.chain(sourceAudio, [`aresample=${SAMPLE_RATE}`, fmt, 'apad', `atrim=${opts({ end_sample: sourceSamples })}`]);
   const bed = addAudioBed(g, plan.look.audio, {
     samples: contSamples + SEAM_CROSSFADE_SAMPLES,
+    synthRate: BED_SYNTH_RATE,
     timeOffset: plan.sourceSec - SEAM_CROSSFADE_SAMPLES / SAMPLE_RATE,
   });
   return g.chain([head, bed], [
