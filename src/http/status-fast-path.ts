@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isTaskId } from '../domain/ids.js';
 import { isModel } from '../domain/models.js';
 import { findTaskStatusNow } from '../db/tasks-repo.js';
-import { mayUseModel, effectiveLimits } from '../services/caller.js';
+import { mayUseModel } from '../services/caller.js';
 import { taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
 import { rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
@@ -42,7 +42,7 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
     if (!found?.row || found.row.model !== model) return false;
 
-    const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
+    const limit = caller.settings.statusRpm ?? deps.config.defaultLimits.statusRpm;
     let limitHeaders: Record<string, string> | null = null;
     if (limit > 0) {
       if (!limiter.hitNow) return false;
@@ -58,10 +58,12 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     const data = taskStatusView(found.row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs);
     const body = JSON.stringify({ code: 200, message: 'success', data });
     const id = requestIdOf(req);
-    res.setHeader('x-request-id', id);
-    if (limitHeaders) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name]!);
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.setHeader('content-length', Buffer.byteLength(body));
+    // One writeHead with every header (the order the route sends them in) costs less than setHeader per header.
+    const headers: Record<string, string | number> = { 'x-request-id': id };
+    if (limitHeaders) Object.assign(headers, limitHeaders);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-length'] = Buffer.byteLength(body);
+    res.writeHead(200, headers);
     res.end(body);
     logCompleted(deps, { id, method: 'GET', url }, 200, performance.now() - started);
     return true;
