@@ -11,6 +11,7 @@ const body = JSON.stringify({
     createTime: 1767965610929,
     completeTime: 1767965730929,
     costTime: 120000,
+    posterUrl: 'http://127.0.0.1:3000/files/results/019abcdef0123456789abcdef0123456.jpg?expires=1767965610&sig=' + 'x'.repeat(43),
   },
 });
 

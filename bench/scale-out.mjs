@@ -195,6 +195,8 @@ function pct(hist, count, p) {
   return null;
 }
 
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+
 /**
  * Runs `targets` (autocannon option objects, one instance each, `connections` split evenly) for
  * DURATION s while sampling the CPU of `serverPids` (the servers) and of the PostgreSQL backends
@@ -204,6 +206,12 @@ async function load({ targets, serverPids, admin, pgApp }) {
   const hist = new Uint32Array(MAX_BUCKET + 1);
   let count = 0;
   const per = Math.floor(CONNECTIONS / targets.length);
+  // The same load for BENCH_WARMUP s first, not counted: JIT, pools and prepared statements warm up.
+  if (WARMUP > 0) {
+    await Promise.all(targets.map((t) => new Promise((resolve, reject) => {
+      autocannon({ connections: per, duration: WARMUP, ...t }, (err, res) => (err ? reject(err) : resolve(res)));
+    })));
+  }
   const pgBefore = pgApp ? cpuOf(await pgBackendPids(admin, pgApp)) : null;
   const allPgBefore = cpuOf(postgresPids());
   const srvBefore = cpuOf(serverPids);
