@@ -147,7 +147,9 @@ async function renderByStreamCopy(
         ...lastFrameInputArgs(lastPath, frame.width, frame.height, frame.fps),
         '-filter_complex', g.toString(),
         '-map', out, '-an',
-        ...videoOutputArgs(job.mode, ctx.threads, frame.fps),
+        // The same settings as the re-encoding path's continuation: in fast mode the cheaper
+        // preset, whose headers are identical, so the join by stream copy still holds.
+        ...videoOutputArgs(job.mode, ctx.threads, frame.fps, reencodeSettings(job.mode)),
         ...containerArgs(),
         contPath,
         '-map', poster,
