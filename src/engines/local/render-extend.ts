@@ -119,7 +119,6 @@ async function renderByStreamCopy(
   lastPath: string,
   lastFrame: Promise<void>,
 ): Promise<boolean> {
-  const { frame } = plan;
   const sourcePath = job.source?.path ?? '';
   const contPath = join(ctx.workDir, 'continuation.mp4');
   const sourceVideoPath = join(ctx.workDir, 'source-video.mp4');
@@ -133,32 +132,7 @@ async function renderByStreamCopy(
   );
   const encodeAudio = encodeExtendedAudio(ctx, plan, facts, sourcePath, audioPath);
 
-  const g = new GraphBuilder();
-  const video = addContinuationVideo(g, plan, '[0:v]', job.seed, job.prompt);
-  const out = g.label('vout');
-  const posterIn = g.label('pin');
-  g.chain(video, ['split=2'], `${out}${posterIn}`);
-  const poster = g.chain(posterIn, [`select=${opts({ expr: q(`eq(n,${frame.frames - 1})`) })}`]);
-  const encodeContinuation = lastFrame.then(() =>
-    runFfmpeg(
-      ctx.ffmpegPath,
-      [
-        '-y',
-        ...lastFrameInputArgs(lastPath, frame.width, frame.height, frame.fps),
-        '-filter_complex', g.toString(),
-        '-map', out, '-an',
-        // The same settings as the re-encoding path's continuation: in fast mode the cheaper
-        // preset, whose headers are identical, so the join by stream copy still holds.
-        ...videoOutputArgs(job.mode, ctx.threads, frame.fps, reencodeSettings(job.mode)),
-        ...containerArgs(),
-        contPath,
-        '-map', poster,
-        ...posterOutputArgs(),
-        job.outPosterPath,
-      ],
-      ctx.signal,
-    ),
-  );
+  const encodeContinuation = renderContinuation(ctx, job, plan, lastPath, lastFrame, null, contPath);
   // Wait for all before acting on a failure, so no ffmpeg still writes into the work dir.
   const settled = await Promise.allSettled([encodeContinuation, copySourceVideo, encodeAudio]);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
@@ -230,45 +204,66 @@ async function renderByReencode(
     job.watermark === null
       ? null
       : await watermarkFilter({ text: job.watermark, fontPath: ctx.fontPath, workDir: ctx.workDir, width: frame.width, height: frame.height });
-  const marked = (g: GraphBuilder, label: string): string => (drawtext === null ? label : g.chain(label, [drawtext]));
-  const video = videoOutputArgs(job.mode, ctx.threads, frame.fps, reencodeSettings(job.mode));
-
   const hg = new GraphBuilder();
-  const head = marked(
-    hg,
-    hg.chain('[0:v:0]', [
-      `scale=${opts({ w: frame.width, h: frame.height })}`,
-      'setsar=1',
-      'format=yuv420p',
-      `fps=${frame.fps}`,
-      `setpts=N/(${frame.fps}*TB)`,
-    ]),
-  );
+  const head = hg.chain('[0:v:0]', [
+    `scale=${opts({ w: frame.width, h: frame.height })}`,
+    'setsar=1',
+    'format=yuv420p',
+    `fps=${frame.fps}`,
+    `setpts=N/(${frame.fps}*TB)`,
+    ...(drawtext === null ? [] : [drawtext]),
+  ]);
   const encodeHead = runFfmpeg(
     ctx.ffmpegPath,
-    ['-y', '-i', sourcePath, '-filter_complex', hg.toString(), '-map', head, '-an', ...video, ...containerArgs(), headPath],
+    ['-y', '-i', sourcePath, '-filter_complex', hg.toString(), '-map', head, '-an', ...partEncodeArgs(ctx, job, frame.fps), ...containerArgs(), headPath],
     ctx.signal,
   );
 
   const encodeAudio = encodeExtendedAudio(ctx, plan, facts, sourcePath, audioPath);
 
-  const tg = new GraphBuilder();
-  const tail = marked(tg, addContinuationVideo(tg, plan, '[0:v]', job.seed, job.prompt));
-  const out = tg.label('vout');
-  const posterIn = tg.label('pin');
-  tg.chain(tail, ['split=2'], `${out}${posterIn}`);
-  const poster = tg.chain(posterIn, [`select=${opts({ expr: q(`eq(n,${frame.frames - 1})`) })}`]);
-  const encodeTail = lastFrame.then(() =>
+  const encodeTail = renderContinuation(ctx, job, plan, lastPath, lastFrame, drawtext, tailPath);
+
+  // Wait for all before acting on a failure, so no ffmpeg still writes into the work dir.
+  const settled = await Promise.allSettled([encodeTail, encodeHead, encodeAudio]);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+
+  await joinParts(ctx, [headPath, tailPath], audioPath, job.outVideoPath);
+}
+
+/**
+ * Every encoded part of an extension uses these settings (in fast mode the cheaper re-encode
+ * preset), so all parts share one set of H.264 headers and join by stream copy.
+ */
+function partEncodeArgs(ctx: RenderContext, job: RenderJob, fps: number): string[] {
+  return videoOutputArgs(job.mode, ctx.threads, fps, reencodeSettings(job.mode));
+}
+
+/**
+ * Renders the 7 s continuation from the source's last frame (once it is extracted), optionally
+ * watermarked, to `outPath`, and writes the poster from its final frame.
+ */
+function renderContinuation(
+  ctx: RenderContext, job: RenderJob, plan: ContinuationPlan, lastPath: string, lastFrame: Promise<void>, drawtext: string | null, outPath: string,
+): Promise<unknown> {
+  const { frame } = plan;
+  const g = new GraphBuilder();
+  const rendered = addContinuationVideo(g, plan, '[0:v]', job.seed, job.prompt);
+  const video = drawtext === null ? rendered : g.chain(rendered, [drawtext]);
+  const out = g.label('vout');
+  const posterIn = g.label('pin');
+  g.chain(video, ['split=2'], `${out}${posterIn}`);
+  const poster = g.chain(posterIn, [`select=${opts({ expr: q(`eq(n,${frame.frames - 1})`) })}`]);
+  return lastFrame.then(() =>
     runFfmpeg(
       ctx.ffmpegPath,
       [
         '-y',
         ...lastFrameInputArgs(lastPath, frame.width, frame.height, frame.fps),
-        '-filter_complex', tg.toString(),
+        '-filter_complex', g.toString(),
         '-map', out, '-an',
-        ...video,
+        ...partEncodeArgs(ctx, job, frame.fps),
         ...containerArgs(),
-        tailPath,
+        outPath,
         '-map', poster,
         ...posterOutputArgs(),
         job.outPosterPath,
@@ -276,10 +271,4 @@ async function renderByReencode(
       ctx.signal,
     ),
   );
-
-  // Wait for all before acting on a failure, so no ffmpeg still writes into the work dir.
-  const settled = await Promise.allSettled([encodeTail, encodeHead, encodeAudio]);
-  for (const r of settled) if (r.status === 'rejected') throw r.reason;
-
-  await joinParts(ctx, [headPath, tailPath], audioPath, job.outVideoPath);
 }
