@@ -2,6 +2,8 @@ import type { FailCode } from '../domain/task-state.js';
 import { settleHold } from '../db/ledger-repo.js';
 import { markFailed, markSucceeded, type SuccessFields } from '../db/tasks-repo.js';
 import { enqueueTaskCallback } from '../db/deliveries-repo.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 import type { Deps } from './deps.js';
 
 interface Settling {
@@ -15,32 +17,29 @@ interface Settling {
  * caller no longer holds the lease (another worker took over): then nothing is written.
  * The webhook delivery (outbox row) is written in the same transaction, so it exists iff the task ended.
  */
-export async function settleSuccess(deps: Deps, task: Settling, leaseToken: string, fields: SuccessFields): Promise<boolean> {
-  const now = deps.clock.now();
-  let callback = false;
-  const won = await deps.db.writeTx(async (trx) => {
-    if (!(await markSucceeded(trx, task.id, leaseToken, now, fields))) return false;
-    await settleHold(trx, task.account_id, task.id, Number(task.price_micros), 'capture', now);
-    callback = await enqueueTaskCallback(trx, task.id, now);
-    return true;
-  });
-  if (callback) deps.wakeWebhooks();
-  if (won) deps.taskEvents.publish(task.id);
-  return won;
+export function settleSuccess(deps: Deps, task: Settling, leaseToken: string, fields: SuccessFields): Promise<boolean> {
+  return settle(deps, task, 'capture', (trx, now) => markSucceeded(trx, task.id, leaseToken, now, fields));
 }
 
 /**
  * Ends a task as `failed` and releases its hold, in one transaction. The compare-and-set on the
  * task row means the hold is released exactly once however many callers race here.
  */
-export async function settleFailure(
+export function settleFailure(
   deps: Deps, task: Settling, leaseToken: string | null, failCode: FailCode, failMsg: string, engine: string | null = null,
+): Promise<boolean> {
+  return settle(deps, task, 'release', (trx, now) => markFailed(trx, task.id, leaseToken, now, failCode, failMsg, engine));
+}
+
+/** The compare-and-set on the task row, then the hold and the outbox row, all or nothing. */
+async function settle(
+  deps: Deps, task: Settling, outcome: 'capture' | 'release', mark: (trx: Kysely<Database>, now: number) => Promise<boolean>,
 ): Promise<boolean> {
   const now = deps.clock.now();
   let callback = false;
   const won = await deps.db.writeTx(async (trx) => {
-    if (!(await markFailed(trx, task.id, leaseToken, now, failCode, failMsg, engine))) return false;
-    await settleHold(trx, task.account_id, task.id, Number(task.price_micros), 'release', now);
+    if (!(await mark(trx, now))) return false;
+    await settleHold(trx, task.account_id, task.id, Number(task.price_micros), outcome, now);
     callback = await enqueueTaskCallback(trx, task.id, now);
     return true;
   });
