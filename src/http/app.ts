@@ -3,7 +3,7 @@ import type { Deps } from '../services/deps.js';
 import { ApiError, envelope } from './api-error.js';
 import type { AuthContext, Authenticator } from './auth.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
+import { RATE_WINDOW_MS, rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
 import { effectiveLimits, type Caller } from '../services/caller.js';
 import { generateTaskRoute } from './routes/generate-task.js';
 import { statusTaskRoute } from './routes/status-task.js';
@@ -16,7 +16,7 @@ import { healthRoute } from './routes/healthz.js';
 import { playgroundRoute } from './routes/playground.js';
 import { webhookDeliveriesRoute } from './routes/webhook-deliveries.js';
 import { redeliverWebhookRoute } from './routes/redeliver-webhook.js';
-import { countedDecision, RATE_WINDOW_MS, statusFastPath } from './status-fast-path.js';
+import { countedDecision, statusFastPath } from './status-fast-path.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 import { isHeldOpen } from './wait.js';
 
@@ -63,7 +63,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
-    logCompleted(deps, req, reply.statusCode, isHeldOpen(req.raw) ? 0 : reply.elapsedTime);
+    logCompleted(deps, req, reply.statusCode, isHeldOpen(req.raw) ? null : reply.elapsedTime);
     done();
   });
 

@@ -12,11 +12,12 @@ export function requestIdOf(req: IncomingMessage): string {
 
 /**
  * Per-request info logging halves throughput, so only slow requests and a sample of the rest are
- * logged here; 5xx are logged with their error by the error handler.
+ * logged here; 5xx are logged with their error by the error handler. `ms` is null for a request
+ * held open on purpose (long-poll, SSE): its duration is the client's choice, not slowness.
  */
-export function logCompleted(deps: Deps, req: { id: string; method: string; url: string }, status: number, ms: number): void {
+export function logCompleted(deps: Deps, req: { id: string; method: string; url: string }, status: number, ms: number | null): void {
   if (status >= 500) return;
   const { slowRequestMs, logSampleRate } = deps.config;
-  if (ms >= slowRequestMs) deps.log.warn({ reqId: req.id, method: req.method, url: req.url, status, ms }, 'slow request');
+  if (ms !== null && ms >= slowRequestMs) deps.log.warn({ reqId: req.id, method: req.method, url: req.url, status, ms }, 'slow request');
   else if (Math.random() < logSampleRate) deps.log.info({ reqId: req.id, method: req.method, url: req.url, status, ms }, 'request (sampled)');
 }

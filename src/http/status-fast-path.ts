@@ -1,18 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isTaskId } from '../domain/ids.js';
 import { isModel } from '../domain/models.js';
 import { findTaskStatusNow } from '../db/tasks-repo.js';
-import { mayUseModel } from '../services/caller.js';
+import { effectiveLimits, mayUseModel } from '../services/caller.js';
 import { taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
-import { rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
+import { RATE_WINDOW_MS, rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
 import type { Authenticator } from './auth.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 
 const PREFIX = '/api/v1/statusTask/';
-/** Exactly `?taskId=<32 hex>`; anything else (wait=, repeats, escapes) takes the full route. */
+/** Exactly `?taskId=<task id>` (32 hex); anything else (wait=, repeats, escapes) takes the full route. */
 const QUERY = /^taskId=([0-9a-f]{32})$/;
-export const RATE_WINDOW_MS = 60_000;
 
 /** Requests the fast path already counted against a rate limit before handing them on. */
 const counted = new WeakMap<IncomingMessage, RateDecision>();
@@ -29,20 +27,20 @@ export const countedDecision = (req: IncomingMessage): RateDecision | undefined 
 export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLimiter) {
   let open = true;
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const started = performance.now();
     const url = req.url!;
     if (!open || req.method !== 'GET' || !url.startsWith(PREFIX)) return false;
+    const started = performance.now();
     const q = url.indexOf('?', PREFIX.length);
     if (q < 0) return false;
     const model = url.slice(PREFIX.length, q);
     const taskId = QUERY.exec(url.slice(q + 1))?.[1];
-    if (taskId === undefined || !isModel(model) || !isTaskId(taskId)) return false;
+    if (taskId === undefined || !isModel(model)) return false;
     const caller = auth.cached(req.headers.authorization);
     if (!caller || !mayUseModel(caller.settings, model)) return false;
     const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
     if (!found?.row || found.row.model !== model) return false;
 
-    const limit = caller.settings.statusRpm ?? deps.config.defaultLimits.statusRpm;
+    const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
     let limitHeaders: Record<string, string> | null = null;
     if (limit > 0) {
       if (!limiter.hitNow) return false;

@@ -10,6 +10,9 @@ export interface RateLimiter {
   hitNow?(bucket: string, id: string, limit: number, windowMs: number, now: number): RateDecision;
 }
 
+/** CONTRACT.md §7: limits are per minute. */
+export const RATE_WINDOW_MS = 60_000;
+
 export interface RateDecision {
   allowed: boolean;
   limit: number;
