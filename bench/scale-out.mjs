@@ -20,6 +20,7 @@ import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { serviceEnv } from './lib.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -317,17 +318,7 @@ async function main() {
   const dbUrl = new URL(BASE_URL);
   dbUrl.searchParams.set('options', `-c search_path=${schema}`);
   const dataDir = await mkdtemp(join(tmpdir(), 'longshot-bench-scale-'));
-  const env = {
-    DATABASE_URL: dbUrl.toString(),
-    LONGSHOT_DATA_DIR: dataDir,
-    LONGSHOT_PORT: '0',
-    LONGSHOT_LOG_LEVEL: 'warn',
-    LONGSHOT_INITIAL_CREDIT_USD: '100000000',
-    LONGSHOT_SUBMIT_RPM: '0',
-    LONGSHOT_STATUS_RPM: '0',
-    LONGSHOT_MAX_UNFINISHED: '0',
-    LONGSHOT_SHUTDOWN_GRACE_SECONDS: '2',
-  };
+  const env = serviceEnv(dataDir, { DATABASE_URL: dbUrl.toString(), LONGSHOT_SHUTDOWN_GRACE_SECONDS: '2' });
   // REDIS_URL / S3 of the caller's shell would change what is measured: this bench is PostgreSQL only.
   for (const k of Object.keys(process.env)) if (k === 'REDIS_URL' || k === 'LONGSHOT_ROLE' || k.startsWith('LONGSHOT_S3_')) env[k] = '';
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LongshotClient } from '../src/client/index.js';
-import { createAccount, createApiKey } from '../src/db/accounts-repo.js';
 import { shiftClock, startTestService, type TestService } from './support/service.js';
 
 /**
@@ -17,8 +16,7 @@ afterAll(() => t?.close());
 
 describe('client against a rate-limited key', () => {
   it('waits out a 429 by its Retry-After and then succeeds', async () => {
-    const account = await createAccount(t.service.deps.db, 'tiny', 10_000_000, Date.now());
-    const { key } = await createApiKey(t.service.deps.db, account.id, null, Date.now(), { submitRpm: 1, maxUnfinished: 0 });
+    const { key } = await t.newAccount('tiny', 10, { submitRpm: 1, maxUnfinished: 0 });
     const slept: number[] = [];
     const client = new LongshotClient({
       baseUrl: `${t.url}/api/v1`,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccount, createApiKey, type KeySettings } from '../src/db/accounts-repo.js';
+import type { KeySettings } from '../src/db/accounts-repo.js';
 import { getBalance, ledgerTotals } from '../src/db/ledger-repo.js';
 import { shiftClock, startTestService, waitForTask, type TestService } from './support/service.js';
 
@@ -15,11 +15,7 @@ afterAll(() => t?.close());
 const GEN = '/api/v1/generateTask/veo-3-1';
 const fast = { input: { prompt: 'a calm sea', mode: 'fast' } };
 
-async function keyWith(name: string, settings: Partial<KeySettings>, creditUsd = 100) {
-  const account = await createAccount(t.service.deps.db, name, creditUsd * 1_000_000, Date.now());
-  const { key } = await createApiKey(t.service.deps.db, account.id, null, Date.now(), settings);
-  return { key, accountId: account.id };
-}
+const keyWith = (name: string, settings: Partial<KeySettings>, creditUsd = 100) => t.newAccount(name, creditUsd, settings);
 
 describe('rate limits', () => {
   it('counts submits per minute with IETF RateLimit headers, answers 429 with Retry-After, resets', async () => {

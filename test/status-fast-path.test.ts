@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccount, createApiKey } from '../src/db/accounts-repo.js';
 import { claimNextTask } from '../src/db/tasks-repo.js';
 import { createAuthenticator } from '../src/http/auth.js';
 import { statusFastPath } from '../src/http/status-fast-path.js';
@@ -103,9 +102,7 @@ describe('status fast path', () => {
   });
 
   it('counts a limited key once per read and leaves the 429 to the route with that count', async () => {
-    const deps = t.service.deps;
-    const account = await createAccount(deps.db, 'fast-path-limited', 10_000_000, Date.now());
-    const { key } = await createApiKey(deps.db, account.id, null, Date.now(), { statusRpm: 3 });
+    const { key } = await t.newAccount('fast-path-limited', 10, { statusRpm: 3 });
     const sub = await t.api('POST', GEN, { key, body: { input: { prompt: 'limited', mode: 'fast' } } });
     const path = `/api/v1/statusTask/veo-3-1?taskId=${sub.body.data.taskId}`;
     const seen: Array<[number, string | null]> = [];

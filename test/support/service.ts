@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import { startService, type Service, type ServiceOptions } from '../../src/main.js';
-import { createAccount, createApiKey } from '../../src/db/accounts-repo.js';
+import { createAccount, createApiKey, type KeySettings } from '../../src/db/accounts-repo.js';
 import { testDatabaseEnv } from './databases.js';
 import { testStorageEnv } from './s3-server.js';
 
@@ -15,8 +15,8 @@ export interface TestService {
   key: string;
   dataDir: string;
   config: Config;
-  /** Creates another account with a key, for isolation tests. */
-  newAccount(name: string, creditUsd?: number): Promise<{ accountId: string; key: string }>;
+  /** Creates another account with a key (with these permissions and limits), for isolation and limit tests. */
+  newAccount(name: string, creditUsd?: number, settings?: Partial<KeySettings>): Promise<{ accountId: string; key: string }>;
   api(method: string, path: string, opts?: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
   close(): Promise<void>;
 }
@@ -56,10 +56,10 @@ export async function startTestService(
     key,
     dataDir,
     config,
-    async newAccount(name, creditUsd = 10) {
+    async newAccount(name, creditUsd = 10, settings = {}) {
       const now = Date.now();
       const account = await createAccount(service.deps.db, name, Math.round(creditUsd * 1_000_000), now);
-      const created = await createApiKey(service.deps.db, account.id, null, now);
+      const created = await createApiKey(service.deps.db, account.id, null, now, settings);
       return { accountId: account.id, key: created.key };
     },
     async api(method, path, o = {}) {
