@@ -46,11 +46,12 @@ export function openSqlite(file: string): Db {
   // WAL lets this reader run beside the writer; it is opened after the writer made the file WAL.
   const reader = withStatementCache(new SQLite(file, { readonly: true }));
   reader.pragma('busy_timeout = 10000');
+  const selectOneNow = <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined;
   return {
     kysely,
     dialect: 'sqlite',
-    selectOne: async <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined,
-    selectOneNow: <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined,
+    selectOne: async (text, params) => selectOneNow(text, params),
+    selectOneNow,
     writeTx: groupCommitter(kysely),
     close: async () => {
       await kysely.destroy();
