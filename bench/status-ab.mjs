@@ -1,0 +1,86 @@
+// Compares the CPU cost of a status read between builds, interleaved in one run, each against a
+// bare node:http server measured just before: the way to measure an optimisation of the hot path
+// on a machine whose speed drifts within minutes.
+//
+//   node bench/status-ab.mjs dist-before dist        # two compiled trees (e.g. `git stash; npm run build; cp -r dist dist-before`)
+//
+// Each tree's service is started from <tree>/cli/main.js on a fresh SQLite data dir (limits off)
+// and pinned to CPU 0 with the bare server; autocannon (this process) runs on CPU 1. Per round it
+// prints req/s, server CPU µs per request and both ratios to bare; then the medians.
+// BENCH_DURATION (s, default 5), BENCH_WARMUP (default 2), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (64).
+import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuMs, serviceEnv, start, stop } from './lib.mjs';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const trees = process.argv.slice(2);
+if (trees.length === 0) {
+  console.error('usage: node bench/status-ab.mjs <dist tree> [<dist tree> ...]');
+  process.exit(2);
+}
+const pin = (cpu, pid, all = false) => execFileSync('taskset', [all ? '-apc' : '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+pin(1, process.pid);
+
+const cannon = (opts) => new Promise((resolve, reject) => autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (e, r) => (e ? reject(e) : resolve(r))));
+async function measure(pid, opts) {
+  if (WARMUP > 0) await cannon({ ...opts, duration: WARMUP });
+  const before = cpuMs(pid);
+  const r = await cannon(opts);
+  if (r.errors || r.non2xx) throw new Error(`${r.errors} errors, ${r.non2xx} non-2xx answers from ${opts.url}`);
+  return { reqPerSec: Math.round(r.requests.average), p99ms: r.latency.p99, cpuUsPerReq: ((cpuMs(pid) - before) * 1000) / r.requests.total };
+}
+
+async function serviceFrom(tree) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'longshot-ab-'));
+  const svc = await start('node', [join(tree, 'cli/main.js'), 'serve'], serviceEnv(dataDir), (o) => {
+    const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
+    const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
+    return url && key ? { url, key } : null;
+  });
+  const { url, key } = svc.match;
+  pin(0, svc.child.pid, true);
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const submit = await fetch(`${url}/api/v1/generateTask/veo-3-1`, { method: 'POST', headers, body: JSON.stringify({ input: { prompt: 'bench', mode: 'fast', seed: 1 } }) });
+  const { taskId } = (await submit.json()).data;
+  const statusUrl = `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`;
+  for (;;) {
+    const { state } = (await (await fetch(statusUrl, { headers })).json()).data;
+    if (state === 'success') break;
+    if (state === 'failed') throw new Error(`${tree}: the bench task failed`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { tree, dataDir, child: svc.child, opts: { url: statusUrl, headers }, rounds: [] };
+}
+
+const bare = await start('node', ['bench/bare-server.mjs'], {}, (o) => /LISTENING (\d+)/.exec(o)?.[1]);
+pin(0, bare.child.pid);
+const services = [];
+try {
+  for (const tree of trees) services.push(await serviceFrom(tree));
+  for (let i = 0; i < ROUNDS; i++) {
+    const b = await measure(bare.child.pid, { url: `http://127.0.0.1:${bare.match}/` });
+    const cells = [`bare ${b.reqPerSec} req/s ${b.cpuUsPerReq.toFixed(1)} µs`];
+    for (const s of services) {
+      const r = await measure(s.child.pid, s.opts);
+      s.rounds.push({ ...r, ratio: r.reqPerSec / b.reqPerSec, cpuRatio: b.cpuUsPerReq / r.cpuUsPerReq });
+      cells.push(`${s.tree} ${r.reqPerSec} req/s ${r.cpuUsPerReq.toFixed(1)} µs p99 ${r.p99ms} ms ×${(r.reqPerSec / b.reqPerSec).toFixed(2)} (CPU ×${(b.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)})`);
+    }
+    console.log(cells.join(' | '));
+  }
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const s of services) {
+    console.log(`${s.tree}: median ${median(s.rounds.map((r) => r.cpuUsPerReq)).toFixed(1)} µs/req, ratio to bare ×${median(s.rounds.map((r) => r.ratio)).toFixed(2)} (req/s), ×${median(s.rounds.map((r) => r.cpuRatio)).toFixed(2)} (CPU)`);
+  }
+} finally {
+  for (const s of services) {
+    await stop(s.child);
+    await rm(s.dataDir, { recursive: true, force: true });
+  }
+  await stop(bare.child);
+}
