@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimNextTask } from '../src/db/tasks-repo.js';
+import { claimNextTask, findTaskStatus, findTaskStatusNow } from '../src/db/tasks-repo.js';
 import { createAuthenticator } from '../src/http/auth.js';
 import { statusFastPath } from '../src/http/status-fast-path.js';
 import { createMemoryRateLimiter } from '../src/limits/rate-limiter.js';
@@ -82,6 +82,17 @@ describe('status fast path', () => {
     // The caller's own request id is kept, as on every route.
     const tagged = await fetch(`${fastUrl}/api/v1/statusTask/veo-3-1?taskId=${pending}`, { headers: { authorization: `Bearer ${t.key}`, 'x-request-id': 'poll-42' } });
     expect(tagged.headers.get('x-request-id')).toBe('poll-42');
+  });
+
+  it('reads the same row synchronously (values by position) as the asynchronous read (by name)', async () => {
+    if (!sync()) return;
+    const id = await submitted();
+    const db = t.service.deps.db;
+    const { account_id: accountId } = await db.kysely.selectFrom('tasks').select('account_id').where('id', '=', id).executeTakeFirstOrThrow();
+    const now = findTaskStatusNow(db, accountId, id)?.row;
+    expect(now).toBeDefined();
+    expect(now).toEqual(await findTaskStatus(db, accountId, id));
+    expect(findTaskStatusNow(db, accountId, '0'.repeat(32))).toEqual({ row: undefined });
   });
 
   it('declines whatever it does not answer itself, so the full route decides', async () => {

@@ -27,6 +27,11 @@ export interface Db {
   selectOne<R>(sqlText: string, params: readonly unknown[]): Promise<R | undefined>;
   /** `selectOne` answered synchronously; only where the driver is synchronous (SQLite). */
   selectOneNow?<R>(sqlText: string, params: readonly unknown[]): R | undefined;
+  /**
+   * `selectOneNow` returning the row as an array of its values in select order: building an
+   * object keyed by column name costs the driver more per row than the rest of the read.
+   */
+  selectValuesNow?(sqlText: string, params: readonly unknown[]): unknown[] | undefined;
   close(): Promise<void>;
 }
 
@@ -44,14 +49,26 @@ export function openSqlite(file: string): Db {
   raw.pragma('foreign_keys = ON');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   // WAL lets this reader run beside the writer; it is opened after the writer made the file WAL.
-  const reader = withStatementCache(new SQLite(file, { readonly: true }));
-  reader.pragma('busy_timeout = 10000');
+  const readerRaw = new SQLite(file, { readonly: true });
+  readerRaw.pragma('busy_timeout = 10000');
+  const reader = withStatementCache(readerRaw);
   const selectOneNow = <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined;
+  // Statements in raw mode are kept apart: raw(true) changes what get() returns for every user.
+  const valueStatements = new Map<string, SQLite.Statement>();
+  const selectValuesNow = (text: string, params: readonly unknown[]) => {
+    let stmt = valueStatements.get(text);
+    if (stmt === undefined) {
+      stmt = readerRaw.prepare(text).raw(true);
+      valueStatements.set(text, stmt); // only compiled hot-path queries come here, never ad-hoc SQL
+    }
+    return stmt.get(...params) as unknown[] | undefined;
+  };
   return {
     kysely,
     dialect: 'sqlite',
     selectOne: async (text, params) => selectOneNow(text, params),
     selectOneNow,
+    selectValuesNow,
     writeTx: groupCommitter(kysely),
     close: async () => {
       await kysely.destroy();

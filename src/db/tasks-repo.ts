@@ -51,7 +51,15 @@ export async function findTaskStatus(db: Db, accountId: string, id: string): Pro
  * where it cannot (PostgreSQL), so the caller takes the asynchronous road.
  */
 export function findTaskStatusNow(db: Db, accountId: string, id: string): { row: TaskStatusRow | undefined } | null {
-  return db.selectOneNow ? { row: db.selectOneNow<TaskStatusRow>(statusSqlOf(db), [id, accountId]) } : null;
+  if (!db.selectValuesNow) return null;
+  const v = db.selectValuesNow(statusSqlOf(db), [id, accountId]);
+  if (v === undefined) return { row: undefined };
+  // The order of STATUS_COLUMNS, which is the select order.
+  const row = {
+    id: v[0], model: v[1], state: v[2], create_time: v[3], complete_time: v[4], fail_code: v[5], fail_msg: v[6],
+    result_key: v[7], poster_key: v[8], deleted_at: v[9],
+  } as TaskStatusRow;
+  return { row };
 }
 
 function statusSqlOf(db: Db): string {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isModel } from '../domain/models.js';
 import { findTaskStatusNow } from '../db/tasks-repo.js';
 import { effectiveLimits, mayUseModel } from '../services/caller.js';
-import { taskStatusView } from '../services/task-view.js';
+import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
 import { RATE_WINDOW_MS, rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
 import type { Authenticator } from './auth.js';
@@ -53,8 +53,7 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
       limitHeaders = rateLimitHeaders('status', decision, RATE_WINDOW_MS);
     }
 
-    const data = taskStatusView(found.row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs);
-    const body = JSON.stringify({ code: 200, message: 'success', data });
+    const body = statusResponseJson(taskStatusView(found.row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs));
     const id = requestIdOf(req);
     // One writeHead with every header (the order the route sends them in) costs less than setHeader per header.
     const headers: Record<string, string | number> = { 'x-request-id': id };
