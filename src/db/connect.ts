@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { groupCommitter } from './group-commit.js';
+import { sqliteTaskReadCache } from './sqlite-task-cache.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -32,6 +33,12 @@ export interface Db {
    * object keyed by column name costs the driver more per row than the rest of the read.
    */
   selectValuesNow?(sqlText: string, params: readonly unknown[]): unknown[] | undefined;
+  /**
+   * `selectValuesNow` for a read of task `taskId`'s own row, made into an object by `make`;
+   * answered from memory (the same object) while no commit can have changed the row
+   * (db/sqlite-task-cache.ts): the status poll's read.
+   */
+  selectTaskNow?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined;
   close(): Promise<void>;
 }
 
@@ -63,14 +70,21 @@ export function openSqlite(file: string): Db {
     }
     return stmt.get(...params) as unknown[] | undefined;
   };
+  const taskCache = sqliteTaskReadCache(raw, file);
   return {
     kysely,
     dialect: 'sqlite',
     selectOne: async (text, params) => selectOneNow(text, params),
     selectOneNow,
     selectValuesNow,
+    selectTaskNow: (taskId, text, params, make) =>
+      taskCache.get(taskId, text, params, () => {
+        const values = selectValuesNow(text, params);
+        return values === undefined ? undefined : make(values);
+      }),
     writeTx: groupCommitter(kysely),
     close: async () => {
+      taskCache.close();
       await kysely.destroy();
       reader.close();
     },

@@ -42,25 +42,38 @@ export async function findTask(db: Db | Kysely<Database>, accountId: string, id:
  */
 const statusSql = new WeakMap<Db, string>();
 
+/** The status columns of a task of this account. On SQLite the row may be shared: do not change it. */
 export async function findTaskStatus(db: Db, accountId: string, id: string): Promise<TaskStatusRow | undefined> {
+  const now = findTaskStatusNow(db, accountId, id);
+  if (now !== null) return now?.row;
   return db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
 }
 
+/** A status row read synchronously; `derived` is the reader's slot for what it computes from it. */
+export interface StatusRead {
+  row: TaskStatusRow;
+  derived?: unknown;
+}
+
 /**
- * The same read without a promise, where the database answers synchronously (SQLite); null
- * where it cannot (PostgreSQL), so the caller takes the asynchronous road.
+ * The status read without a promise, where the database answers synchronously (SQLite): the
+ * row, undefined where there is none, or null where it cannot answer so (PostgreSQL), and the
+ * caller takes the asynchronous road. While the row is unchanged the SQLite read cache answers
+ * with the same object, so whatever a caller keeps in `derived` lives exactly as long as the row.
  */
-export function findTaskStatusNow(db: Db, accountId: string, id: string): { row: TaskStatusRow | undefined } | null {
-  if (!db.selectValuesNow) return null;
-  const v = db.selectValuesNow(statusSqlOf(db), [id, accountId]);
-  if (v === undefined) return { row: undefined };
-  // The order of STATUS_COLUMNS, which is the select order.
-  const row = {
+export function findTaskStatusNow(db: Db, accountId: string, id: string): StatusRead | undefined | null {
+  if (!db.selectTaskNow) return null;
+  return db.selectTaskNow(id, statusSqlOf(db), [id, accountId], statusRead);
+}
+
+/** Values in the order of STATUS_COLUMNS, which is the select order. */
+const statusRead = (v: unknown[]): StatusRead => ({
+  row: {
     id: v[0], model: v[1], state: v[2], create_time: v[3], complete_time: v[4], fail_code: v[5], fail_msg: v[6],
     result_key: v[7], poster_key: v[8], deleted_at: v[9],
-  } as TaskStatusRow;
-  return { row };
-}
+  } as TaskStatusRow,
+  derived: undefined,
+});
 
 function statusSqlOf(db: Db): string {
   let text = statusSql.get(db);

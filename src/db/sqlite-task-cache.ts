@@ -1,0 +1,136 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import type SQLite from 'better-sqlite3';
+
+/** Cached reads at most; a bound, not a working-set size (the oldest entry goes first). */
+const MAX_ENTRIES = 50_000;
+/** The wal-index header: two copies of 48 bytes at the start of the `-shm` file (sqlite.org/walformat.html). */
+const HEADER = 48;
+
+interface Entry {
+  text: string;
+  key: string;
+  value: object;
+}
+
+export interface TaskReadCache {
+  /**
+   * What `read()` made of task `taskId`'s row (SQL `text` with `params`), from memory while no
+   * commit can have changed the row since, else read now (and kept, as the very same object).
+   * Undefined (no such row) is not kept.
+   */
+  get<T extends object>(taskId: string, text: string, params: readonly unknown[], read: () => T | undefined): T | undefined;
+  close(): void;
+}
+
+/**
+ * Rows of the `tasks` table read on the SQLite reader, kept in memory while they provably have
+ * not changed. Status polls far outnumber state changes, and a read transaction costs two lock
+ * system calls plus the statement; this answers most polls with one `pread` instead.
+ *
+ * A kept row is used only if nothing has committed since, or everything committed since was
+ * written by this process's writer connection (`writer`), whose writes to `tasks` drop the rows
+ * they touch (temporary triggers call back into this process):
+ * - "nothing committed since" is the wal-index header in `<db>-shm` being byte-identical to the
+ *   one seen when the cache was last known good: every commit, by any process, rewrites it;
+ * - "only our writer committed" is `PRAGMA data_version` on the writer being unchanged: it moves
+ *   exactly when another connection (another process, the CLI, a second connection here) commits;
+ *   then every kept row is dropped.
+ * Rows touched by a transaction that is still open are dropped when it is written and again once it
+ * has ended (committed or rolled back); meanwhile the committed row is the right answer.
+ * Wherever one of these cannot be checked (no `-shm` file, a torn header read, a transaction open
+ * on the writer when the header moved), the read goes to SQLite as before.
+ */
+export function sqliteTaskReadCache(writer: SQLite.Database, file: string): TaskReadCache {
+  const entries = new Map<string, Entry>();
+  /** Tasks written by the writer's open transaction: a read meanwhile keeps the committed row. */
+  const touched = new Set<string>();
+  const header = Buffer.alloc(2 * HEADER);
+  const known = Buffer.alloc(HEADER);
+  let knownGood = false;
+  let dataVersion = -1;
+  let shm: number | null = null;
+  let triggers = false;
+
+  writer.function('longshot_task_written', { deterministic: false, varargs: false }, (id: unknown) => {
+    if (typeof id !== 'string') return null;
+    entries.delete(id);
+    if (writer.inTransaction) touched.add(id);
+    return null;
+  });
+
+  /** Temporary triggers: this connection's writes only. A migration rebuilding `tasks` drops them. */
+  const ensureTriggers = (): boolean => {
+    const have = writer.prepare("select count(*) from temp.sqlite_master where type = 'trigger' and name like 'longshot_task_written_%'").pluck().get();
+    if (have === 3) return true;
+    try {
+      writer.exec(`
+        create temp trigger if not exists longshot_task_written_i after insert on main.tasks begin select longshot_task_written(new.id); end;
+        create temp trigger if not exists longshot_task_written_u after update on main.tasks begin select longshot_task_written(old.id); select longshot_task_written(new.id); end;
+        create temp trigger if not exists longshot_task_written_d after delete on main.tasks begin select longshot_task_written(old.id); end;`);
+      return true;
+    } catch {
+      return false; // no tasks table yet (not migrated): no caching
+    }
+  };
+
+  /** True when kept rows may be used and new ones kept; false sends this read to SQLite uncached. */
+  const valid = (): boolean => {
+    if (touched.size > 0 && !writer.inTransaction) {
+      for (const id of touched) entries.delete(id);
+      touched.clear();
+    }
+    if (shm === null) {
+      try {
+        shm = openSync(`${file}-shm`, 'r');
+      } catch {
+        return false;
+      }
+    }
+    if (readSync(shm, header, 0, 2 * HEADER, 0) !== 2 * HEADER) return false;
+    // A writer updates the second copy, then the first: unequal copies are a read mid-update.
+    if (header.compare(header, 0, HEADER, HEADER, 2 * HEADER) !== 0 || header[12] !== 1) return false;
+    if (knownGood && header.compare(known, 0, HEADER, 0, HEADER) === 0) return true;
+    // Something committed. Our writer's commits have dropped their rows already; another
+    // connection's have not. An open transaction on the writer pins what data_version reports.
+    if (writer.inTransaction) return false;
+    if (!triggers) {
+      entries.clear();
+      triggers = ensureTriggers();
+      if (!triggers) return false;
+    }
+    const version = writer.pragma('data_version', { simple: true }) as number;
+    if (version !== dataVersion) {
+      entries.clear();
+      dataVersion = version;
+    }
+    // A migration may have rebuilt the table, and its triggers with it.
+    if (!ensureTriggers()) {
+      entries.clear();
+      triggers = false;
+      return false;
+    }
+    header.copy(known, 0, 0, HEADER);
+    knownGood = true;
+    return true;
+  };
+
+  return {
+    get(taskId, text, params, read) {
+      if (!valid()) return read();
+      const key = params.join('\n');
+      const hit = entries.get(taskId);
+      if (hit !== undefined && hit.text === text && hit.key === key) return hit.value as ReturnType<typeof read>;
+      const value = read();
+      if (value !== undefined) {
+        if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+        entries.set(taskId, { text, key, value });
+      }
+      return value;
+    },
+    close() {
+      if (shm !== null) closeSync(shm);
+      shm = null;
+      entries.clear();
+    },
+  };
+}
