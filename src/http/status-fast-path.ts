@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isModel } from '../domain/models.js';
-import { findTaskStatusNow } from '../db/tasks-repo.js';
+import { findTaskStatusNow, type StatusRead } from '../db/tasks-repo.js';
+import { signedExpiry } from '../storage/url-signer.js';
 import { effectiveLimits, mayUseModel } from '../services/caller.js';
 import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
@@ -9,6 +10,7 @@ import type { Authenticator } from './auth.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 
 const PREFIX = '/api/v1/statusTask/';
+const JSON_TYPE = 'application/json; charset=utf-8';
 /** Exactly `?taskId=<task id>` (32 hex); anything else (wait=, repeats, escapes) takes the full route. */
 const QUERY = /^taskId=([0-9a-f]{32})$/;
 
@@ -24,6 +26,25 @@ export const countedDecision = (req: IncomingMessage): RateDecision | undefined 
  * uncached or refused key, a 404, a refusal by a rate limit, a long-poll, a database that cannot
  * answer synchronously — returns false and Fastify handles the request as before.
  */
+interface Rendered {
+  /** The signed URLs' expiry the body was rendered with (they change once a minute). */
+  expires: number;
+  body: string;
+  len: number;
+}
+
+/** The response body of a read, kept with the row (`derived`) while its URLs' expiry holds. */
+function rendered(found: StatusRead, deps: Deps): Rendered {
+  const now = deps.clock.now();
+  const expires = signedExpiry(now + deps.config.urlTtlMs);
+  const kept = found.derived as Rendered | undefined;
+  if (kept !== undefined && kept.expires === expires) return kept;
+  const body = statusResponseJson(taskStatusView(found.row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs));
+  const fresh = { expires, body, len: Buffer.byteLength(body) };
+  found.derived = fresh;
+  return fresh;
+}
+
 export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLimiter) {
   let open = true;
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -38,7 +59,7 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     const caller = auth.cached(req.headers.authorization);
     if (!caller || !mayUseModel(caller.settings, model)) return false;
     const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
-    if (!found?.row || found.row.model !== model) return false;
+    if (!found || found.row.model !== model) return false;
 
     const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
     let limitHeaders: Record<string, string> | null = null;
@@ -53,14 +74,16 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
       limitHeaders = rateLimitHeaders('status', decision, RATE_WINDOW_MS);
     }
 
-    const body = statusResponseJson(taskStatusView(found.row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs));
+    const { body, len } = rendered(found, deps);
     const id = requestIdOf(req);
-    // One writeHead with every header (the order the route sends them in) costs less than setHeader per header.
-    const headers: Record<string, string | number> = { 'x-request-id': id };
-    if (limitHeaders) Object.assign(headers, limitHeaders);
-    headers['content-type'] = 'application/json; charset=utf-8';
-    headers['content-length'] = Buffer.byteLength(body);
-    res.writeHead(200, headers);
+    // One writeHead with a flat list of every header (the order the route sends them in) costs
+    // less than setHeader per header or an object built up key by key.
+    res.writeHead(
+      200,
+      limitHeaders === null
+        ? ['x-request-id', id, 'content-type', JSON_TYPE, 'content-length', len]
+        : ['x-request-id', id, 'ratelimit-policy', limitHeaders['ratelimit-policy']!, 'ratelimit', limitHeaders.ratelimit!, 'content-type', JSON_TYPE, 'content-length', len],
+    );
     res.end(body);
     logCompleted(deps, { id, method: 'GET', url }, 200, performance.now() - started);
     return true;

@@ -15,6 +15,9 @@ export interface UrlSigner {
   verify(path: string, expires: string | undefined, sig: string | undefined, nowMs: number): 'ok' | 'expired' | 'invalid';
 }
 
+/** The expiry (Unix seconds) of URLs signed to be valid until at least `expiresAtMs`: the next whole minute. */
+export const signedExpiry = (expiresAtMs: number): number => Math.ceil(expiresAtMs / 60_000) * 60;
+
 /** Signed URLs remembered (per path, for the current minute); a bound, not a working-set size. */
 const MAX_REMEMBERED = 20_000;
 
@@ -23,7 +26,7 @@ export function createUrlSigner(secret: string): UrlSigner {
   const remembered = new Map<string, { exp: number; url: string }>();
   return {
     sign(path, expiresAtMs) {
-      const exp = Math.ceil(expiresAtMs / 60_000) * 60;
+      const exp = signedExpiry(expiresAtMs);
       const hit = remembered.get(path);
       if (hit?.exp === exp) return hit.url;
       const url = `${path}?expires=${exp}&sig=${mac(path, String(exp))}`;
