@@ -12,3 +12,11 @@ describe('LONGSHOT_PG_NOTIFY', () => {
     expect(() => loadConfig({ LONGSHOT_PG_NOTIFY: 'sometimes' })).toThrow(ConfigError);
   });
 });
+
+describe('LONGSHOT_STATUS_CACHE', () => {
+  it('is on by default and turns off with off', () => {
+    expect(loadConfig({}).statusCache).toBe(true);
+    expect(loadConfig({ LONGSHOT_STATUS_CACHE: 'off' }).statusCache).toBe(false);
+    expect(() => loadConfig({ LONGSHOT_STATUS_CACHE: 'maybe' })).toThrow(ConfigError);
+  });
+});

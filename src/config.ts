@@ -19,6 +19,8 @@ export interface Config {
   redisUrl: string | null;
   /** PostgreSQL only: LISTEN/NOTIFY wake-ups across processes (LONGSHOT_PG_NOTIFY); false = workers only poll. */
   pgNotify: boolean;
+  /** SQLite only: status rows kept in memory while provably current (LONGSHOT_STATUS_CACHE); false = every read asks SQLite. */
+  statusCache: boolean;
   /** S3-compatible result storage (LONGSHOT_S3_BUCKET set); null keeps files under dataDir. */
   s3: S3Config | null;
   workers: number;
@@ -119,6 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: env.DATABASE_URL?.trim() || null,
     redisUrl: env.REDIS_URL?.trim() || null,
     pgNotify: bool(env, 'LONGSHOT_PG_NOTIFY', true),
+    statusCache: bool(env, 'LONGSHOT_STATUS_CACHE', true),
     s3: s3Config(env),
     workers: int(env, 'LONGSHOT_WORKERS', 2, 0, 64),
     ffmpegPath: env.LONGSHOT_FFMPEG?.trim() || null,

@@ -42,11 +42,12 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export function openDb(opts: { dataDir: string; databaseUrl: string | null }): Db {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(join(opts.dataDir, 'longshot.db'));
+export function openDb(opts: { dataDir: string; databaseUrl: string | null; statusCache?: boolean }): Db {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(join(opts.dataDir, 'longshot.db'), { taskCache: opts.statusCache ?? true });
 }
 
-export function openSqlite(file: string): Db {
+/** `taskCache: false` sends every task read to SQLite (LONGSHOT_STATUS_CACHE=off). */
+export function openSqlite(file: string, opts: { taskCache?: boolean } = {}): Db {
   mkdirSync(join(file, '..'), { recursive: true });
   const raw = new SQLite(file);
   raw.pragma('journal_mode = WAL');
@@ -70,21 +71,28 @@ export function openSqlite(file: string): Db {
     }
     return stmt.get(...params) as unknown[] | undefined;
   };
-  const taskCache = sqliteTaskReadCache(raw, file);
+  // Between BEGIN IMMEDIATE and its end nobody else can commit (the cache relies on it).
+  let writeLockHeld = false;
+  const writeTx = groupCommitter(kysely, (held) => {
+    writeLockHeld = held;
+  });
+  const taskCache = opts.taskCache === false ? null : sqliteTaskReadCache(raw, file, () => writeLockHeld);
   return {
     kysely,
     dialect: 'sqlite',
     selectOne: async (text, params) => selectOneNow(text, params),
     selectOneNow,
     selectValuesNow,
-    selectTaskNow: (taskId, text, params, make) =>
-      taskCache.get(taskId, text, params, () => {
+    selectTaskNow: (taskId, text, params, make) => {
+      const read = () => {
         const values = selectValuesNow(text, params);
         return values === undefined ? undefined : make(values);
-      }),
-    writeTx: groupCommitter(kysely),
+      };
+      return taskCache ? taskCache.get(taskId, text, params, read) : read();
+    },
+    writeTx,
     close: async () => {
-      taskCache.close();
+      taskCache?.close();
       await kysely.destroy();
       reader.close();
     },

@@ -22,7 +22,7 @@ const MAX_BATCH = 256;
  * acknowledged before it is durable. The transactions still run one after another, in order, so
  * each sees the writes of those before it (a balance check stays exact).
  */
-export function groupCommitter(kysely: Kysely<Database>): <T>(fn: TxFn<T>) => Promise<T> {
+export function groupCommitter(kysely: Kysely<Database>, onWriteLock: (held: boolean) => void = () => {}): <T>(fn: TxFn<T>) => Promise<T> {
   let queue: Job[] = [];
   let scheduled = false;
 
@@ -31,6 +31,7 @@ export function groupCommitter(kysely: Kysely<Database>): <T>(fn: TxFn<T>) => Pr
       const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
       try {
         await sql`begin immediate`.execute(conn);
+        onWriteLock(true);
         if (batch.length === 1) {
           outcomes.push({ ok: true, value: await batch[0]!.fn(conn) });
         } else {
@@ -46,10 +47,12 @@ export function groupCommitter(kysely: Kysely<Database>): <T>(fn: TxFn<T>) => Pr
           }
         }
         await sql`commit`.execute(conn);
+        onWriteLock(false);
       } catch (err) {
         // A single transaction's own error, or a failed BEGIN/savepoint/COMMIT: nothing of this
         // batch is kept, and every caller in it hears so.
         await sql`rollback`.execute(conn).catch(() => undefined);
+        onWriteLock(false);
         for (const job of batch) job.reject(err);
         return;
       }

@@ -23,6 +23,7 @@ let writer: Database.Database;
 let reader: Database.Database;
 let cache: TaskReadCache;
 let reads = 0;
+let writeLock = false;
 const SQL = 'select id, state from tasks where id = ?';
 
 beforeEach(async () => {
@@ -32,8 +33,9 @@ beforeEach(async () => {
   writer.pragma('journal_mode = WAL');
   writer.exec("create table tasks (id text primary key, state text not null); insert into tasks values ('a', 'pending'), ('b', 'pending');");
   reader = new Database(file, { readonly: true });
-  cache = sqliteTaskReadCache(writer, file);
+  cache = sqliteTaskReadCache(writer, file, () => writeLock);
   reads = 0;
+  writeLock = false;
 });
 afterEach(async () => {
   cache.close();
@@ -118,6 +120,26 @@ describe('sqlite task read cache', () => {
     expect(state('a')).toBe('success');
   });
 
+  it('revalidates inside a transaction that holds the write lock, where nobody else can commit', () => {
+    expect(state('a')).toBe('pending');
+    expect(state('b')).toBe('pending');
+    const other = new Database(file);
+    other.prepare("update tasks set state = 'success' where id = 'b'").run();
+    other.close();
+    writer.exec('begin immediate');
+    writeLock = true;
+    writer.prepare("update tasks set state = 'processing' where id = 'a'").run();
+    expect(state('b')).toBe('success'); // the other connection's commit dropped every kept row
+    expect(state('a')).toBe('pending'); // ours is not committed yet
+    const before = reads;
+    expect(state('b')).toBe('success');
+    expect(reads).toBe(before); // kept again within the transaction
+    writer.exec('commit');
+    writeLock = false;
+    expect(state('a')).toBe('processing');
+    expect(state('b')).toBe('success');
+  });
+
   it('sees a commit by another process at the next read', () => {
     expect(state('a')).toBe('pending');
     const script = `const D = require('better-sqlite3'); const d = new D(${JSON.stringify(file)}); d.prepare("update tasks set state = 'failed' where id = 'a'").run(); d.close();`;
@@ -155,5 +177,16 @@ describe('status read through openSqlite', () => {
     other.close();
     expect(findTaskStatusNow(db, accountId, id)?.row).toMatchObject({ state: 'failed', fail_code: 'TIMEOUT' });
     expect(findTaskStatusNow(db, 'another account', id)).toBeUndefined();
+    // Kept: the same object while the row is unchanged.
+    expect(findTaskStatusNow(db, accountId, id)).toBe(findTaskStatusNow(db, accountId, id));
+
+    const uncached = openSqlite(join(dir, 'service.db'), { taskCache: false }); // LONGSHOT_STATUS_CACHE=off
+    try {
+      const a = findTaskStatusNow(uncached, accountId, id);
+      expect(a?.row.state).toBe('failed');
+      expect(findTaskStatusNow(uncached, accountId, id)).not.toBe(a);
+    } finally {
+      await uncached.close();
+    }
   });
 });

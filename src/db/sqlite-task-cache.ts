@@ -38,9 +38,10 @@ export interface TaskReadCache {
  * Rows touched by a transaction that is still open are dropped when it is written and again once it
  * has ended (committed or rolled back); meanwhile the committed row is the right answer.
  * Wherever one of these cannot be checked (no `-shm` file, a torn header read, a transaction open
- * on the writer when the header moved), the read goes to SQLite as before.
+ * on the writer without the write lock when the header moved), the read goes to SQLite as before.
+ * `holdsWriteLock` tells whether the writer's open transaction holds the write lock.
  */
-export function sqliteTaskReadCache(writer: SQLite.Database, file: string): TaskReadCache {
+export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holdsWriteLock: () => boolean = () => false): TaskReadCache {
   const entries = new Map<string, Entry>();
   /** Tasks written by the writer's open transaction: a read meanwhile keeps the committed row. */
   const touched = new Set<string>();
@@ -91,8 +92,9 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string): Task
     if (header.compare(header, 0, HEADER, HEADER, 2 * HEADER) !== 0 || header[12] !== 1) return false;
     if (knownGood && header.compare(known, 0, HEADER, 0, HEADER) === 0) return true;
     // Something committed. Our writer's commits have dropped their rows already; another
-    // connection's have not. An open transaction on the writer pins what data_version reports.
-    if (writer.inTransaction) return false;
+    // connection's have not. An open transaction on the writer pins what data_version reports,
+    // unless it holds the write lock (BEGIN IMMEDIATE): then nobody can have committed since.
+    if (writer.inTransaction && !holdsWriteLock()) return false;
     if (!triggers) {
       entries.clear();
       triggers = ensureTriggers();
