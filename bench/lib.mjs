@@ -41,15 +41,16 @@ export function serviceEnv(dataDir, extra = {}) {
 }
 
 /**
- * `longshot serve [args]`; resolves with the child, its URL and the first API key it prints.
+ * `longshot serve [args]`; resolves with the child, its URL and the first API key it prints (only
+ * a first start on an empty database prints one: pass `expectKey: false` for a second process).
  * BENCH_SERVICE_NODE_ARGS adds node flags to the service only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
-export async function startService(dataDir, args = [], extraEnv = {}) {
+export async function startService(dataDir, args = [], extraEnv = {}, { expectKey = true } = {}) {
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const svc = await start('node', [...nodeArgs, 'dist/cli/main.js', 'serve', ...args], serviceEnv(dataDir, extraEnv), (o) => {
     const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
     const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
-    return url && key ? { url, key } : null;
+    return url && (key || !expectKey) ? { url, key } : null;
   });
   return { child: svc.child, pid: svc.child.pid, url: svc.match.url, key: svc.match.key };
 }

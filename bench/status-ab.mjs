@@ -3,10 +3,12 @@
 // on a machine whose speed drifts within minutes.
 //
 //   node bench/status-ab.mjs dist-before dist        # two compiled trees (e.g. `git stash; npm run build; cp -r dist dist-before`)
+//   node bench/status-ab.mjs dist dist:--single-threaded-gc   # node flags for one variant after a colon
 //
 // Each tree's service is started from <tree>/cli/main.js on a fresh SQLite data dir (limits off)
-// and pinned to CPU 0 with the bare server; autocannon (this process) runs on CPU 1. Per round it
-// prints req/s, server CPU µs per request and both ratios to bare; then the medians.
+// and pinned to CPU 0 with the bare server; autocannon (this process) runs on CPU 1
+// (BENCH_PIN=off: nothing pinned, as in npm run bench). Per round it prints req/s, server CPU µs
+// per request and both ratios to bare; then the medians.
 // BENCH_DURATION (s, default 5), BENCH_WARMUP (default 2), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (64).
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -24,7 +26,8 @@ if (trees.length === 0) {
   console.error('usage: node bench/status-ab.mjs <dist tree> [<dist tree> ...]');
   process.exit(2);
 }
-const pin = (cpu, pid, all = false) => execFileSync('taskset', [all ? '-apc' : '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+const PIN = process.env.BENCH_PIN !== 'off';
+const pin = (cpu, pid, all = false) => PIN && execFileSync('taskset', [all ? '-apc' : '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
 pin(1, process.pid);
 
 const cannon = (opts) => new Promise((resolve, reject) => autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (e, r) => (e ? reject(e) : resolve(r))));
@@ -36,9 +39,10 @@ async function measure(pid, opts) {
   return { reqPerSec: Math.round(r.requests.average), p99ms: r.latency.p99, cpuUsPerReq: ((cpuMs(pid) - before) * 1000) / r.requests.total };
 }
 
-async function serviceFrom(tree) {
+async function serviceFrom(variant) {
+  const [tree, ...nodeArgs] = variant.split(':');
   const dataDir = await mkdtemp(join(tmpdir(), 'longshot-ab-'));
-  const svc = await start('node', [join(tree, 'cli/main.js'), 'serve'], serviceEnv(dataDir), (o) => {
+  const svc = await start('node', [...nodeArgs.join(':').split(' ').filter(Boolean), join(tree, 'cli/main.js'), 'serve'], serviceEnv(dataDir), (o) => {
     const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
     const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
     return url && key ? { url, key } : null;
@@ -55,7 +59,7 @@ async function serviceFrom(tree) {
     if (state === 'failed') throw new Error(`${tree}: the bench task failed`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { tree, dataDir, child: svc.child, opts: { url: statusUrl, headers }, rounds: [] };
+  return { tree: variant, dataDir, child: svc.child, opts: { url: statusUrl, headers }, rounds: [] };
 }
 
 const bare = await start('node', ['bench/bare-server.mjs'], {}, (o) => /LISTENING (\d+)/.exec(o)?.[1]);
