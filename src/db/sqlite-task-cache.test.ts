@@ -140,6 +140,25 @@ describe('sqlite task read cache', () => {
     expect(state('b')).toBe('success');
   });
 
+  it('makes its triggers outside transactions, so a rollback cannot take them away', () => {
+    writer.exec('begin immediate');
+    writeLock = true;
+    expect(state('a')).toBe('pending'); // first use inside a transaction: read, nothing made
+    writer.exec('rollback');
+    writeLock = false;
+    expect(state('a')).toBe('pending');
+    writer.prepare("update tasks set state = 'success' where id = 'a'").run();
+    expect(state('a')).toBe('success');
+  });
+
+  it('follows a rebuild of the table (as a migration does), which drops its triggers', () => {
+    expect(state('a')).toBe('pending');
+    writer.exec("drop table tasks; create table tasks (id text primary key, state text not null); insert into tasks values ('a', 'failed');");
+    expect(state('a')).toBe('failed');
+    writer.prepare("update tasks set state = 'success' where id = 'a'").run();
+    expect(state('a')).toBe('success');
+  });
+
   it('sees a commit by another process at the next read', () => {
     expect(state('a')).toBe('pending');
     const script = `const D = require('better-sqlite3'); const d = new D(${JSON.stringify(file)}); d.prepare("update tasks set state = 'failed' where id = 'a'").run(); d.close();`;

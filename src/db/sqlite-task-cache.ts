@@ -50,7 +50,6 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
   let knownGood = false;
   let dataVersion = -1;
   let shm: number | null = null;
-  let triggers = false;
 
   writer.function('longshot_task_written', { deterministic: false, varargs: false }, (id: unknown) => {
     if (typeof id !== 'string') return null;
@@ -59,10 +58,12 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
     return null;
   });
 
-  /** Temporary triggers: this connection's writes only. A migration rebuilding `tasks` drops them. */
-  const ensureTriggers = (): boolean => {
-    const have = writer.prepare("select count(*) from temp.sqlite_master where type = 'trigger' and name like 'longshot_task_written_%'").pluck().get();
-    if (have === 3) return true;
+  /**
+   * Temporary triggers: this connection's writes only. A migration rebuilding `tasks` drops them,
+   * and so would the rollback of a transaction that created them; they are made outside any.
+   */
+  const triggerCount = writer.prepare("select count(*) from temp.sqlite_master where type = 'trigger' and name like 'longshot_task_written_%'").pluck();
+  const createTriggers = (): boolean => {
     try {
       writer.exec(`
         create temp trigger if not exists longshot_task_written_i after insert on main.tasks begin select longshot_task_written(new.id); end;
@@ -73,6 +74,7 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
       return false; // no tasks table yet (not migrated): no caching
     }
   };
+  const dataVersionOf = writer.prepare('pragma data_version').pluck();
 
   /** True when kept rows may be used and new ones kept; false sends this read to SQLite uncached. */
   const valid = (): boolean => {
@@ -95,21 +97,16 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
     // connection's have not. An open transaction on the writer pins what data_version reports,
     // unless it holds the write lock (BEGIN IMMEDIATE): then nobody can have committed since.
     if (writer.inTransaction && !holdsWriteLock()) return false;
-    if (!triggers) {
+    // Without the triggers (never made, or dropped with the table) our own writes were not seen.
+    if (triggerCount.get() !== 3) {
       entries.clear();
-      triggers = ensureTriggers();
-      if (!triggers) return false;
+      knownGood = false;
+      if (writer.inTransaction || !createTriggers()) return false;
     }
-    const version = writer.pragma('data_version', { simple: true }) as number;
+    const version = dataVersionOf.get() as number;
     if (version !== dataVersion) {
       entries.clear();
       dataVersion = version;
-    }
-    // A migration may have rebuilt the table, and its triggers with it.
-    if (!ensureTriggers()) {
-      entries.clear();
-      triggers = false;
-      return false;
     }
     header.copy(known, 0, 0, HEADER);
     knownGood = true;
