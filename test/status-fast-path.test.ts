@@ -16,7 +16,7 @@ import { startTestService, type TestService } from './support/service.js';
 let t: TestService;
 let fastServer: Server;
 let fastUrl: string;
-const sync = () => t.service.deps.db.selectOneNow !== undefined;
+const sync = () => t.service.deps.db.selectTaskNow !== undefined;
 const GEN = '/api/v1/generateTask/veo-3-1';
 const DECLINED = 599;
 

@@ -29,14 +29,10 @@ export interface Db {
   /** `selectOne` answered synchronously; only where the driver is synchronous (SQLite). */
   selectOneNow?<R>(sqlText: string, params: readonly unknown[]): R | undefined;
   /**
-   * `selectOneNow` returning the row as an array of its values in select order: building an
-   * object keyed by column name costs the driver more per row than the rest of the read.
-   */
-  selectValuesNow?(sqlText: string, params: readonly unknown[]): unknown[] | undefined;
-  /**
-   * `selectValuesNow` for a read of task `taskId`'s own row, made into an object by `make`;
-   * answered from memory (the same object) while no commit can have changed the row
-   * (db/sqlite-task-cache.ts): the status poll's read.
+   * A synchronous read of task `taskId`'s own row, given to `make` as its values in select order
+   * (building an object keyed by column name costs the driver more than the rest of the read);
+   * answered from memory, the same object, while no commit can have changed the row
+   * (db/sqlite-task-cache.ts). SQLite only: the status poll's read.
    */
   selectTaskNow?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined;
   close(): Promise<void>;
@@ -82,7 +78,6 @@ export function openSqlite(file: string, opts: { taskCache?: boolean } = {}): Db
     dialect: 'sqlite',
     selectOne: async (text, params) => selectOneNow(text, params),
     selectOneNow,
-    selectValuesNow,
     selectTaskNow: (taskId, text, params, make) => {
       const read = () => {
         const values = selectValuesNow(text, params);

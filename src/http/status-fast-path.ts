@@ -18,14 +18,6 @@ const QUERY = /^taskId=([0-9a-f]{32})$/;
 const counted = new WeakMap<IncomingMessage, RateDecision>();
 export const countedDecision = (req: IncomingMessage): RateDecision | undefined => counted.get(req);
 
-/**
- * The polling hot path: a plain status read (`GET /api/v1/statusTask/{model}?taskId=…`, cached
- * key, no `wait`) answered synchronously from the SQLite reader, without Fastify's routing, hook
- * and promise machinery, which cost more than the read itself. It answers only the ordinary
- * success: the same body (bytes) and headers the statusTask route sends. Everything else — an
- * uncached or refused key, a 404, a refusal by a rate limit, a long-poll, a database that cannot
- * answer synchronously — returns false and Fastify handles the request as before.
- */
 interface Rendered {
   /** The signed URLs' expiry the body was rendered with (they change once a minute). */
   expires: number;
@@ -45,6 +37,14 @@ function rendered(found: StatusRead, deps: Deps): Rendered {
   return fresh;
 }
 
+/**
+ * The polling hot path: a plain status read (`GET /api/v1/statusTask/{model}?taskId=…`, cached
+ * key, no `wait`) answered synchronously from SQLite (through the task read cache), without
+ * Fastify's routing, hook and promise machinery, which cost more than the read itself. It answers only the ordinary
+ * success: the same body (bytes) and headers the statusTask route sends. Everything else — an
+ * uncached or refused key, a 404, a refusal by a rate limit, a long-poll, a database that cannot
+ * answer synchronously — returns false and Fastify handles the request as before.
+ */
 export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLimiter) {
   let open = true;
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
