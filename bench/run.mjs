@@ -14,6 +14,8 @@ const TAG = process.env.BENCH_TAG ? `-${process.env.BENCH_TAG.replace(/[^\w.-]/g
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 /** Pairs (bare, then the service) per status figure; the figure is the pair with the median ratio. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Submits per second beside the polls of the "under writes" figure. */
+const WRITE_RATE = Number(process.env.BENCH_WRITE_RATE ?? 200);
 // Stored tasks besides the one read: the status read must cost the same at 10k and at 1M rows.
 const STORED = (process.env.BENCH_STORED ?? '10000,100000,1000000').split(',').map(Number);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -49,11 +51,11 @@ const measured = async (pid, opts) => (await measuredRaw(pid, opts))[0];
  * this machine's speed drifts by up to 2× within minutes, so one pair can land on either side of a
  * goal by luck. `ratios` keeps every pair's ratio; `errors` counts failed requests of all of them.
  */
-async function pairedFigure(barePid, bareOpts, pid, opts) {
+async function pairedFigure(barePid, bareOpts, pid, opts, measure = () => measured(pid, opts)) {
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
     const bare = await measured(barePid, bareOpts);
-    const r = await measured(pid, opts);
+    const r = await measure();
     rounds.push({ ...r, bare, ratio: r.reqPerSec / bare.reqPerSec });
   }
   const mid = rounds.slice().sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)];
@@ -240,6 +242,29 @@ async function main() {
     results.status = results.statusByStored[STORED[0]];
     results.bare = results.status.bare;
 
+    // Polls while the same process takes BENCH_WRITE_RATE submits/s of tasks that fail at once
+    // (an image on a private address: nothing renders), each a submit, a claim and a settle: the
+    // read cache under its own process's write load, which drops only the written tasks' rows.
+    const writeBody = JSON.stringify({ input: { prompt: 'write load', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/x.png'] } });
+    const writes = { sent: 0, ok: 0 };
+    const statusPath = `/api/v1/statusTask/veo-3-1?taskId=${taskId}`;
+    results.statusUnderWrites = await pairedFigure(bare.child.pid, { url: `http://127.0.0.1:${bare.match}/` }, svc.pid, null, async () => {
+      const load = new Promise((resolve, reject) =>
+        autocannon(
+          { url: `${url}/api/v1/generateTask/veo-3-1`, method: 'POST', headers: auth, body: writeBody, connections: 4, overallRate: WRITE_RATE, duration: WARMUP + DURATION + 1 },
+          (err, r) => (err ? reject(err) : resolve(r)),
+        ),
+      );
+      const r = await measured(svc.pid, { url: url + statusPath, headers: auth });
+      const w = await load;
+      writes.sent += w.requests.total;
+      writes.ok += w['2xx'];
+      return r;
+    });
+    results.statusUnderWrites.writeRate = WRITE_RATE;
+    results.statusUnderWrites.writes = writes;
+    if (writes.ok !== writes.sent) throw new Error(`write load: ${writes.sent - writes.ok} of ${writes.sent} submits failed`);
+
     // Dispatch latency: tasks that fail at once (an image on a private address) so workers are
     // idle for every submit; start_time - create_time is submit → processing.
     const dispatchIds = [];
@@ -292,6 +317,9 @@ async function main() {
       console.log(`| bare node:http JSON, just before | ${u.bare.reqPerSec} | ${u.bare.p50ms} | ${u.bare.p99ms} | ${u.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
       console.log(`| statusTask, read cache off, ${Number(n).toLocaleString('en')} tasks stored | ${u.reqPerSec} | ${u.p50ms} | ${u.p99ms} | ${u.cpuUsPerReq} | ${u.ratio.toFixed(2)}${all(u)} | ${(u.bare.cpuUsPerReq / u.cpuUsPerReq).toFixed(2)} | — |`);
     }
+    const w = results.statusUnderWrites;
+    console.log(`| bare node:http JSON, just before | ${w.bare.reqPerSec} | ${w.bare.p50ms} | ${w.bare.p99ms} | ${w.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
+    console.log(`| statusTask while the same process takes ${WRITE_RATE} submits/s, ${Number(STORED[0]).toLocaleString('en')} stored (CPU includes the submits) | ${w.reqPerSec} | ${w.p50ms} | ${w.p99ms} | ${w.cpuUsPerReq} | ${w.ratio.toFixed(2)}${ROUNDS > 1 ? ` (pairs: ${w.ratios.map((x) => x.toFixed(2)).join(', ')})` : ''} | ${(w.bare.cpuUsPerReq / w.cpuUsPerReq).toFixed(2)} | — |`);
     console.log(`| bare node:http JSON, just before | ${sub.bare.reqPerSec} | ${sub.bare.p50ms} | ${sub.bare.p99ms} | ${sub.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
     console.log(`| submit (generateTask, API-only, SQLite) | ${sub.reqPerSec} | ${sub.p50ms} | ${sub.p99ms} | ${sub.cpuUsPerReq} | ${sub.ratio.toFixed(2)} | ${sub.cpuRatio.toFixed(2)} | ${sub.goal}${sub.meetsGoal ? ' (met)' : ' (**not met**)'} |`);
     console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — | — | — | — |`);
@@ -308,7 +336,7 @@ async function main() {
     });
     await writeFile(chart, statusChart(points, `npm run bench, ${report.date.slice(0, 10)}, ${CONNECTIONS} connections, ${DURATION} s each, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}`));
     console.log(`written ${chart}`);
-    if (results.bare.errors > 0 || [...Object.values(results.statusByStored), ...Object.values(results.statusUncachedByStored)].some((r) => r.errors > 0 || r.bare.errors > 0) || sub.errors > 0) throw new Error('requests failed during the bench');
+    if (results.bare.errors > 0 || [...Object.values(results.statusByStored), ...Object.values(results.statusUncachedByStored), results.statusUnderWrites].some((r) => r.errors > 0 || r.bare.errors > 0) || sub.errors > 0) throw new Error('requests failed during the bench');
     if (!sub.rowsConsistent) throw new Error(`submit: ${sub.taskRows} task rows for ${sub.answered2xx} answers 2xx (${sub.inFlightAtStop} in flight at the stop)`);
   } finally {
     bare.child.kill('SIGTERM');
