@@ -264,6 +264,13 @@ async function main() {
     results.statusUnderWrites.writeRate = WRITE_RATE;
     results.statusUnderWrites.writes = writes;
     if (writes.ok !== writes.sent) throw new Error(`write load: ${writes.sent - writes.ok} of ${writes.sent} submits failed`);
+    // The workers finish that backlog before dispatch is measured with idle workers.
+    const unfinished = new Database(join(dataDir, 'longshot.db'), { readonly: true }).prepare("select count(*) from tasks where state in ('pending', 'processing')").pluck();
+    for (const deadline = Date.now() + 120_000; unfinished.get() > 0; ) {
+      if (Date.now() > deadline) throw new Error(`write load: ${unfinished.get()} tasks still unfinished after 120 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    unfinished.database.close();
 
     // Dispatch latency: tasks that fail at once (an image on a private address) so workers are
     // idle for every submit; start_time - create_time is submit → processing.
