@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +158,18 @@ describe('sqlite task read cache', () => {
     expect(state('a')).toBe('failed');
     writer.prepare("update tasks set state = 'success' where id = 'a'").run();
     expect(state('a')).toBe('success');
+  });
+
+  it('answers through SQLite when the wal-index cannot be read', () => {
+    mkdirSync(join(dir, 'odd.db-shm')); // a directory: opening works, reading fails
+    const odd = sqliteTaskReadCache(writer, join(dir, 'odd.db'));
+    try {
+      expect(odd.get('a', SQL, ['a'], read('a'))?.[1]).toBe('pending');
+      expect(odd.get('a', SQL, ['a'], read('a'))?.[1]).toBe('pending');
+      expect(reads).toBe(2);
+    } finally {
+      odd.close();
+    }
   });
 
   it('sees a commit by another process at the next read', () => {

@@ -115,7 +115,13 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
 
   return {
     get(taskId, text, params, read) {
-      if (!valid()) return read();
+      let usable = false;
+      try {
+        usable = valid();
+      } catch {
+        // An unreadable -shm file or a busy writer must not fail a poll: SQLite answers it.
+      }
+      if (!usable) return read();
       const key = params.join('\n');
       const hit = entries.get(taskId);
       if (hit !== undefined && hit.text === text && hit.key === key) return hit.value as ReturnType<typeof read>;
