@@ -6,7 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { groupCommitter } from './group-commit.js';
-import { sqliteTaskReadCache } from './sqlite-task-cache.js';
+import { sqliteTaskReadCache, type TaskRowReader } from './sqlite-task-cache.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -26,8 +26,6 @@ export interface Db {
    * path of status polling — and, being another connection, sees only committed data.
    */
   selectOne<R>(sqlText: string, params: readonly unknown[]): Promise<R | undefined>;
-  /** `selectOne` answered synchronously; only where the driver is synchronous (SQLite). */
-  selectOneNow?<R>(sqlText: string, params: readonly unknown[]): R | undefined;
   /**
    * A synchronous read of task `taskId`'s own row, given to `make` as its values in select order
    * (building an object keyed by column name costs the driver more than the rest of the read);
@@ -59,32 +57,26 @@ export function openSqlite(file: string, opts: { taskCache?: boolean } = {}): Db
   const selectOneNow = <R>(text: string, params: readonly unknown[]) => reader.prepare(text).get(...params) as R | undefined;
   // Statements in raw mode are kept apart: raw(true) changes what get() returns for every user.
   const valueStatements = new Map<string, SQLite.Statement>();
-  const selectValuesNow = (text: string, params: readonly unknown[]) => {
+  const readTask: TaskRowReader = (text, params, make) => {
     let stmt = valueStatements.get(text);
     if (stmt === undefined) {
       stmt = readerRaw.prepare(text).raw(true);
       valueStatements.set(text, stmt); // only compiled hot-path queries come here, never ad-hoc SQL
     }
-    return stmt.get(...params) as unknown[] | undefined;
+    const values = stmt.get(...params) as unknown[] | undefined;
+    return values === undefined ? undefined : make(values);
   };
   // Between BEGIN IMMEDIATE and its end nobody else can commit (the cache relies on it).
   let writeLockHeld = false;
   const writeTx = groupCommitter(kysely, (held) => {
     writeLockHeld = held;
   });
-  const taskCache = opts.taskCache === false ? null : sqliteTaskReadCache(raw, file, () => writeLockHeld);
+  const taskCache = opts.taskCache === false ? null : sqliteTaskReadCache(raw, file, readTask, () => writeLockHeld);
   return {
     kysely,
     dialect: 'sqlite',
     selectOne: async (text, params) => selectOneNow(text, params),
-    selectOneNow,
-    selectTaskNow: (taskId, text, params, make) => {
-      const read = () => {
-        const values = selectValuesNow(text, params);
-        return values === undefined ? undefined : make(values);
-      };
-      return taskCache ? taskCache.get(taskId, text, params, read) : read();
-    },
+    selectTaskNow: taskCache ? taskCache.get : (_taskId, text, params, make) => readTask(text, params, make),
     writeTx,
     close: async () => {
       taskCache?.close();

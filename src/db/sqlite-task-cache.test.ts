@@ -9,7 +9,7 @@ import { newTaskId } from '../domain/ids.js';
 import { createAccount } from './accounts-repo.js';
 import { openSqlite, type Db } from './connect.js';
 import { migrateToLatest } from './migrations.js';
-import { sqliteTaskReadCache, type TaskReadCache } from './sqlite-task-cache.js';
+import { sqliteTaskReadCache, type TaskReadCache, type TaskRowReader } from './sqlite-task-cache.js';
 import { claimNextTask, findTaskStatusNow, insertTask } from './tasks-repo.js';
 
 /**
@@ -34,7 +34,7 @@ beforeEach(async () => {
   writer.pragma('journal_mode = WAL');
   writer.exec("create table tasks (id text primary key, state text not null); insert into tasks values ('a', 'pending'), ('b', 'pending');");
   reader = new Database(file, { readonly: true });
-  cache = sqliteTaskReadCache(writer, file, () => writeLock);
+  cache = sqliteTaskReadCache(writer, file, read, () => writeLock);
   reads = 0;
   writeLock = false;
 });
@@ -45,11 +45,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const read = (id: string) => () => {
+const read: TaskRowReader = (text, params, make) => {
   reads++;
-  return reader.prepare(SQL).raw(true).get(id) as unknown[] | undefined;
+  const values = reader.prepare(text).raw(true).get(...params) as unknown[] | undefined;
+  return values === undefined ? undefined : make(values);
 };
-const state = (id: string) => cache.get(id, SQL, [id], read(id))?.[1];
+const asIs = (values: unknown[]) => values;
+const state = (id: string) => cache.get(id, SQL, [id], asIs)?.[1];
 
 describe('sqlite task read cache', () => {
   it('answers from memory while nothing commits, and per text and parameters', () => {
@@ -57,10 +59,10 @@ describe('sqlite task read cache', () => {
     expect(state('a')).toBe('pending');
     expect(state('a')).toBe('pending');
     expect(reads).toBe(1);
-    expect(cache.get('a', `${SQL} `, ['a'], read('a'))?.[1]).toBe('pending'); // another text: read
+    expect(cache.get('a', `${SQL} `, ['a'], asIs)?.[1]).toBe('pending'); // another text: read
     expect(reads).toBe(2);
-    expect(cache.get('zz', SQL, ['zz'], read('zz'))).toBeUndefined(); // no row: never kept
-    expect(cache.get('zz', SQL, ['zz'], read('zz'))).toBeUndefined();
+    expect(cache.get('zz', SQL, ['zz'], asIs)).toBeUndefined(); // no row: never kept
+    expect(cache.get('zz', SQL, ['zz'], asIs)).toBeUndefined();
     expect(reads).toBe(4);
   });
 
@@ -162,10 +164,10 @@ describe('sqlite task read cache', () => {
 
   it('answers through SQLite when the wal-index cannot be read', () => {
     mkdirSync(join(dir, 'odd.db-shm')); // a directory: opening works, reading fails
-    const odd = sqliteTaskReadCache(writer, join(dir, 'odd.db'));
+    const odd = sqliteTaskReadCache(writer, join(dir, 'odd.db'), read);
     try {
-      expect(odd.get('a', SQL, ['a'], read('a'))?.[1]).toBe('pending');
-      expect(odd.get('a', SQL, ['a'], read('a'))?.[1]).toBe('pending');
+      expect(odd.get('a', SQL, ['a'], asIs)?.[1]).toBe('pending');
+      expect(odd.get('a', SQL, ['a'], asIs)?.[1]).toBe('pending');
       expect(reads).toBe(2);
     } finally {
       odd.close();

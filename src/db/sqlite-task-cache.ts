@@ -8,19 +8,28 @@ const HEADER = 48;
 
 interface Entry {
   text: string;
-  key: string;
+  params: readonly unknown[];
   value: object;
 }
 
+/** Runs SQL `text` with `params` on the reader and makes an object of the row's values. */
+export type TaskRowReader = <T extends object>(text: string, params: readonly unknown[], make: (values: unknown[]) => T) => T | undefined;
+
 export interface TaskReadCache {
   /**
-   * What `read()` made of task `taskId`'s row (SQL `text` with `params`), from memory while no
+   * What `make` made of task `taskId`'s row (SQL `text` with `params`), from memory while no
    * commit can have changed the row since, else read now (and kept, as the very same object).
    * Undefined (no such row) is not kept.
    */
-  get<T extends object>(taskId: string, text: string, params: readonly unknown[], read: () => T | undefined): T | undefined;
+  get<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined;
   close(): void;
 }
+
+const sameParams = (a: readonly unknown[], b: readonly unknown[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
 
 /**
  * Rows of the `tasks` table read on the SQLite reader, kept in memory while they provably have
@@ -39,15 +48,21 @@ export interface TaskReadCache {
  * has ended (committed or rolled back); meanwhile the committed row is the right answer.
  * Wherever one of these cannot be checked (no `-shm` file, a torn header read, a transaction open
  * on the writer without the write lock when the header moved), the read goes to SQLite as before.
- * `holdsWriteLock` tells whether the writer's open transaction holds the write lock.
+ * `read` reads a row on the reader; `holdsWriteLock` tells whether the writer's open transaction
+ * holds the write lock.
  */
-export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holdsWriteLock: () => boolean = () => false): TaskReadCache {
+export function sqliteTaskReadCache(
+  writer: SQLite.Database,
+  file: string,
+  read: TaskRowReader,
+  holdsWriteLock: () => boolean = () => false,
+): TaskReadCache {
   const entries = new Map<string, Entry>();
   /** Tasks written by the writer's open transaction: a read meanwhile keeps the committed row. */
   const touched = new Set<string>();
   const header = Buffer.alloc(2 * HEADER);
+  /** The header when the cache was last known good; all zeros (never a valid header) when not. */
   const known = Buffer.alloc(HEADER);
-  let knownGood = false;
   let dataVersion = -1;
   let shm: number | null = null;
 
@@ -92,7 +107,7 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
     if (readSync(shm, header, 0, 2 * HEADER, 0) !== 2 * HEADER) return false;
     // A writer updates the second copy, then the first: unequal copies are a read mid-update.
     if (header.compare(header, 0, HEADER, HEADER, 2 * HEADER) !== 0 || header[12] !== 1) return false;
-    if (knownGood && header.compare(known, 0, HEADER, 0, HEADER) === 0) return true;
+    if (header.compare(known, 0, HEADER, 0, HEADER) === 0) return true;
     // Something committed. Our writer's commits have dropped their rows already; another
     // connection's have not. An open transaction on the writer pins what data_version reports,
     // unless it holds the write lock (BEGIN IMMEDIATE): then nobody can have committed since.
@@ -100,7 +115,7 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
     // Without the triggers (never made, or dropped with the table) our own writes were not seen.
     if (triggerCount.get() !== 3) {
       entries.clear();
-      knownGood = false;
+      known.fill(0);
       if (writer.inTransaction || !createTriggers()) return false;
     }
     const version = dataVersionOf.get() as number;
@@ -109,26 +124,24 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, holds
       dataVersion = version;
     }
     header.copy(known, 0, 0, HEADER);
-    knownGood = true;
     return true;
   };
 
   return {
-    get(taskId, text, params, read) {
+    get<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T) {
       let usable = false;
       try {
         usable = valid();
       } catch {
         // An unreadable -shm file or a busy writer must not fail a poll: SQLite answers it.
       }
-      if (!usable) return read();
-      const key = params.join('\n');
+      if (!usable) return read(text, params, make);
       const hit = entries.get(taskId);
-      if (hit !== undefined && hit.text === text && hit.key === key) return hit.value as ReturnType<typeof read>;
-      const value = read();
+      if (hit !== undefined && hit.text === text && sameParams(hit.params, params)) return hit.value as T;
+      const value = read(text, params, make);
       if (value !== undefined) {
         if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-        entries.set(taskId, { text, key, value });
+        entries.set(taskId, { text, params: params.slice(), value });
       }
       return value;
     },
