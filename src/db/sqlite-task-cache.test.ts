@@ -51,6 +51,12 @@ const read: TaskRowReader = (text, params, make) => {
   return values === undefined ? undefined : make(values);
 };
 const asIs = (values: unknown[]) => values;
+/** One statement committed by another connection to `path`. */
+const commitElsewhere = (path: string, statement: string, ...params: unknown[]) => {
+  const other = new Database(path);
+  other.prepare(statement).run(...params);
+  other.close();
+};
 const state = (id: string) => cache.get(id, SQL, [id], asIs)?.[1];
 
 describe('sqlite task read cache', () => {
@@ -101,9 +107,7 @@ describe('sqlite task read cache', () => {
   it("drops every row when another connection commits, and caches again afterwards", () => {
     expect(state('a')).toBe('pending');
     expect(state('b')).toBe('pending');
-    const other = new Database(file);
-    other.prepare("update tasks set state = 'success' where id = 'b'").run();
-    other.close();
+    commitElsewhere(file, "update tasks set state = 'success' where id = 'b'");
     expect(state('a')).toBe('pending');
     expect(state('b')).toBe('success');
     const before = reads;
@@ -115,9 +119,7 @@ describe('sqlite task read cache', () => {
     expect(state('a')).toBe('pending');
     writer.exec('begin'); // deferred: the first read pins the writer's snapshot
     writer.prepare('select count(*) from tasks').get();
-    const other = new Database(file);
-    other.prepare("update tasks set state = 'success' where id = 'a'").run();
-    other.close();
+    commitElsewhere(file, "update tasks set state = 'success' where id = 'a'");
     expect(state('a')).toBe('success');
     writer.exec('commit');
     expect(state('a')).toBe('success');
@@ -126,9 +128,7 @@ describe('sqlite task read cache', () => {
   it('revalidates inside a transaction that holds the write lock, where nobody else can commit', () => {
     expect(state('a')).toBe('pending');
     expect(state('b')).toBe('pending');
-    const other = new Database(file);
-    other.prepare("update tasks set state = 'success' where id = 'b'").run();
-    other.close();
+    commitElsewhere(file, "update tasks set state = 'success' where id = 'b'");
     writer.exec('begin immediate');
     writeLock = true;
     writer.prepare("update tasks set state = 'processing' where id = 'a'").run();
@@ -206,9 +206,7 @@ describe('status read through openSqlite', () => {
     expect(state()).toBe('pending');
     expect((await claimNextTask(db, 6000, 60_000, 'tok'))?.id).toBe(id); // one statement, outside writeTx
     expect(state()).toBe('processing');
-    const other = new Database(join(dir, 'service.db'));
-    other.prepare("update tasks set state = 'failed', fail_code = 'TIMEOUT' where id = ?").run(id);
-    other.close();
+    commitElsewhere(join(dir, 'service.db'), "update tasks set state = 'failed', fail_code = 'TIMEOUT' where id = ?", id);
     expect(findTaskStatusNow(db, accountId, id)?.row).toMatchObject({ state: 'failed', fail_code: 'TIMEOUT' });
     expect(findTaskStatusNow(db, 'another account', id)).toBeUndefined();
     // Kept: the same object while the row is unchanged.
