@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { statusResponseJson, type TaskStatus } from './task-view.js';
 
 describe('statusResponseJson', () => {
-  // The route serialises the envelope with its response schema; JSON.stringify of a view whose keys
-  // are in that schema's order gives the same text, so it is the reference here.
+  // The reference: JSON.stringify of the envelope with the view's keys put in APIXO's order.
   const reference = (data: TaskStatus) =>
     JSON.stringify({
       code: 200,

@@ -30,7 +30,7 @@ export function taskStatusView(row: TaskStatusRow, signer: UrlSigner, baseUrl: s
     view.costTime = completeTime - createTime;
     if (row.poster_key) view.posterUrl = baseUrl + signer.sign(resultPath(row.poster_key), now + ttlMs);
   } else if (row.state === 'failed') {
-    // Keys in the order of the route's response schema, so every path renders the same bytes.
+    // Keys in the order statusResponseJson writes them, so SSE events list them alike.
     view.completeTime = Number(row.complete_time);
     view.failCode = row.fail_code ?? 'INTERNAL_ERROR';
     view.failMsg = row.fail_msg ?? '';
@@ -41,9 +41,10 @@ export function taskStatusView(row: TaskStatusRow, signer: UrlSigner, baseUrl: s
 const str = JSON.stringify;
 
 /**
- * `{"code":200,"message":"success","data":<view>}` as the statusTask route serialises it (keys in
- * its response schema's order), built by concatenation: the status fast path answers with these
- * exact bytes, and a generic JSON.stringify of the envelope costs more than the rest of the body.
+ * `{"code":200,"message":"success","data":<view>}`: the body of every status answer (the route,
+ * the fast path) and of every callback, keys in APIXO's order whatever order the view was built
+ * in, built by concatenation: a generic JSON.stringify of the envelope costs more than the rest
+ * of a status read.
  */
 export function statusResponseJson(v: TaskStatus): string {
   let out = `{"code":200,"message":"success","data":{"taskId":${str(v.taskId)},"state":${str(v.state)},"createTime":${v.createTime}`;

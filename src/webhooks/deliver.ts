@@ -3,7 +3,7 @@ import { findTaskStatus } from '../db/tasks-repo.js';
 import { getWebhookSecrets, signingSecrets } from '../db/webhook-secrets-repo.js';
 import type { DeliveryRow } from '../db/deliveries-repo.js';
 import { guardedRequest, type LookupFn } from '../net/guarded-http.js';
-import { taskStatusView } from '../services/task-view.js';
+import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
 import { describeStatus, type AttemptResult } from './schedule.js';
 import { webhookHeaders } from './sign.js';
@@ -40,7 +40,7 @@ export async function buildPayload(deps: Deps, d: Pick<DeliveryRow, 'account_id'
   const row = await findTaskStatus(deps.db, d.account_id, d.task_id);
   if (!row) return null;
   const data = taskStatusView(row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs);
-  return JSON.stringify({ code: 200, message: 'success', data });
+  return statusResponseJson(data);
 }
 
 /**

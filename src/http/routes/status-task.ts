@@ -2,36 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { isTaskId } from '../../domain/ids.js';
 import { isModel } from '../../domain/models.js';
 import { findTaskStatus } from '../../db/tasks-repo.js';
-import { taskStatusView } from '../../services/task-view.js';
+import { statusResponseJson, taskStatusView } from '../../services/task-view.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError } from '../api-error.js';
 import { isFinal, type TaskState } from '../../domain/task-state.js';
 import { closed, holdOpen, parseWait, waitForChange } from '../wait.js';
 import { mayUseModel } from '../../services/caller.js';
-
-const statusResponse = {
-  200: {
-    type: 'object',
-    properties: {
-      code: { type: 'integer' },
-      message: { type: 'string' },
-      data: {
-        type: 'object',
-        properties: {
-          taskId: { type: 'string' },
-          state: { type: 'string' },
-          createTime: { type: 'integer' },
-          resultJson: { type: 'string' },
-          completeTime: { type: 'integer' },
-          costTime: { type: 'integer' },
-          failCode: { type: 'string' },
-          failMsg: { type: 'string' },
-          posterUrl: { type: 'string' },
-        },
-      },
-    },
-  },
-} as const;
 
 /**
  * GET /api/v1/statusTask/{model}?taskId=[&wait=N]: the hottest route; one indexed read, no
@@ -41,7 +17,6 @@ const statusResponse = {
 export const statusTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
   app.get<{ Params: { model: string }; Querystring: { taskId?: string | string[]; wait?: string | string[] } }>(
     '/statusTask/:model',
-    { schema: { response: statusResponse } },
     async (req, reply) => {
       const { model } = req.params;
       if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
@@ -57,8 +32,9 @@ export const statusTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) =
         holdOpen(req.raw);
         row = await waitForChange(deps, req.caller!.accountId, row, wait * 1000, closed(reply.raw));
       }
-      const now = deps.clock.now();
-      return { code: 200, message: 'success', data: taskStatusView(row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs) };
+      // The same renderer as the fast path and webhooks: one body for one task state.
+      reply.type('application/json; charset=utf-8');
+      return statusResponseJson(taskStatusView(row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs));
     },
   );
 };
