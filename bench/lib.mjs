@@ -1,5 +1,6 @@
-// Helpers shared by bench/run.mjs and bench/waiters.mjs: start the service as a separate process,
-// read its CPU time and RSS from /proc, percentiles.
+// Helpers shared by the benches: start the service as a separate process, give it a finished task
+// to read, drive a server with autocannon and read its CPU time and RSS from /proc, percentiles.
+import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
@@ -43,16 +44,46 @@ export function serviceEnv(dataDir, extra = {}) {
 /**
  * `longshot serve [args]`; resolves with the child, its URL and the first API key it prints (only
  * a first start on an empty database prints one: pass `expectKey: false` for a second process).
- * BENCH_SERVICE_NODE_ARGS adds node flags to the service only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ * BENCH_SERVICE_NODE_ARGS adds node flags to the service only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+ * (`nodeArgs` replaces them); `entry` is the CLI to run, e.g. another build's `dist-before/cli/main.js`.
  */
-export async function startService(dataDir, args = [], extraEnv = {}, { expectKey = true } = {}) {
-  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const svc = await start('node', [...nodeArgs, 'dist/cli/main.js', 'serve', ...args], serviceEnv(dataDir, extraEnv), (o) => {
+export async function startService(dataDir, args = [], extraEnv = {}, { expectKey = true, entry = 'dist/cli/main.js', nodeArgs } = {}) {
+  const flags = nodeArgs ?? (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const svc = await start('node', [...flags, entry, 'serve', ...args], serviceEnv(dataDir, extraEnv), (o) => {
     const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
     const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
     return url && (key || !expectKey) ? { url, key } : null;
   });
   return { child: svc.child, pid: svc.child.pid, url: svc.match.url, key: svc.match.key };
+}
+
+/** Submits one task (fast, seed 1) and waits until it succeeded: a status read of it carries signed URLs. */
+export async function finishedTask(url, headers) {
+  const submit = await fetch(`${url}/api/v1/generateTask/veo-3-1`, { method: 'POST', headers, body: JSON.stringify({ input: { prompt: 'bench', mode: 'fast', seed: 1 } }) });
+  const { taskId } = (await submit.json()).data;
+  for (;;) {
+    const s = (await (await fetch(`${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, { headers })).json()).data;
+    if (s.state === 'success') return taskId;
+    if (s.state === 'failed') throw new Error(`the bench task failed: ${s.failMsg}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** autocannon with `opts` (connections and duration included), as a promise. */
+export const cannon = (opts) => new Promise((resolve, reject) => autocannon(opts, (err, res) => (err ? reject(err) : resolve(res))));
+
+/**
+ * `warmup` s of the load (not counted), then the load against `pid`'s server: autocannon's summary
+ * with the server's CPU µs per request, and autocannon's raw result. `afterWarmup` runs between.
+ */
+export async function measuredRaw(pid, opts, warmup, afterWarmup = () => {}) {
+  if (warmup > 0) await cannon({ ...opts, duration: warmup });
+  await afterWarmup();
+  const before = cpuMs(pid);
+  const r = await cannon(opts);
+  const used = cpuMs(pid) - before;
+  const summary = { reqPerSec: Math.round(r.requests.average), p50ms: r.latency.p50, p99ms: r.latency.p99, errors: r.errors + r.timeouts + (r.non2xx ?? 0) };
+  return [{ ...summary, cpuUsPerReq: Number(((used * 1000) / Math.max(1, r.requests.total)).toFixed(1)) }, r];
 }
 
 /** Sends SIGTERM and waits (up to `ms`) for the process to exit. */

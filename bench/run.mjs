@@ -5,9 +5,8 @@
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
-import { root, start, startService, stop, cpuMs, rssMb } from './lib.mjs';
+import { cannon, finishedTask, measuredRaw, root, start, startService, stop, rssMb } from './lib.mjs';
 
 /** BENCH_TAG=x names the results file <name>-<date>-x.json, so a run does not replace another's file. */
 const TAG = process.env.BENCH_TAG ? `-${process.env.BENCH_TAG.replace(/[^\w.-]/g, '_')}` : '';
@@ -23,28 +22,10 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SUBMIT_GOAL = { reqPerSec: 2500, p99ms: 50 };
 const SUBMIT_BODY = JSON.stringify({ input: { prompt: 'bench', mode: 'fast' } });
 
-function cannon(opts) {
-  return new Promise((resolve, reject) => {
-    autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
 /** Seconds of the same load, not counted, before each measurement: JIT and caches warm up first. */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
-
-/**
- * autocannon against `pid`'s server after a warm-up: the summary with the server's CPU µs per
- * request, and autocannon's raw result. `afterWarmup` runs between the two.
- */
-async function measuredRaw(pid, opts, afterWarmup = () => {}) {
-  if (WARMUP > 0) await cannon({ ...opts, duration: WARMUP });
-  await afterWarmup();
-  const before = cpuMs(pid);
-  const r = await cannon(opts);
-  const used = cpuMs(pid) - before;
-  return [{ ...summary(r), cpuUsPerReq: Number(((used * 1000) / Math.max(1, r.requests.total)).toFixed(1)) }, r];
-}
-const measured = async (pid, opts) => (await measuredRaw(pid, opts))[0];
+const load = (opts) => ({ connections: CONNECTIONS, duration: DURATION, ...opts });
+const measured = async (pid, opts) => (await measuredRaw(pid, load(opts), WARMUP))[0];
 
 /**
  * ROUNDS pairs of (the bare server, then the service) and the pair whose ratio is the median:
@@ -83,12 +64,6 @@ function seedTasks(file, n) {
   db.close();
 }
 
-const summary = (r) => ({
-  reqPerSec: Math.round(r.requests.average),
-  p50ms: r.latency.p50,
-  p99ms: r.latency.p99,
-  errors: r.errors + r.timeouts + (r.non2xx ?? 0),
-});
 
 /**
  * Submit throughput: a second service, `serve --role api` on its own fresh data dir (no workers,
@@ -107,12 +82,12 @@ async function submitPhase(bareReqPerSec, bareCpuUsPerReq) {
   };
   try {
     let warm = { rows: 0, pending: 0 };
-    const [r, raw] = await measuredRaw(svc.pid, {
+    const [r, raw] = await measuredRaw(svc.pid, load({
       url: `${svc.url}/api/v1/generateTask/veo-3-1`,
       method: 'POST',
       headers: { authorization: `Bearer ${svc.key}`, 'content-type': 'application/json' },
       body: SUBMIT_BODY,
-    }, async () => {
+    }), WARMUP, async () => {
       await new Promise((res) => setTimeout(res, 500)); // the warm-up's last requests finish
       warm = countRows();
     });
@@ -212,13 +187,7 @@ async function main() {
   };
   try {
     // One finished task to read: the status of a success carries a freshly signed URL.
-    const { taskId } = (await api('POST', '/api/v1/generateTask/veo-3-1', { input: { prompt: 'bench', mode: 'fast', seed: 1 } })).data;
-    for (;;) {
-      const s = (await api('GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`)).data;
-      if (s.state === 'success') break;
-      if (s.state === 'failed') throw new Error(`bench task failed: ${s.failMsg}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const taskId = await finishedTask(url, auth);
 
     const results = {};
     results.idleRssMb = rssMb(svc.pid);
@@ -249,14 +218,9 @@ async function main() {
     const writes = { sent: 0, ok: 0 };
     const statusPath = `/api/v1/statusTask/veo-3-1?taskId=${taskId}`;
     results.statusUnderWrites = await pairedFigure(bare.child.pid, { url: `http://127.0.0.1:${bare.match}/` }, svc.pid, null, async () => {
-      const load = new Promise((resolve, reject) =>
-        autocannon(
-          { url: `${url}/api/v1/generateTask/veo-3-1`, method: 'POST', headers: auth, body: writeBody, connections: 4, overallRate: WRITE_RATE, duration: WARMUP + DURATION + 1 },
-          (err, r) => (err ? reject(err) : resolve(r)),
-        ),
-      );
+      const writing = cannon({ url: `${url}/api/v1/generateTask/veo-3-1`, method: 'POST', headers: auth, body: writeBody, connections: 4, overallRate: WRITE_RATE, duration: WARMUP + DURATION + 1 });
       const r = await measured(svc.pid, { url: url + statusPath, headers: auth });
-      const w = await load;
+      const w = await writing;
       writes.sent += w.requests.total;
       writes.ok += w['2xx'];
       return r;

@@ -10,12 +10,11 @@
 // (BENCH_PIN=off: nothing pinned, as in npm run bench). Per round it prints req/s, server CPU µs
 // per request and both ratios to bare; then the medians.
 // BENCH_DURATION (s, default 5), BENCH_WARMUP (default 2), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (64).
-import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuMs, serviceEnv, start, stop } from './lib.mjs';
+import { finishedTask, measuredRaw, start, startService, stop } from './lib.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
@@ -30,36 +29,21 @@ const PIN = process.env.BENCH_PIN !== 'off';
 const pin = (cpu, pid, all = false) => PIN && execFileSync('taskset', [all ? '-apc' : '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
 pin(1, process.pid);
 
-const cannon = (opts) => new Promise((resolve, reject) => autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (e, r) => (e ? reject(e) : resolve(r))));
+const load = (opts) => ({ connections: CONNECTIONS, duration: DURATION, ...opts });
 async function measure(pid, opts) {
-  if (WARMUP > 0) await cannon({ ...opts, duration: WARMUP });
-  const before = cpuMs(pid);
-  const r = await cannon(opts);
-  if (r.errors || r.non2xx) throw new Error(`${r.errors} errors, ${r.non2xx} non-2xx answers from ${opts.url}`);
-  return { reqPerSec: Math.round(r.requests.average), p99ms: r.latency.p99, cpuUsPerReq: ((cpuMs(pid) - before) * 1000) / r.requests.total };
+  const [r] = await measuredRaw(pid, load(opts), WARMUP);
+  if (r.errors) throw new Error(`${r.errors} failed requests to ${opts.url}`);
+  return r;
 }
 
 async function serviceFrom(variant) {
-  const [tree, ...nodeArgs] = variant.split(':');
+  const [tree, ...flags] = variant.split(':');
   const dataDir = await mkdtemp(join(tmpdir(), 'longshot-ab-'));
-  const svc = await start('node', [...nodeArgs.join(':').split(' ').filter(Boolean), join(tree, 'cli/main.js'), 'serve'], serviceEnv(dataDir), (o) => {
-    const url = /listening on (http:\/\/\S+)/.exec(o)?.[1];
-    const key = /\n\s+(lsk_\S+)/.exec(o)?.[1];
-    return url && key ? { url, key } : null;
-  });
-  const { url, key } = svc.match;
-  pin(0, svc.child.pid, true);
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  const submit = await fetch(`${url}/api/v1/generateTask/veo-3-1`, { method: 'POST', headers, body: JSON.stringify({ input: { prompt: 'bench', mode: 'fast', seed: 1 } }) });
-  const { taskId } = (await submit.json()).data;
-  const statusUrl = `${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`;
-  for (;;) {
-    const { state } = (await (await fetch(statusUrl, { headers })).json()).data;
-    if (state === 'success') break;
-    if (state === 'failed') throw new Error(`${tree}: the bench task failed`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { tree: variant, dataDir, child: svc.child, opts: { url: statusUrl, headers }, rounds: [] };
+  const svc = await startService(dataDir, [], {}, { entry: join(tree, 'cli/main.js'), nodeArgs: flags.join(':').split(' ').filter(Boolean) });
+  pin(0, svc.pid, true);
+  const headers = { authorization: `Bearer ${svc.key}`, 'content-type': 'application/json' };
+  const taskId = await finishedTask(svc.url, headers);
+  return { tree: variant, dataDir, child: svc.child, opts: { url: `${svc.url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers }, rounds: [] };
 }
 
 const bare = await start('node', ['bench/bare-server.mjs'], {}, (o) => /LISTENING (\d+)/.exec(o)?.[1]);
