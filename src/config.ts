@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseUsd } from './domain/money.js';
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './webhooks/schedule.js';
 import type { Strategy } from './domain/models.js';
-import { parseEngineSpecs, parseRoutes, type EngineSpec } from './engines/routes-config.js';
+import { parseEngineSpecs, parseRoutes, VERTEX_MODEL_FAST, VERTEX_MODEL_QUALITY, type EngineSpec, type VertexDefaults } from './engines/routes-config.js';
 
 /**
  * The one place that reads process.env. Every setting is typed and defaulted; a bad value stops
@@ -61,17 +61,30 @@ export interface Config {
   geminiBaseUrl: string;
   geminiModelFast: string;
   geminiModelQuality: string;
-  /** First and longest wait between operation polls; HTTP retries (429/5xx) start at geminiRetryMs. */
-  geminiPollMs: number;
-  geminiPollMaxMs: number;
-  geminiRetryMs: number;
-  /** Retries of one HTTP call on 429/5xx/network errors before UPSTREAM_ERROR. */
-  geminiRetries: number;
-  /** An upstream job without a result this long after its submit fails with TIMEOUT. */
-  geminiDeadlineMs: number;
-  /** Engine instances (`local`, `gemini`, LONGSHOT_ENGINES) and the route table (LONGSHOT_ROUTES). */
+  /** How every upstream engine polls, retries and gives up; engine health (docs/operations.md). */
+  upstream: UpstreamSettings;
+  /** Engine instances (`local`, `gemini`, `vertex`, LONGSHOT_ENGINES) and the route table (LONGSHOT_ROUTES). */
   engineSpecs: EngineSpec[];
   routes: Record<Strategy, string[]>;
+}
+
+export interface UpstreamSettings {
+  /** Poll interval once a job may be done (docs/performance.md, added latency). */
+  pollMs: number;
+  /** Longest wait between polls before that. */
+  pollMaxMs: number;
+  /** First delay of a retried HTTP call (429/5xx/network); doubles. */
+  retryMs: number;
+  /** Retries of one HTTP call before UPSTREAM_ERROR. */
+  retries: number;
+  /** An upstream job without a result this long after its submit fails with TIMEOUT. */
+  deadlineMs: number;
+  /** How often each upstream engine checks that its models exist and its credentials work. */
+  modelCheckMs: number;
+  /** Consecutive UPSTREAM_ERRORs that open an engine's circuit breaker. */
+  breakerFailures: number;
+  /** How long an open breaker skips its engine before one task probes it. */
+  breakerCooldownMs: number;
 }
 
 export interface S3Config {
@@ -157,36 +170,58 @@ export function loadConfig(env: Env = process.env): Config {
     },
     moderationListPath: env.LONGSHOT_MODERATION_LIST?.trim() || null,
     initialCreditMicros: usd(env, 'LONGSHOT_INITIAL_CREDIT_USD', 10),
-    ...geminiConfig(env),
+    ...engineConfig(env),
   };
 }
 
-function geminiConfig(env: Env): Pick<Config, 'geminiApiKey' | 'geminiBaseUrl' | 'geminiModelFast' | 'geminiModelQuality' | 'geminiPollMs'
-  | 'geminiPollMaxMs' | 'geminiRetryMs' | 'geminiRetries' | 'geminiDeadlineMs' | 'engineSpecs' | 'routes'> {
+function engineConfig(env: Env): Pick<Config, 'geminiApiKey' | 'geminiBaseUrl' | 'geminiModelFast' | 'geminiModelQuality' | 'upstream' | 'engineSpecs' | 'routes'> {
   const gemini = {
     apiKey: env.GEMINI_API_KEY?.trim() || null,
     baseUrl: str(env, 'LONGSHOT_GEMINI_BASE_URL', 'https://generativelanguage.googleapis.com').replace(/\/+$/, ''),
+    // The last Veo 3.1 ids Google documented for the Gemini API; reported shut down there on
+    // 2026-10-22 (docs/model-ids.md). The model check at start says so instead of failing tasks.
     modelFast: str(env, 'LONGSHOT_GEMINI_MODEL_FAST', 'veo-3.1-fast-generate-preview'),
     modelQuality: str(env, 'LONGSHOT_GEMINI_MODEL_QUALITY', 'veo-3.1-generate-preview'),
   };
   if (!/^https?:\/\//.test(gemini.baseUrl)) throw new ConfigError(`LONGSHOT_GEMINI_BASE_URL=${gemini.baseUrl} is not valid: use an http(s) URL`);
-  const specs = parseEngineSpecs(env.LONGSHOT_ENGINES, gemini);
+  const vertex: VertexDefaults = {
+    project: env.LONGSHOT_VERTEX_PROJECT?.trim() || null,
+    location: str(env, 'LONGSHOT_VERTEX_LOCATION', 'us-central1'),
+    credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS?.trim() || null,
+    modelFast: str(env, 'LONGSHOT_VERTEX_MODEL_FAST', VERTEX_MODEL_FAST),
+    modelQuality: str(env, 'LONGSHOT_VERTEX_MODEL_QUALITY', VERTEX_MODEL_QUALITY),
+    baseUrl: env.LONGSHOT_VERTEX_BASE_URL?.trim() || null,
+    storageUri: env.LONGSHOT_VERTEX_STORAGE_URI?.trim() || null,
+    storageBaseUrl: str(env, 'LONGSHOT_VERTEX_STORAGE_BASE_URL', 'https://storage.googleapis.com'),
+  };
+  const specs = parseEngineSpecs(env.LONGSHOT_ENGINES, gemini, vertex);
   if (!specs.ok) throw new ConfigError(`LONGSHOT_ENGINES ${specs.error}`);
   const routes = parseRoutes(env.LONGSHOT_ROUTES, specs.value);
   if (!routes.ok) throw new ConfigError(`LONGSHOT_ROUTES=${env.LONGSHOT_ROUTES} is not valid: ${routes.error}`);
-  const pollMs = int(env, 'LONGSHOT_GEMINI_POLL_MS', 10_000, 10, 600_000);
   return {
     geminiApiKey: gemini.apiKey,
     geminiBaseUrl: gemini.baseUrl,
     geminiModelFast: gemini.modelFast,
     geminiModelQuality: gemini.modelQuality,
-    geminiPollMs: pollMs,
-    geminiPollMaxMs: Math.max(pollMs, int(env, 'LONGSHOT_GEMINI_POLL_MAX_MS', 30_000, 10, 600_000)),
-    geminiRetryMs: int(env, 'LONGSHOT_GEMINI_RETRY_MS', 2000, 1, 600_000),
-    geminiRetries: int(env, 'LONGSHOT_GEMINI_RETRIES', 4, 0, 20),
-    geminiDeadlineMs: int(env, 'LONGSHOT_GEMINI_DEADLINE_SECONDS', 600, 1, 86_400) * 1000,
+    upstream: upstreamSettings(env),
     engineSpecs: specs.value,
     routes: routes.value,
+  };
+}
+
+/** LONGSHOT_UPSTREAM_*; the older LONGSHOT_GEMINI_* names of the same settings still count. */
+function upstreamSettings(env: Env): UpstreamSettings {
+  const either = (name: string): string => (env[`LONGSHOT_UPSTREAM_${name}`]?.trim() ? `LONGSHOT_UPSTREAM_${name}` : `LONGSHOT_GEMINI_${name}`);
+  const pollMs = int(env, either('POLL_MS'), 5000, 10, 600_000);
+  return {
+    pollMs,
+    pollMaxMs: Math.max(pollMs, int(env, either('POLL_MAX_MS'), 30_000, 10, 600_000)),
+    retryMs: int(env, either('RETRY_MS'), 2000, 1, 600_000),
+    retries: int(env, either('RETRIES'), 4, 0, 20),
+    deadlineMs: int(env, either('DEADLINE_SECONDS'), 600, 1, 86_400) * 1000,
+    modelCheckMs: num(env, 'LONGSHOT_MODEL_CHECK_HOURS', 6, 0.0001, 720) * 3_600_000,
+    breakerFailures: int(env, 'LONGSHOT_BREAKER_FAILURES', 5, 1, 1000),
+    breakerCooldownMs: int(env, 'LONGSHOT_BREAKER_COOLDOWN_SECONDS', 60, 1, 86_400) * 1000,
   };
 }
 

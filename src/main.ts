@@ -10,6 +10,9 @@ import { migrateToLatest } from './db/migrations.js';
 import { urlSigningKey } from './db/settings-repo.js';
 import { countAccounts, createAccount, createApiKey } from './db/accounts-repo.js';
 import { buildEngineRegistry } from './engines/build-registry.js';
+import { createEngineHealth } from './engines/health.js';
+import { createStandingReader, persistStanding } from './engines/health-mirror.js';
+import { startModelChecks } from './engines/model-checks.js';
 import { createLocalEngine } from './engines/local/local-engine.js';
 import { defaultFontPath, resolveFfmpeg } from './engines/ffmpeg.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
@@ -98,8 +101,17 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const webhookWaker = hub ? hub.waker('webhooks', localWebhookWaker) : localWebhookWaker;
   const contentPolicy = await loadContentPolicy(config);
   const taskEvents = hub ? hub.taskEvents(createTaskEvents()) : createTaskEvents();
-  const deps: Deps = { config, db, clock, blobs, signer, engines, log, contentPolicy, taskEvents, publicUrl: config.publicUrl ?? '', wakeWorkers: () => waker.wake(),
-    wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
+  const runWorkers = opts.workers ?? config.workers > 0;
+  // Engine health belongs to the processes that run engines; an API-only process reports what they stored.
+  const upstreamNames = engines.all().filter((e) => e.checkModels).map((e) => e.name);
+  const health = createEngineHealth(engines.all().map((e) => e.name), {
+    failures: config.upstream.breakerFailures,
+    cooldownMs: config.upstream.breakerCooldownMs,
+    probeTimeoutMs: config.upstream.deadlineMs + 60_000,
+  }, runWorkers ? persistStanding(db, log, () => clock.now()) : undefined);
+  const engineStandings = runWorkers ? () => health.all().filter((s) => upstreamNames.includes(s.engine)) : createStandingReader(db, upstreamNames, log);
+  const deps: Deps = { config, db, clock, blobs, signer, engines, health, engineStandings, log, contentPolicy, taskEvents, publicUrl: config.publicUrl ?? '',
+    wakeWorkers: () => waker.wake(), wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
 
   let firstKey: string | null = null;
   if ((await countAccounts(db)) === 0) {
@@ -112,7 +124,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
   }
 
-  const runWorkers = opts.workers ?? config.workers > 0;
   const pool = runWorkers ? createWorkerPool(deps, localWaker, Math.max(1, config.workers)) : null;
   const maintenance = runWorkers ? startMaintenance(deps, { reapEveryMs: Math.max(500, config.leaseMs / 2), sweepEveryMs: 60_000 }) : null;
   // The webhook sender belongs to the worker role; LONGSHOT_WEBHOOK_CONCURRENCY=0 leaves it to other processes.
@@ -132,6 +143,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
   deps.publicUrl = config.publicUrl ?? url ?? `http://localhost:${config.port}`;
   if (hub && (pool || sender || app)) await hub.listen();
+  // A retired model or a refused key is found before the first task is claimed (each check is bounded).
+  const checks = runWorkers ? startModelChecks(engines.all(), health, log, { everyMs: config.upstream.modelCheckMs, now: () => clock.now() }) : null;
+  await checks?.first;
   pool?.start();
   sender?.start();
   ready = true;
@@ -149,6 +163,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         // stalled download) must not keep the process alive past it.
         const force = setTimeout(() => app?.server.closeAllConnections(), config.shutdownGraceMs);
         maintenance?.stop();
+        checks?.stop();
         await Promise.all([app?.close(), pool?.stop(), sender?.stop()]);
         clearTimeout(force);
         await hub?.close();

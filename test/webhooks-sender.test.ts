@@ -12,6 +12,7 @@ import { createAccount } from '../src/db/accounts-repo.js';
 import { insertTask, type TaskRow } from '../src/db/tasks-repo.js';
 import { expirePreviousSecret, rotateWebhookSecret } from '../src/db/webhook-secrets-repo.js';
 import { newTaskId } from '../src/domain/ids.js';
+import { createEngineHealth } from '../src/engines/health.js';
 import { createEngineRegistry } from '../src/engines/registry.js';
 import type { Deps } from '../src/services/deps.js';
 import { settleFailure, settleSuccess } from '../src/services/settle-task.js';
@@ -56,6 +57,8 @@ beforeAll(async () => {
     blobs: createFsBlobStore(join(dataDir, 'files')),
     signer: createUrlSigner('test-url-key'),
     engines: createEngineRegistry({ auto: [], value: [], official: [] }),
+    health: createEngineHealth([], { failures: 5, cooldownMs: 60_000, probeTimeoutMs: 60_000 }),
+    engineStandings: () => [],
     log: pino({ level: 'silent' }),
     publicUrl: 'https://longshot.example',
     contentPolicy: createContentPolicy([]),

@@ -178,6 +178,37 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_engine_health': {
+    async up(db: Kysely<any>) {
+      // The latest standing of each engine instance, as the process that last changed it saw it.
+      await db.schema
+        .createTable('engine_health')
+        .addColumn('engine', 'text', (c) => c.primaryKey())
+        .addColumn('available', 'integer', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('fix', 'text')
+        .addColumn('consecutive_failures', 'integer', (c) => c.notNull())
+        .addColumn('open_until', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('last_error_at', 'bigint')
+        .addColumn('checked_at', 'bigint')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .execute();
+      // One row per engine attempt of a task (a failover makes several): success rate and latency.
+      await db.schema
+        .createTable('engine_runs')
+        .addColumn('id', isPostgres(db) ? 'bigserial' : 'integer', (c) => (isPostgres(db) ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('engine', 'text', (c) => c.notNull())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('latency_ms', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('engine_runs_engine_finished').on('engine_runs').columns(['engine', 'finished_at']).execute();
+      await db.schema.createIndex('engine_runs_finished').on('engine_runs').column('finished_at').execute();
+    },
+  },
 };
 
 /** The few column types that differ by dialect are chosen here; everything else is shared. */

@@ -156,6 +156,36 @@ export interface TaskUpstreamTable {
   updated_at: number;
 }
 
+/** An engine instance's standing: model check, breaker, last error (docs/operations.md, engine health). */
+export interface EngineHealthTable {
+  engine: string;
+  /** 1 while the engine's models and credentials are usable as far as known; else 0 with `reason`. */
+  available: number;
+  reason: string | null;
+  fix: string | null;
+  consecutive_failures: number;
+  /** The breaker skips the engine until then (then one task probes it). */
+  open_until: number | null;
+  last_error: string | null;
+  last_error_at: number | null;
+  /** The last model check that reached the upstream. */
+  checked_at: number | null;
+  updated_at: number;
+  /** `host:pid` of the process that wrote the row. */
+  updated_by: string;
+}
+
+/** Append-only: one row per engine attempt of a task. */
+export interface EngineRunsTable {
+  id: Generated<number>;
+  engine: string;
+  task_id: string;
+  /** `success`, or the attempt's fail code. */
+  outcome: string;
+  latency_ms: number;
+  finished_at: number;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -172,4 +202,6 @@ export interface Database {
   webhook_attempts: WebhookAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
   task_upstream: TaskUpstreamTable;
+  engine_health: EngineHealthTable;
+  engine_runs: EngineRunsTable;
 }

@@ -1,27 +1,47 @@
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { STRATEGIES, type Strategy } from '../domain/models.js';
 import type { Engine } from './engine.js';
 import { createGeminiEngine } from './gemini/gemini-engine.js';
+import { DEFAULT_X264_THREADS } from './local/local-engine.js';
 import { createEngineRegistry, type EngineRegistry } from './registry.js';
+import { loadServiceAccount, ServiceAccountError } from './vertex/service-account.js';
+import { createVertexEngine } from './vertex/vertex-engine.js';
 
 /**
  * The engine instances of the configuration (`config.engineSpecs`) wired into its route table
  * (`config.routes`, LONGSHOT_ROUTES). `local` is built by the caller, which owns its paths.
+ * A Vertex instance's key file is read here: a missing or unusable key stops the start.
  */
 export function buildEngineRegistry(config: Config, local: Engine, tools: { ffmpegPath: string; fontPath: string }): EngineRegistry {
   const instances = new Map<string, Engine>([['local', local]]);
+  const common = {
+    poll: { denseMs: config.upstream.pollMs, sparseMaxMs: config.upstream.pollMaxMs },
+    retryMs: config.upstream.retryMs,
+    retries: config.upstream.retries,
+    deadlineMs: config.upstream.deadlineMs,
+    ffmpegPath: tools.ffmpegPath,
+    fontPath: tools.fontPath,
+  };
   for (const spec of config.engineSpecs) {
-    if (spec.type !== 'gemini') continue;
-    instances.set(spec.name, createGeminiEngine({
-      ...spec,
-      pollMs: config.geminiPollMs,
-      pollMaxMs: config.geminiPollMaxMs,
-      retryMs: config.geminiRetryMs,
-      retries: config.geminiRetries,
-      deadlineMs: config.geminiDeadlineMs,
-      ffmpegPath: tools.ffmpegPath,
-      fontPath: tools.fontPath,
-    }));
+    switch (spec.type) {
+      case 'local':
+        break;
+      case 'gemini':
+        instances.set(spec.name, createGeminiEngine({ ...spec, ...common }));
+        break;
+      case 'vertex': {
+        let serviceAccount;
+        try {
+          serviceAccount = loadServiceAccount(spec.credentialsFile);
+        } catch (err) {
+          if (!(err instanceof ServiceAccountError)) throw err;
+          const setting = spec.name === 'vertex' ? 'GOOGLE_APPLICATION_CREDENTIALS' : `"credentialsFile" of engine ${spec.name} in LONGSHOT_ENGINES`;
+          throw new ConfigError(`${setting}: ${err.message}`);
+        }
+        instances.set(spec.name, createVertexEngine({ ...spec, ...common, serviceAccount, threads: DEFAULT_X264_THREADS }));
+        break;
+      }
+    }
   }
   const routes = {} as Record<Strategy, Engine[]>;
   for (const s of STRATEGIES) {

@@ -76,7 +76,23 @@ export interface EngineFailure {
   failCode: FailCode;
   message: string;
   retryable: boolean;
+  /**
+   * Set when the failure shows that the engine itself cannot serve anything now (its model is
+   * gone, its credentials are refused): the upstream's own words. Routes skip the engine until
+   * its next model check passes (docs/operations.md, engine health).
+   */
+  engineUnavailable?: string;
 }
+
+/**
+ * What an engine's check of its configured models and credentials found: usable; not usable,
+ * with the upstream's words and the operator's fix; or not known (the upstream could not be
+ * reached), which leaves the engine's standing as it was.
+ */
+export type ModelCheck =
+  | { state: 'ok' }
+  | { state: 'unavailable'; reason: string; fix: string; /** Safe to show a client: no account detail. */ summary: string }
+  | { state: 'unknown'; reason: string };
 
 export type RenderOutcome = RenderedVideo | EngineFailure;
 
@@ -101,4 +117,6 @@ export interface Engine {
    * at `now` (its own video, whose upstream handle is still retained).
    */
   canExtend?(source: SourceVideo, now: number): boolean;
+  /** Upstream engines: asks the upstream whether the configured models exist and the credentials work. */
+  checkModels?(signal: AbortSignal): Promise<ModelCheck>;
 }

@@ -13,6 +13,8 @@ export interface EngineRegistry {
    */
   routesFor(strategy: Strategy, model: Model, generationType: GenerationType, source?: SourceVideo | null, now?: number): Engine[];
   byName(name: string): Engine | undefined;
+  /** Every engine on some route, once each. */
+  all(): Engine[];
 }
 
 export function createEngineRegistry(routes: Record<Strategy, Engine[]>): EngineRegistry {
@@ -27,5 +29,6 @@ export function createEngineRegistry(routes: Record<Strategy, Engine[]>): Engine
       );
     },
     byName: (name) => all.get(name),
+    all: () => [...all.values()],
   };
 }

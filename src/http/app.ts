@@ -77,7 +77,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     reply.code(404).send(envelope(404, { error: `no route for ${req.method} ${req.url.split('?')[0]}` }));
   });
 
-  app.register(healthRoute(opts.isReady));
+  app.register(healthRoute(opts.isReady, deps.engineStandings, () => deps.clock.now()));
   app.register(playgroundRoute());
   app.register(filesRoute(deps));
   app.register(

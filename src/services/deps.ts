@@ -4,6 +4,7 @@ import type { TaskEvents } from './task-events.js';
 import type { ContentPolicy } from '../domain/moderation.js';
 import type { Db } from '../db/connect.js';
 import type { EngineRegistry } from '../engines/registry.js';
+import type { EngineHealth, EngineStanding } from '../engines/health.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 import type { CallbackTransport } from '../webhooks/deliver.js';
@@ -23,6 +24,10 @@ export interface Deps {
   blobs: BlobStore;
   signer: UrlSigner;
   engines: EngineRegistry;
+  /** This process's view of each engine (model checks, breaker); run-task consults it. */
+  health: EngineHealth;
+  /** Standings to report (/healthz): this process's own, or, without workers here, the workers' as stored. */
+  engineStandings: () => EngineStanding[];
   log: Logger;
   /** The local content policy checked before any engine runs. */
   contentPolicy: ContentPolicy;

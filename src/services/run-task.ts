@@ -1,9 +1,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExtendInput, GenerateInput, Model, Strategy } from '../domain/models.js';
-import type { Engine, EngineFailure, EngineRunContext, LocalImage, RenderJob, SourceVideo } from '../engines/engine.js';
+import type { Engine, EngineFailure, EngineRunContext, LocalImage, RenderJob, RenderOutcome, SourceVideo } from '../engines/engine.js';
 import { getTaskById, type SuccessFields, type TaskRow } from '../db/tasks-repo.js';
 import { getUpstream, saveUpstream } from '../db/upstream-repo.js';
+import { recordEngineRun } from '../db/engine-health-repo.js';
 import { fetchImage } from '../net/fetch-image.js';
 import type { Deps } from './deps.js';
 import { upstreamVideoOf } from './extendable.js';
@@ -87,9 +88,17 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
   const resumeAt = upstream?.ref ? engines.findIndex((e) => e.name === upstream.engine) : -1;
   if (resumeAt > 0) engines = engines.slice(resumeAt);
 
-  let last: EngineFailure = fail('UPSTREAM_ERROR', 'no engine ran');
+  let last: EngineFailure | null = null;
   let lastEngine: string | null = null;
+  const skipped: Array<{ why: string; summary: string }> = [];
   for (const engine of engines) {
+    const resuming = upstream?.ref != null && upstream.engine === engine.name;
+    // A job already running upstream is always resumed: it is paid for, whatever the breaker says.
+    const admission = resuming ? { admit: true as const, probe: false } : deps.health.admit(engine.name, deps.clock.now());
+    if (!admission.admit) {
+      skipped.push(admission);
+      continue;
+    }
     const job: RenderJob = {
       taskId: task.id,
       model,
@@ -104,9 +113,17 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
       outVideoPath: join(workDir, 'out.mp4'),
       outPosterPath: join(workDir, 'out.jpg'),
     };
-    const ctx = runContext(deps, task, engine, upstream?.engine === engine.name ? (upstream.ref ?? null) : null);
-    const outcome = await engine.render(job, signal, ctx);
+    const ctx = runContext(deps, task, engine, resuming ? (upstream.ref ?? null) : null);
+    const startedAt = deps.clock.now();
+    let outcome: RenderOutcome;
+    try {
+      outcome = await engine.render(job, signal, ctx);
+    } catch (err) {
+      deps.health.record(engine.name, 'aborted', deps.clock.now());
+      throw err;
+    }
     lastEngine = engine.name;
+    await noteOutcome(deps, task.id, engine.name, outcome, startedAt);
     if (outcome.ok && outcome.upstreamVideo !== undefined && task.lease_token) {
       await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { video: outcome.upstreamVideo }, deps.clock.now());
     }
@@ -137,7 +154,26 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
     // Only an upstream fault is worth another route; a bad prompt or image fails everywhere.
     if (outcome.failCode !== 'UPSTREAM_ERROR' || signal.aborted) break;
   }
-  return { kind: 'failed', failure: last, engine: lastEngine };
+  if (skipped.length > 0 && (last === null || last.failCode === 'UPSTREAM_ERROR')) {
+    // Say which engines were passed over and why, so a client sees more than "failed".
+    deps.log.warn({ taskId: task.id, skipped: skipped.map((s) => s.why) }, 'engines skipped for a task');
+    const tried = last ? `${lastEngine}: ${last.message}; ` : '';
+    last = fail('UPSTREAM_ERROR', `no healthy engine of provider ${task.provider} could take the task: ${tried}${skipped.map((s) => s.summary).join('; ')}`);
+  }
+  return { kind: 'failed', failure: last ?? fail('UPSTREAM_ERROR', 'no engine ran'), engine: lastEngine };
+}
+
+/** Feeds the breaker and the engine-run log (success rate and latency per engine). */
+async function noteOutcome(deps: Deps, taskId: string, engine: string, outcome: RenderOutcome, startedAt: number): Promise<void> {
+  const now = deps.clock.now();
+  deps.health.record(engine, outcome, now);
+  if (!outcome.ok && outcome.engineUnavailable) deps.log.error({ taskId, engine, reason: outcome.engineUnavailable }, `engine ${engine} is UNAVAILABLE: ${outcome.engineUnavailable}`);
+  try {
+    await recordEngineRun(deps.db, { engine, taskId, outcome: outcome.ok ? 'success' : outcome.failCode, latencyMs: now - startedAt, finishedAt: now });
+  } catch (err) {
+    // The run log is for the operator's picture; it must never fail a task that rendered.
+    deps.log.warn({ err, taskId, engine }, 'recording the engine run failed');
+  }
 }
 
 /** `auto` follows the first image's orientation, else 16:9; an extension keeps its source's shape. */

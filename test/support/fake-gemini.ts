@@ -33,6 +33,11 @@ export interface FakeGemini {
   unauthorized: number;
   hold: boolean;
   alwaysStatus: number | null;
+  /** Models it serves (default: the Veo 3.1 preview ids); `retired` ones answer 404 "no longer available". */
+  models: Set<string>;
+  retired: Set<string>;
+  /** Model ids asked for by `GET /v1beta/models/{model}`. */
+  modelGets: string[];
   /** Polls an operation answers `done: false` before it is done. */
   pollsBeforeDone: number;
   release(): void;
@@ -89,6 +94,9 @@ export async function startFakeGemini(opts: { apiKey?: string } = {}): Promise<F
     unauthorized: 0,
     hold: false,
     alwaysStatus: null,
+    models: new Set(['veo-3.1-generate-preview', 'veo-3.1-fast-generate-preview']),
+    retired: new Set(),
+    modelGets: [],
     pollsBeforeDone: 1,
     release() {
       for (const op of ops.values()) op.held = false;
@@ -118,9 +126,19 @@ export async function startFakeGemini(opts: { apiKey?: string } = {}): Promise<F
     if (submit) fake.submitRequests++;
     if (fake.alwaysStatus !== null) return googleError(res, fake.alwaysStatus, 'INTERNAL', 'An internal error has occurred.');
 
+    const modelGet = /^\/v1beta\/models\/([^/:]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && modelGet) {
+      const model = decodeURIComponent(modelGet[1]!);
+      fake.modelGets.push(model);
+      if (fake.retired.has(model)) return googleError(res, 404, 'NOT_FOUND', `This model models/${model} is no longer available. Please update your code to use a newer model.`);
+      if (!fake.models.has(model)) return googleError(res, 404, 'NOT_FOUND', `Model is not found: models/${model} for api version v1beta`);
+      return send(res, 200, { name: `models/${model}`, version: '3.1', displayName: model, supportedGenerationMethods: ['predictLongRunning'] });
+    }
+
     if (req.method === 'POST' && submit) {
       const model = decodeURIComponent(submit[1]!);
-      if (!/^veo-3\.1(-fast)?-generate-preview$/.test(model)) return googleError(res, 404, 'NOT_FOUND', `models/${model} is not found`);
+      if (fake.retired.has(model)) return googleError(res, 404, 'NOT_FOUND', `This model models/${model} is no longer available. Please update your code to use a newer model.`);
+      if (!fake.models.has(model)) return googleError(res, 404, 'NOT_FOUND', `models/${model} is not found for API version v1beta, or is not supported for predictLongRunning.`);
       let body: any;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));

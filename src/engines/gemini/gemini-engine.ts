@@ -1,11 +1,13 @@
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
-import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
-import { callGemini, errorMessage, isTransient, type GeminiHttp } from './http.js';
+import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
+import { apiKeyAuth, callGoogle, errorMessage, isTransient, type GoogleHttp, type HttpAnswer } from '../google-http.js';
+import { LatencyHistories, nextPollDelay, type PollPolicy } from '../poll-schedule.js';
 import { operationName, parseOperation } from './operation.js';
 import { buildPredictBody, inlineImages } from './request.js';
 import { fetchResult } from './result.js';
+import { engineFailure, parseSavedRef, type SavedRef } from '../upstream-job.js';
 
 export interface GeminiEngineOptions {
   /** The instance name used in routes and recorded on tasks (`gemini`, or a LONGSHOT_ENGINES name). */
@@ -15,8 +17,7 @@ export interface GeminiEngineOptions {
   baseUrl: string;
   modelFast: string;
   modelQuality: string;
-  pollMs: number;
-  pollMaxMs: number;
+  poll: PollPolicy;
   retryMs: number;
   retries: number;
   /** From the submit: no result by then → TIMEOUT. */
@@ -37,13 +38,8 @@ const CAPABILITIES: EngineCapabilities = {
   extendsForeignSources: false,
 };
 
-/** What is saved on the task before waiting: the operation and when it was submitted. */
-interface SavedRef {
-  operation: string;
-  submittedAt: number;
-}
 
-const failure = (failCode: EngineFailure['failCode'], message: string): EngineFailure => ({ ok: false, failCode, message, retryable: false });
+const failure = engineFailure;
 
 /**
  * Veo 3.1 through Google's Gemini API (docs/gemini.md): `predictLongRunning`, then polls the
@@ -54,7 +50,17 @@ const failure = (failCode: EngineFailure['failCode'], message: string): EngineFa
  */
 export function createGeminiEngine(options: GeminiEngineOptions): Engine {
   const now = options.now ?? Date.now;
-  const http: GeminiHttp = { baseUrl: options.baseUrl, apiKey: options.apiKey, retries: options.retries, retryMs: options.retryMs };
+  const http: GoogleHttp = { baseUrl: options.baseUrl, auth: apiKeyAuth(options.apiKey), retries: options.retries, retryMs: options.retryMs };
+  const histories = new LatencyHistories();
+
+  /** A 401/403 (key refused) or 404 (model gone or retired) says the engine cannot serve anything. */
+  function refusal(answer: HttpAnswer, model: string): EngineFailure | null {
+    if (keyRefused(answer)) {
+      return failure('UPSTREAM_ERROR', 'the upstream refused this gateway\'s credentials', `the Gemini API refused the key: ${errorMessage(answer)}`);
+    }
+    if (answer.status === 404) return failure('UPSTREAM_ERROR', `the upstream model ${model} is not available`, `the Gemini API has no model ${model}: ${errorMessage(answer)}`);
+    return null;
+  }
 
   async function submit(job: RenderJob, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
     const handle = job.source?.upstream?.engine === options.name ? job.source.upstream.handle : null;
@@ -64,7 +70,9 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
     const images = await inlineImages(job.images, dirname(job.outVideoPath), options.ffmpegPath, signal);
     const body = await buildPredictBody(job, handle, images);
     const model = job.mode === 'fast' ? options.modelFast : options.modelQuality;
-    const answer = await callGemini(http, 'POST', `/v1beta/models/${encodeURIComponent(model)}:predictLongRunning`, signal, { json: body });
+    const answer = await callGoogle(http, 'POST', `/v1beta/models/${encodeURIComponent(model)}:predictLongRunning`, signal, { json: body });
+    const refused = refusal(answer, model);
+    if (refused) return refused;
     if (answer.status === 400) return failure('INVALID_PARAMETER', `Gemini API refused the request: ${errorMessage(answer)}`);
     if (answer.status < 200 || answer.status > 299) return failure('UPSTREAM_ERROR', `Gemini API submit failed: ${errorMessage(answer)}`);
     const operation = operationName(answer.body);
@@ -73,19 +81,22 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
   }
 
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome> {
-    let interval = options.pollMs;
     const deadline = ref.submittedAt + options.deadlineMs;
+    const history = histories.for(`${job.mode}:${ref.operation.replace(/\/operations\/.*$/, '')}`);
+    let retryAfter: number | undefined;
     for (let first = true; ; first = false) {
       if (!(first && pollFirst)) {
         const left = deadline - now();
         if (left <= 0) return failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
-        await sleep(Math.min(interval, left), undefined, { signal });
-        interval = Math.min(options.pollMaxMs, Math.round(interval * 1.5));
+        await sleep(Math.min(nextPollDelay(now() - ref.submittedAt, history, options.poll, retryAfter), left), undefined, { signal });
       }
-      const answer = await callGemini(http, 'GET', `/v1beta/${ref.operation}`, signal);
+      const answer = await callGoogle(http, 'GET', `/v1beta/${ref.operation}`, signal);
+      retryAfter = answer.retryAfterMs;
+      if (keyRefused(answer)) return refusal(answer, '')!;
       if (isTransient(answer.status)) return failure('UPSTREAM_ERROR', `polling the Gemini operation failed: ${errorMessage(answer)}`);
       if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the Gemini operation cannot be read: ${errorMessage(answer)}`);
       const state = parseOperation(answer.body);
+      if (state.kind !== 'running') history.record(now() - ref.submittedAt);
       switch (state.kind) {
         case 'running':
           if (now() >= deadline) return failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
@@ -104,13 +115,30 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
   return {
     name: options.name,
     capabilities: CAPABILITIES,
+    async checkModels(signal: AbortSignal): Promise<ModelCheck> {
+      for (const [model, setting] of [[options.modelFast, 'FAST'], [options.modelQuality, 'QUALITY']] as const) {
+        const answer = await callGoogle(http, 'GET', `/v1beta/models/${encodeURIComponent(model)}`, signal);
+        if (answer.status === 200) continue;
+        if (keyRefused(answer)) {
+          return { state: 'unavailable', reason: `the Gemini API refused the key: ${errorMessage(answer)}`, fix: `check GEMINI_API_KEY (or "apiKey" of engine ${options.name})`,
+            summary: 'the upstream refused this gateway\'s credentials' };
+        }
+        if (answer.status === 404) {
+          return { state: 'unavailable', reason: `the Gemini API has no model ${model}: ${errorMessage(answer)}`,
+            fix: `${options.name === 'gemini' ? `set LONGSHOT_GEMINI_MODEL_${setting}` : `set "model${setting === 'FAST' ? 'Fast' : 'Quality'}" of engine ${options.name} in LONGSHOT_ENGINES`} to a current model id, or route to the vertex engine (docs/model-ids.md)`,
+            summary: `the upstream model ${model} is not available` };
+        }
+        return { state: 'unknown', reason: `checking model ${model} failed: ${errorMessage(answer)}` };
+      }
+      return { state: 'ok' };
+    },
     canExtend(source: SourceVideo, at: number): boolean {
       const up = source.upstream;
       return !!up && up.engine === options.name && at < up.completedAt + UPSTREAM_RETENTION_MS - RETENTION_MARGIN_MS;
     },
     async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
       signal.throwIfAborted();
-      let ref = parseRef(ctx?.upstreamRef ?? null);
+      let ref = parseSavedRef(ctx?.upstreamRef ?? null);
       const resumed = ref !== null;
       if (ref === null) {
         const submitted = await submit(job, signal);
@@ -124,12 +152,7 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
   };
 }
 
-function parseRef(raw: string | null): SavedRef | null {
-  if (raw === null) return null;
-  try {
-    const v = JSON.parse(raw) as Partial<SavedRef>;
-    return typeof v.operation === 'string' && typeof v.submittedAt === 'number' ? { operation: v.operation, submittedAt: v.submittedAt } : null;
-  } catch {
-    return null;
-  }
+/** Google answers a bad key with 400 "API key not valid" (API_KEY_INVALID), a blocked one with 401/403. */
+function keyRefused(answer: HttpAnswer): boolean {
+  return answer.status === 401 || answer.status === 403 || (answer.status === 400 && /API key not valid|API_KEY_INVALID/i.test(JSON.stringify(answer.body ?? '')));
 }

@@ -1,3 +1,5 @@
+import { withoutVideo } from '../upstream-job.js';
+
 /** What a polled long-running operation says (Google's `Operation` with a Veo response). */
 export type OperationState =
   | { kind: 'running' }
@@ -38,10 +40,7 @@ export function parseOperation(body: unknown): OperationState {
   const r = op.response?.generateVideoResponse ?? op.response ?? {};
   const uri = r.generatedSamples?.find((s) => typeof s.video?.uri === 'string')?.video?.uri;
   if (typeof uri === 'string') return { kind: 'video', uri };
-  const reasons = Array.isArray(r.raiMediaFilteredReasons) ? r.raiMediaFilteredReasons.filter((x): x is string => typeof x === 'string') : [];
-  const count = typeof r.raiMediaFilteredCount === 'number' ? r.raiMediaFilteredCount : 0;
-  if (count > 0 || reasons.length > 0) return { kind: 'filtered', reasons };
-  return { kind: 'error', code: null, message: 'the operation finished without a video' };
+  return withoutVideo(r);
 }
 
 /** The operation name as the submit answered it: `models/{model}/operations/{id}`. */

@@ -38,8 +38,11 @@ const MAX_WATERMARK = 64;
  * ffmpeg faults): it returns an `EngineFailure`. When `signal` fires it kills ffmpeg, removes its
  * temp files and the partial outputs, and rejects with an `AbortError`.
  */
+/** x264 threads of every Longshot encode unless configured: part of the bitstream, so fixed. */
+export const DEFAULT_X264_THREADS = 2;
+
 export function createLocalEngine(options: LocalEngineOptions): Engine {
-  const threads = options.threads ?? 2;
+  const threads = options.threads ?? DEFAULT_X264_THREADS;
   return {
     name: 'local',
     capabilities: CAPABILITIES,

@@ -19,6 +19,14 @@ export interface VideoFacts {
   fps: number;
   /** `size, crc` of the codec headers, or null when the stream has none. */
   extradata: string | null;
+  /** Every packet in decode order: timestamps in the stream's time base, and whether it is a keyframe. */
+  packets: VideoPacket[];
+}
+
+export interface VideoPacket {
+  dts: number;
+  pts: number;
+  key: boolean;
 }
 
 export interface MediaFacts {
@@ -37,6 +45,7 @@ interface StreamHeader {
   minPts: number;
   maxEnd: number;
   packets: number;
+  list: VideoPacket[];
 }
 
 /** Parses framecrc output (exported for tests). */
@@ -45,7 +54,7 @@ export function parseFramecrc(text: string): MediaFacts | null {
   const stream = (i: number): StreamHeader => {
     let s = streams.get(i);
     if (!s) {
-      s = { minPts: Number.POSITIVE_INFINITY, maxEnd: Number.NEGATIVE_INFINITY, packets: 0 };
+      s = { minPts: Number.POSITIVE_INFINITY, maxEnd: Number.NEGATIVE_INFINITY, packets: 0, list: [] };
       streams.set(i, s);
     }
     return s;
@@ -72,10 +81,12 @@ export function parseFramecrc(text: string): MediaFacts | null {
       continue;
     }
     const cols = line.split(',').map((c) => c.trim());
-    const [idx, , pts, dur] = cols.map(Number);
+    const [idx, dts, pts, dur] = cols.map(Number);
     if (idx === undefined || pts === undefined || dur === undefined || Number.isNaN(pts)) continue;
     const s = stream(idx);
     s.packets += 1;
+    // framecrc appends `F=0x…` to packets whose flags are not exactly "keyframe".
+    if (s.mediaType === 'video') s.list.push({ dts: dts ?? pts, pts, key: !cols.some((c) => c.startsWith('F=')) });
     s.minPts = Math.min(s.minPts, pts);
     s.maxEnd = Math.max(s.maxEnd, pts + dur);
   }
@@ -94,6 +105,7 @@ export function parseFramecrc(text: string): MediaFacts | null {
       durationSec,
       fps: durationSec > 0 ? v.packets / durationSec : 0,
       extradata: v.extradata ?? null,
+      packets: v.list,
     },
     audio: a ? { codec: a.codec ?? 'unknown', sampleRate: a.sampleRate ?? 0, channels: a.channels ?? 'unknown' } : null,
   };

@@ -1,4 +1,4 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXTEND_SECONDS } from '../../domain/models.js';
 import type { RenderedVideo, RenderJob } from '../engine.js';
@@ -9,6 +9,7 @@ import { RenderFailure, type RenderContext } from './context.js';
 import { addContinuationVideo, addExtendedAudio, lastFrameInputArgs, planContinuation, type ContinuationPlan } from './continuation.js';
 import { audioOutputArgs, containerArgs, FPS, posterOutputArgs, reencodeSettings, VIDEO_TIMESCALE, videoOutputArgs } from './encode.js';
 import { GraphBuilder, opts, q } from './graph.js';
+import { joinParts } from './join.js';
 import { inspectMedia, type MediaFacts } from './media-info.js';
 import { watermarkFilter } from './watermark.js';
 
@@ -140,7 +141,7 @@ async function renderByStreamCopy(
   const cont = await inspectMedia(ctx.ffmpegPath, contPath, ctx.signal, true);
   if (cont === null || cont.video.extradata !== facts.video.extradata) return false;
 
-  await joinParts(ctx, [sourceVideoPath, contPath], audioPath, job.outVideoPath);
+  await joinParts(ctx.ffmpegPath, ctx.workDir, [sourceVideoPath, contPath], audioPath, job.outVideoPath, ctx.signal);
   return true;
 }
 
@@ -156,26 +157,6 @@ function encodeExtendedAudio(ctx: RenderContext, plan: ContinuationPlan, facts: 
   return runFfmpeg(
     ctx.ffmpegPath,
     ['-y', ...(facts.audio ? ['-i', sourcePath] : []), '-filter_complex', g.toString(), '-map', audio, ...audioOutputArgs(), ...containerArgs(), outPath],
-    ctx.signal,
-  );
-}
-
-/** Joins H.264 parts (same headers) with the concat demuxer and adds the sound, all by stream copy. */
-async function joinParts(ctx: RenderContext, videoParts: readonly string[], audioPath: string, outPath: string): Promise<void> {
-  const listPath = join(ctx.workDir, 'concat.txt');
-  const quote = (p: string): string => `'${p.replace(/'/g, `'\\''`)}'`;
-  await writeFile(listPath, `ffconcat version 1.0\n${videoParts.map((p) => `file ${quote(p)}\n`).join('')}`, 'utf8');
-  await runFfmpeg(
-    ctx.ffmpegPath,
-    [
-      '-y',
-      '-f', 'concat', '-safe', '0', '-i', listPath,
-      '-i', audioPath,
-      '-map', '0:v:0', '-map', '1:a:0',
-      '-c', 'copy',
-      ...containerArgs(),
-      outPath,
-    ],
     ctx.signal,
   );
 }
@@ -227,7 +208,7 @@ async function renderByReencode(
   const settled = await Promise.allSettled([encodeTail, encodeHead, encodeAudio]);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
 
-  await joinParts(ctx, [headPath, tailPath], audioPath, job.outVideoPath);
+  await joinParts(ctx.ffmpegPath, ctx.workDir, [headPath, tailPath], audioPath, job.outVideoPath, ctx.signal);
 }
 
 /**

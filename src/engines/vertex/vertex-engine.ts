@@ -1,0 +1,208 @@
+import { writeFile, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
+import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome } from '../engine.js';
+import { inlineImages } from '../gemini/request.js';
+import { callGoogle, errorMessage, isTransient, type GoogleHttp, type HttpAnswer } from '../google-http.js';
+import { inspectMedia, type MediaFacts } from '../local/media-info.js';
+import { cleanWatermarkText, watermarkFilter } from '../local/watermark.js';
+import { LatencyHistories, nextPollDelay, type PollPolicy } from '../poll-schedule.js';
+import { spliceExtension, writeTail, type SpliceTools } from '../splice/splice.js';
+import { planTail, type TailPlan } from '../splice/tail-plan.js';
+import { engineFailure, parseSavedRef, type SavedRef } from '../upstream-job.js';
+import { downloadTo, finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
+import { gcsMediaPath, parseVertexOperation, vertexOperationName } from './operation.js';
+import { buildVertexBody, type InlineVideo } from './request.js';
+import { createTokenSource, type ServiceAccount } from './service-account.js';
+
+export interface VertexEngineOptions {
+  /** The instance name used in routes and recorded on tasks. */
+  name: string;
+  project: string;
+  location: string;
+  serviceAccount: ServiceAccount;
+  /** e.g. https://us-central1-aiplatform.googleapis.com (no trailing slash). */
+  baseUrl: string;
+  /** Cloud Storage JSON API, for results written to `storageUri`. */
+  storageBaseUrl: string;
+  /** `gs://bucket/prefix` for results; null = inline in the operation. */
+  storageUri: string | null;
+  modelFast: string;
+  modelQuality: string;
+  poll: PollPolicy;
+  retryMs: number;
+  retries: number;
+  /** From the submit: no result by then → TIMEOUT. */
+  deadlineMs: number;
+  ffmpegPath: string;
+  fontPath: string;
+  /** x264 threads of the local engine, so spliced parts share its stream headers. */
+  threads: number;
+  now?: () => number;
+}
+
+const CAPABILITIES: EngineCapabilities = {
+  models: MODELS,
+  generationTypes: GENERATION_TYPES,
+  // Any finished video: only its tail is sent (docs/vertex.md, extension of any source).
+  extendsForeignSources: true,
+};
+
+
+const failure = engineFailure;
+
+/**
+ * Veo 3.1 on Vertex AI (docs/vertex.md): service-account tokens, `predictLongRunning`, then
+ * `fetchPredictOperation` polled near when jobs like it finish, results inline or from Cloud
+ * Storage. The operation name is saved through `ctx` before the first wait, so a restarted
+ * worker resumes it and never submits twice. Extensions send only the source's tail and splice
+ * the answer behind the untouched head, so any video can be extended.
+ */
+export function createVertexEngine(options: VertexEngineOptions): Engine {
+  const now = options.now ?? Date.now;
+  const auth = createTokenSource(options.serviceAccount, { now });
+  const api: GoogleHttp = { baseUrl: options.baseUrl, auth, retries: options.retries, retryMs: options.retryMs };
+  const storage: GoogleHttp = { ...api, baseUrl: options.storageBaseUrl };
+  const histories = new LatencyHistories();
+  const modelPath = (model: string): string =>
+    `/v1/projects/${encodeURIComponent(options.project)}/locations/${encodeURIComponent(options.location)}/publishers/google/models/${encodeURIComponent(model)}`;
+
+  async function submit(job: RenderJob, tail: InlineVideo | null, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
+    const images = await inlineImages(job.images, dirname(job.outVideoPath), options.ffmpegPath, signal);
+    const body = buildVertexBody(job, images, tail, options.storageUri);
+    const model = job.mode === 'fast' ? options.modelFast : options.modelQuality;
+    const answer = await callGoogle(api, 'POST', `${modelPath(model)}:predictLongRunning`, signal, { json: body });
+    if (answer.status === 400) return failure('INVALID_PARAMETER', `Vertex AI refused the request: ${errorMessage(answer)}`);
+    const refused = refusal(answer, model);
+    if (refused) return refused;
+    if (answer.status < 200 || answer.status > 299) return failure('UPSTREAM_ERROR', `Vertex AI submit failed: ${errorMessage(answer)}`);
+    const operation = vertexOperationName(answer.body);
+    if (operation === null) return failure('UPSTREAM_ERROR', 'Vertex AI answered the submit without an operation name');
+    return { operation, submittedAt: now() };
+  }
+
+  /** A 401/403/404 says the engine cannot serve anything: the credentials or the model are the problem. */
+  function refusal(answer: HttpAnswer, model: string): EngineFailure | null {
+    if (answer.status === 401 || answer.status === 403) {
+      const why = `Vertex AI refused the service account ${options.serviceAccount.clientEmail}: ${errorMessage(answer)}`;
+      return failure('UPSTREAM_ERROR', 'the upstream refused this gateway\'s credentials', why);
+    }
+    if (answer.status === 404) {
+      const why = `Vertex AI has no model ${model} for project ${options.project} in ${options.location}: ${errorMessage(answer)}`;
+      return failure('UPSTREAM_ERROR', `the upstream model ${model} is not available`, why);
+    }
+    return null;
+  }
+
+  async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome | { inlinePath: string }> {
+    const deadline = ref.submittedAt + options.deadlineMs;
+    const model = ref.operation.replace(/\/operations\/[^/]+$/, '');
+    const history = histories.for(`${job.mode}:${model}`);
+    const timeout = (): EngineFailure => failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
+    let retryAfter: number | undefined;
+    for (let first = true; ; first = false) {
+      if (!(first && pollFirst)) {
+        const left = deadline - now();
+        if (left <= 0) return timeout();
+        await sleep(Math.min(nextPollDelay(now() - ref.submittedAt, history, options.poll, retryAfter), left), undefined, { signal });
+      }
+      const answer = await callGoogle(api, 'POST', `/v1/${model}:fetchPredictOperation`, signal, { json: { operationName: ref.operation } });
+      retryAfter = answer.retryAfterMs;
+      if (isTransient(answer.status)) return failure('UPSTREAM_ERROR', `polling the Vertex AI operation failed: ${errorMessage(answer)}`);
+      // A refused credential stops the engine; a 404 here is this operation's, not the model's.
+      const refused = answer.status === 404 ? null : refusal(answer, model.split('/').pop() ?? model);
+      if (refused) return refused;
+      if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the Vertex AI operation cannot be read: ${errorMessage(answer)}`);
+      const state = parseVertexOperation(answer.body);
+      if (state.kind === 'running') {
+        if (now() >= deadline) return timeout();
+        continue;
+      }
+      history.record(now() - ref.submittedAt);
+      switch (state.kind) {
+        case 'filtered':
+          return failure('CONTENT_VIOLATION', `Veo filtered the video (Responsible AI)${state.reasons.length ? `: ${state.reasons.join('; ')}` : ''}`);
+        case 'error':
+          // google.rpc.Code 3 = INVALID_ARGUMENT: the request, not the service, is at fault.
+          return failure(state.code === 3 ? 'INVALID_PARAMETER' : 'UPSTREAM_ERROR', `Veo failed: ${state.message}`);
+        case 'inline': {
+          const raw = rawDownloadPath(job);
+          await writeFile(raw, Buffer.from(state.base64, 'base64'));
+          return { inlinePath: raw };
+        }
+        case 'gcs': {
+          const path = gcsMediaPath(state.uri);
+          if (path === null) return upstreamFailure(`the operation returned an unusable Cloud Storage URI: ${state.uri.slice(0, 200)}`);
+          const raw = rawDownloadPath(job);
+          const failed = await downloadTo(storage, path, raw, signal);
+          return failed ?? { inlinePath: raw };
+        }
+      }
+    }
+  }
+
+  /** Where an extension's source is cut: deterministic, so a resumed run plans the same cut. */
+  async function planExtension(job: RenderJob, signal: AbortSignal): Promise<{ plan: TailPlan; facts: MediaFacts } | EngineFailure> {
+    const facts = await inspectMedia(options.ffmpegPath, job.source!.path, signal);
+    if (facts === null) return failure('TASKID_ERROR', 'the source video cannot be read');
+    const plan = planTail(facts.video);
+    if (plan === null) return failure('TASKID_ERROR', 'the source video is too short for Vertex AI to extend (under 1 s)');
+    return { plan, facts };
+  }
+
+  async function tailVideo(job: RenderJob, tools: SpliceTools, cut: { plan: TailPlan; facts: MediaFacts }): Promise<InlineVideo> {
+    const tailPath = join(tools.workDir, 'vertex-tail.mp4');
+    await writeTail(tools, job.source!.path, cut.facts, cut.plan, job.mode, tailPath);
+    return { bytesBase64Encoded: (await readFile(tailPath)).toString('base64'), mimeType: 'video/mp4' };
+  }
+
+  return {
+    name: options.name,
+    capabilities: CAPABILITIES,
+    async checkModels(signal: AbortSignal): Promise<ModelCheck> {
+      for (const [model, setting] of [[options.modelFast, 'modelFast'], [options.modelQuality, 'modelQuality']] as const) {
+        const answer = await callGoogle(api, 'GET', `/v1/publishers/google/models/${encodeURIComponent(model)}`, signal);
+        if (answer.status === 200) continue;
+        if (answer.status === 401 || answer.status === 403) {
+          return { state: 'unavailable', reason: `Vertex AI refused the service account ${options.serviceAccount.clientEmail}: ${errorMessage(answer)}`,
+            fix: `check the key file ${options.serviceAccount.file} and that the account has the Vertex AI User role on project ${options.project}`,
+            summary: 'the upstream refused this gateway\'s credentials' };
+        }
+        if (answer.status === 404) {
+          return { state: 'unavailable', reason: `Vertex AI has no model ${model}: ${errorMessage(answer)}`,
+            fix: `set ${options.name === 'vertex' ? `LONGSHOT_VERTEX_MODEL_${setting === 'modelFast' ? 'FAST' : 'QUALITY'}` : `"${setting}" of engine ${options.name} in LONGSHOT_ENGINES`} to a current model id (docs/vertex.md)`,
+            summary: `the upstream model ${model} is not available` };
+        }
+        return { state: 'unknown', reason: `checking model ${model} failed: ${errorMessage(answer)}` };
+      }
+      return { state: 'ok' };
+    },
+    async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
+      signal.throwIfAborted();
+      const tools: SpliceTools = { ffmpegPath: options.ffmpegPath, threads: options.threads, workDir: dirname(job.outVideoPath), signal };
+      const extend = job.model === 'veo-3-1-extend' ? await planExtension(job, signal) : null;
+      if (extend && 'ok' in extend) return extend;
+      let ref = parseSavedRef(ctx?.upstreamRef ?? null);
+      const resumed = ref !== null;
+      if (ref === null) {
+        const submitted = await submit(job, extend ? await tailVideo(job, tools, extend) : null, signal);
+        if ('ok' in submitted) return submitted;
+        ref = submitted;
+        // Saved before any wait: from here on a restart resumes this operation.
+        await ctx?.saveUpstreamRef(JSON.stringify(ref));
+      }
+      const waited = await waitFor(ref, job, signal, resumed);
+      if (!('inlinePath' in waited)) return waited;
+      if (!extend) return finishUpstreamVideo(waited.inlinePath, job, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: tools.workDir }, signal);
+      const text = cleanWatermarkText(job.watermark);
+      const drawtext = text === null ? null
+        : await watermarkFilter({ text, fontPath: options.fontPath, workDir: tools.workDir, width: extend.facts.video.width, height: extend.facts.video.height });
+      const spliced = await spliceExtension(tools, {
+        sourcePath: job.source!.path, source: extend.facts, plan: extend.plan, returnedPath: waited.inlinePath, mode: job.mode, drawtext,
+        outVideoPath: job.outVideoPath, outPosterPath: job.outPosterPath,
+      });
+      return spliced.ok ? { ok: true, durationMs: spliced.durationMs, width: spliced.width, height: spliced.height } : upstreamFailure(spliced.message);
+    },
+  };
+}
