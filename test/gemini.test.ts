@@ -9,8 +9,7 @@ import { removeDataDir, startTestService, waitForTask, type TestService } from '
 import { makeTestImage, probe } from './support/media.js';
 import { runTasks } from '../src/cli/tasks.js';
 import { runTask } from '../src/services/run-task.js';
-import { startChildService, waitForExit, type ChildService } from './support/child-service.js';
-import { until } from './support/until.js';
+import { killWhileWaiting } from './support/kill-resume.js';
 
 /**
  * Veo 3.1 through the Gemini API engine, end to end: the service talks real HTTP to a fake
@@ -280,40 +279,11 @@ describe('a worker killed while waiting on Veo', () => {
     // SQLite in dataDir: the children must not inherit a DATABASE_URL meant for per-test schemas.
     const env = { ...geminiEnv(), LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LEASE_MS: '1500', LONGSHOT_WORKERS: '1', DATABASE_URL: '' };
     const prompt = 'a kill -9 in the middle';
-    const children: ChildService[] = [];
-    const call = async (svc: ChildService, key: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(svc.url + path, {
-        method,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return (await res.json()) as any;
-    };
     try {
-      fake.hold = true;
-      const first = await startChildService(env);
-      children.push(first);
-      const key = first.key!;
-      const { taskId } = (await call(first, key, 'POST', '/api/v1/generateTask/veo-3-1', { provider: 'official', input: { prompt, mode: 'fast' } })).data;
-      const polls = await until(async () => (submitsFor(fake, prompt).length === 1 ? fake.polls : undefined), 'the upstream submit');
-      await until(async () => (fake.polls > polls ? true : undefined), 'a poll of the operation');
-      first.child.kill('SIGKILL');
-      await waitForExit(first.child);
-      fake.hold = false;
-      fake.release();
-
-      const second = await startChildService(env);
-      children.push(second);
-      const done = await until(async () => {
-        const d = (await call(second, key, 'GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`)).data;
-        return d.state === 'success' || d.state === 'failed' ? d : undefined;
-      }, 'the task to finish after the restart', 30_000);
+      const done = await killWhileWaiting(env, fake, { provider: 'official', input: { prompt, mode: 'fast' } }, () => submitsFor(fake, prompt).length);
       expect(done.state, JSON.stringify(done)).toBe('success');
       expect(submitsFor(fake, prompt)).toHaveLength(1);
     } finally {
-      fake.hold = false;
-      fake.release();
-      for (const c of children) c.child.kill('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
   });

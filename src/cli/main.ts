@@ -19,6 +19,7 @@ Commands:
   keys list --account NAME   list an account's keys
   keys revoke KEY_ID         revoke a key (takes effect within 1 s)
   tasks show TASK_ID         a task's state, strategy, serving engine and upstream job
+  engines [--check]          engine instances, their health, breaker and last hour
   webhooks secret|rotate --account NAME   show or rotate the webhook signing secret
   webhooks deliveries|redeliver TASK_ID   a task's webhook log, or send it again
 
@@ -53,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'tasks') {
     const { runTasks, TASKS_HELP } = await import('./tasks.js');
     return rest.length === 0 || wantsHelp ? print(TASKS_HELP) : runTasks(rest);
+  }
+  if (cmd === 'engines') {
+    const { runEngines, ENGINES_HELP } = await import('./engines.js');
+    return wantsHelp ? print(ENGINES_HELP) : runEngines(rest);
   }
   if (cmd === 'webhooks') {
     const { runWebhooks, WEBHOOKS_HELP } = await import('./webhooks.js');

@@ -45,8 +45,12 @@ export async function runServe(args: string[]): Promise<number> {
     `Role: ${role}   Data: ${config.databaseUrl ? 'PostgreSQL' : config.dataDir}   Workers: ${role === 'api' ? 0 : config.workers}`,
     Object.values(config.routes).every((r) => r.length === 1 && r[0] === 'local')
       ? 'Engine: local — a deterministic procedural renderer for development, tests and demos (not AI).'
-      : `Engine: routes ${Object.entries(config.routes).map(([s, r]) => `${s} → ${r.join(', ') || '(none)'}`).join('; ')} (docs/gemini.md)`,
+      : `Engine: routes ${Object.entries(config.routes).map(([s, r]) => `${s} → ${r.join(', ') || '(none)'}`).join('; ')} (docs/vertex.md, docs/gemini.md)`,
   ];
+  // The model checks ran before the start finished: an engine that cannot serve is said here too.
+  for (const s of service.deps.health.all().filter((h) => !h.available)) {
+    lines.push(`  ${s.engine} is UNAVAILABLE: ${s.reason}${s.fix ? `\n    fix: ${s.fix}` : ''}`);
+  }
   if (service.firstKey) {
     lines.push(
       '',

@@ -40,8 +40,12 @@ export interface BreakerSettings {
 
 export interface EngineHealth {
   admit(engine: string, now: number): Admission;
-  /** An engine's outcome for one task; `aborted` when the run was stopped (shutdown, lost lease). */
-  record(engine: string, outcome: RenderOutcome | 'aborted', now: number): void;
+  /**
+   * An engine's outcome for one task; `aborted` when the run was stopped (shutdown, lost lease).
+   * `probe`: the task was admitted as the breaker's probe. Only the probe's own outcome frees the
+   * probe slot, so tasks admitted before the breaker opened cannot let more probes in.
+   */
+  record(engine: string, outcome: RenderOutcome | 'aborted', now: number, probe?: boolean): void;
   /** The result of a model check; `unknown` (upstream unreachable) changes nothing but the log. */
   checked(engine: string, check: ModelCheck, now: number): void;
   standing(engine: string): EngineStanding;
@@ -89,10 +93,9 @@ export function createEngineHealth(
       s.probeStartedAt = now;
       return { admit: true, probe: true };
     },
-    record(engine, outcome, now) {
+    record(engine, outcome, now, probe = false) {
       const s = get(engine);
-      const wasProbe = s.probeStartedAt !== null;
-      s.probeStartedAt = null;
+      if (probe) s.probeStartedAt = null;
       if (outcome === 'aborted') return;
       if (!outcome.ok && outcome.failCode === 'UPSTREAM_ERROR') {
         s.consecutiveFailures++;
@@ -105,15 +108,17 @@ export function createEngineHealth(
           s.fix = null;
         }
         // A failed probe reopens at once; otherwise the breaker opens at the threshold.
-        if (wasProbe || s.consecutiveFailures >= settings.failures) s.openUntil = now + settings.cooldownMs;
+        if (probe || s.consecutiveFailures >= settings.failures) s.openUntil = now + settings.cooldownMs;
         publish(s);
         return;
       }
       // A timeout says nothing either way about the upstream's health; anything else is an answer.
       if (!outcome.ok && outcome.failCode === 'TIMEOUT') return;
       if (s.consecutiveFailures === 0 && s.openUntil === null) return;
+      // The upstream answered: any task's answer (not only the probe's) closes the breaker.
       s.consecutiveFailures = 0;
       s.openUntil = null;
+      s.probeStartedAt = null;
       publish(s);
     },
     checked(engine, check, now) {

@@ -119,11 +119,11 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
     try {
       outcome = await engine.render(job, signal, ctx);
     } catch (err) {
-      deps.health.record(engine.name, 'aborted', deps.clock.now());
+      deps.health.record(engine.name, 'aborted', deps.clock.now(), admission.probe);
       throw err;
     }
     lastEngine = engine.name;
-    await noteOutcome(deps, task.id, engine.name, outcome, startedAt);
+    await noteOutcome(deps, task.id, engine.name, outcome, startedAt, admission.probe);
     if (outcome.ok && outcome.upstreamVideo !== undefined && task.lease_token) {
       await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { video: outcome.upstreamVideo }, deps.clock.now());
     }
@@ -164,9 +164,9 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
 }
 
 /** Feeds the breaker and the engine-run log (success rate and latency per engine). */
-async function noteOutcome(deps: Deps, taskId: string, engine: string, outcome: RenderOutcome, startedAt: number): Promise<void> {
+async function noteOutcome(deps: Deps, taskId: string, engine: string, outcome: RenderOutcome, startedAt: number, probe: boolean): Promise<void> {
   const now = deps.clock.now();
-  deps.health.record(engine, outcome, now);
+  deps.health.record(engine, outcome, now, probe);
   if (!outcome.ok && outcome.engineUnavailable) deps.log.error({ taskId, engine, reason: outcome.engineUnavailable }, `engine ${engine} is UNAVAILABLE: ${outcome.engineUnavailable}`);
   try {
     await recordEngineRun(deps.db, { engine, taskId, outcome: outcome.ok ? 'success' : outcome.failCode, latencyMs: now - startedAt, finishedAt: now });

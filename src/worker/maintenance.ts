@@ -1,6 +1,7 @@
 import { findExpiredLeases, findExpiredResults, markResultDeleted, releaseExpiredLease } from '../db/tasks-repo.js';
 import { settleFailure } from '../services/settle-task.js';
 import { deleteOldIdempotency } from '../db/idempotency-repo.js';
+import { deleteOldEngineRuns } from '../db/engine-health-repo.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../services/idempotency.js';
 import type { Deps } from '../services/deps.js';
 
@@ -24,9 +25,12 @@ export async function reapExpiredLeases(deps: Deps): Promise<number> {
   return n;
 }
 
+/** Engine attempts are kept this long for `longshot engines` (it shows the last hour). */
+const ENGINE_RUNS_KEPT_MS = 7 * 86_400_000;
+
 /**
- * Deletes result files whose retention ran out (the task keeps its row; its file URL answers 410)
- * and forgets Idempotency-Keys older than their 24 h window.
+ * Deletes result files whose retention ran out (the task keeps its row; its file URL answers 410),
+ * forgets Idempotency-Keys older than their 24 h window and engine runs older than a week.
  */
 export async function deleteExpiredResults(deps: Deps): Promise<number> {
   const now = deps.clock.now();
@@ -37,6 +41,7 @@ export async function deleteExpiredResults(deps: Deps): Promise<number> {
     await markResultDeleted(deps.db, r.id, now);
   }
   await deleteOldIdempotency(deps.db, now - IDEMPOTENCY_WINDOW_MS);
+  await deleteOldEngineRuns(deps.db, now - ENGINE_RUNS_KEPT_MS);
   return rows.length;
 }
 

@@ -47,7 +47,8 @@ function uploadSize(source: MediaFacts): { width: number; height: number } {
 export async function writeTail(tools: SpliceTools, sourcePath: string, source: MediaFacts, plan: TailPlan, mode: Mode, outPath: string): Promise<void> {
   const fps = spliceFps(source);
   const { width, height } = uploadSize(source);
-  const video = `[0:v:0]trim=start_frame=${plan.cutFrame},setpts=PTS-STARTPTS,scale=${width}:${height},setsar=1,format=yuv420p,fps=${fps}[v]`;
+  // fps before trim: the 2018 ffmpeg's fps filter, placed after a trim, fills the trimmed start with copies.
+  const video = `[0:v:0]fps=${fps},trim=start_frame=${plan.cutFrame},setpts=PTS-STARTPTS,scale=${width}:${height},setsar=1,format=yuv420p[v]`;
   const audio = source.audio ? `;[0:a:0]atrim=start_sample=${Math.round(plan.cutSec * SAMPLE_RATE)},asetpts=N/SR/TB[a]` : '';
   await runFfmpeg(tools.ffmpegPath, [
     '-y', '-v', 'error', '-i', sourcePath, '-filter_complex', video + audio, '-map', '[v]', ...(source.audio ? ['-map', '[a]'] : []),

@@ -43,7 +43,8 @@ export const VERTEX_TAIL_LIMITS: TailLimits = { minTailSec: 4, maxTailSec: 30, m
 export function planTail(video: Pick<VideoFacts, 'packets' | 'timescale' | 'durationSec'>, limits: TailLimits = VERTEX_TAIL_LIMITS): TailPlan | null {
   const { packets, timescale, durationSec } = video;
   if (packets.length === 0 || durationSec < limits.minInputSec) return null;
-  const firstPts = Math.min(...packets.map((p) => p.pts));
+  let firstPts = Number.POSITIVE_INFINITY;
+  for (const p of packets) firstPts = Math.min(firstPts, p.pts);
   const sec = (pts: number): number => (pts - firstPts) / timescale;
   if (durationSec <= limits.minTailSec) return { cutFrame: 0, cutSec: 0, tailSec: durationSec, sourceSec: durationSec, clean: true };
 
@@ -66,11 +67,11 @@ export function planTail(video: Pick<VideoFacts, 'packets' | 'timescale' | 'dura
   if (best) return best;
   if (durationSec <= limits.maxTailSec) return { cutFrame: 0, cutSec: 0, tailSec: durationSec, sourceSec: durationSec, clean: true };
 
-  // No clean cut in range: cut at the frame nearest minTailSec from the end; the head is re-encoded.
+  // No clean cut in range: cut at the last frame that leaves at least minTailSec; the head is re-encoded.
   const order = packets.map((p) => p.pts).sort((a, b) => a - b);
   const target = durationSec - limits.minTailSec;
-  let frame = order.findIndex((pts) => sec(pts) >= target - 1e-6);
-  if (frame < 0) frame = order.length - 1;
+  let frame = 0;
+  while (frame + 1 < order.length && sec(order[frame + 1]!) <= target + 1e-6) frame++;
   const cutSec = sec(order[frame]!);
   return { cutFrame: frame, cutSec, tailSec: durationSec - cutSec, sourceSec: durationSec, clean: false };
 }

@@ -101,7 +101,7 @@ interface CachedToken {
  * a fixed https://oauth2.googleapis.com/token and ignores the key file's `token_uri`, which a
  * private token endpoint (or the test stand-in) needs honoured. The grant itself is one signed
  * JWT and one form POST. Tokens are cached and refreshed a minute before they expire (at 80 %
- * of a short lifetime, never before half of it); concurrent callers share one exchange; `invalidate` drops the
+ * of a lifetime shorter than five minutes); concurrent callers share one exchange; `invalidate` drops the
  * token after a 401.
  */
 export function createTokenSource(sa: ServiceAccount, options: TokenSourceOptions = {}): GoogleAuth & { token(signal: AbortSignal): Promise<string> } {
@@ -139,8 +139,8 @@ export function createTokenSource(sa: ServiceAccount, options: TokenSourceOption
       }
       if (res.ok && typeof body.access_token === 'string') {
         const lifetimeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
-        // Refresh a minute before expiry, or at 80 % of a short lifetime, never before half of it.
-        return { value: body.access_token, refreshAt: issuedAt + Math.max(lifetimeMs / 2, Math.min(lifetimeMs * 0.8, lifetimeMs - 60_000)) };
+        // A minute before expiry, or at 80 % of a lifetime shorter than five minutes.
+        return { value: body.access_token, refreshAt: issuedAt + Math.max(lifetimeMs * 0.8, lifetimeMs - 60_000) };
       }
       lastError = `HTTP ${res.status}${typeof body.error === 'string' ? `: ${body.error}${typeof body.error_description === 'string' ? ` (${body.error_description})` : ''}` : ''}`;
       // A refused grant (bad key, clock skew, disabled account) will not pass on a retry.
