@@ -1,4 +1,5 @@
-import type { EngineFailure } from './engine.js';
+import type { EngineFailure, EngineRunContext } from './engine.js';
+import type { PollPolicy } from './poll-schedule.js';
 
 /** What an upstream engine saves on the task before waiting: its job and when it was submitted. */
 export interface SavedRef {
@@ -31,4 +32,45 @@ export function withoutVideo(r: { raiMediaFilteredCount?: unknown; raiMediaFilte
   const count = typeof r.raiMediaFilteredCount === 'number' ? r.raiMediaFilteredCount : 0;
   if (count > 0 || reasons.length > 0) return { kind: 'filtered', reasons };
   return { kind: 'error', code: null, message: 'the operation finished without a video' };
+}
+
+/**
+ * The saved job of an earlier attempt, or a new one: `submit` runs only when none was saved, and
+ * its job is saved through `ctx` before anything waits on it, so from then on a restarted worker
+ * resumes that job and never submits (and pays) twice.
+ */
+export async function submitOrResume(
+  ctx: EngineRunContext | undefined, submit: () => Promise<SavedRef | EngineFailure>,
+): Promise<{ ref: SavedRef; resumed: boolean } | EngineFailure> {
+  const saved = parseSavedRef(ctx?.upstreamRef ?? null);
+  if (saved !== null) return { ref: saved, resumed: true };
+  const submitted = await submit();
+  if ('ok' in submitted) return submitted;
+  await ctx?.saveUpstreamRef(JSON.stringify(submitted));
+  return { ref: submitted, resumed: false };
+}
+
+/** What every upstream engine takes beside its own settings (LONGSHOT_UPSTREAM_*, the tools). */
+export interface UpstreamEngineOptions {
+  /** The instance name used in routes and recorded on tasks. */
+  name: string;
+  poll: PollPolicy;
+  /** First delay of a retried call; doubles. */
+  retryMs: number;
+  retries: number;
+  /** From the submit: no result by then → TIMEOUT. */
+  deadlineMs: number;
+  ffmpegPath: string;
+  /** For watermarks (the same font as the local engine). */
+  fontPath: string;
+  now?: () => number;
+}
+
+/** A finished Veo operation that gave no video, as a fail code (Gemini API and Vertex AI alike). */
+export function veoFailure(state: { kind: 'filtered'; reasons: string[] } | { kind: 'error'; code: number | null; message: string }): EngineFailure {
+  if (state.kind === 'filtered') {
+    return engineFailure('CONTENT_VIOLATION', `Veo filtered the video (Responsible AI)${state.reasons.length ? `: ${state.reasons.join('; ')}` : ''}`);
+  }
+  // google.rpc.Code 3 = INVALID_ARGUMENT: the request, not the service, is at fault.
+  return engineFailure(state.code === 3 ? 'INVALID_PARAMETER' : 'UPSTREAM_ERROR', `Veo failed: ${state.message}`);
 }

@@ -1,31 +1,20 @@
 import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
 import { apiKeyAuth, callGoogle, errorMessage, isTransient, type GoogleHttp, type HttpAnswer } from '../google-http.js';
-import { LatencyHistories, nextPollDelay, type PollPolicy } from '../poll-schedule.js';
-import { operationName, parseOperation } from './operation.js';
+import { pollUntilDone } from '../poll-loop.js';
+import { LatencyHistories, type PollPolicy } from '../poll-schedule.js';
+import { operationName, parseOperation, type OperationState } from './operation.js';
 import { buildPredictBody, inlineImages } from './request.js';
 import { fetchResult } from './result.js';
-import { engineFailure, parseSavedRef, type SavedRef } from '../upstream-job.js';
+import { engineFailure, submitOrResume, type SavedRef, veoFailure, type UpstreamEngineOptions } from '../upstream-job.js';
 
-export interface GeminiEngineOptions {
-  /** The instance name used in routes and recorded on tasks (`gemini`, or a LONGSHOT_ENGINES name). */
-  name: string;
+export interface GeminiEngineOptions extends UpstreamEngineOptions {
   apiKey: string;
   /** e.g. https://generativelanguage.googleapis.com (no trailing slash). */
   baseUrl: string;
   modelFast: string;
   modelQuality: string;
-  poll: PollPolicy;
-  retryMs: number;
-  retries: number;
-  /** From the submit: no result by then → TIMEOUT. */
-  deadlineMs: number;
-  ffmpegPath: string;
-  /** For watermarks (the same font as the local engine). */
-  fontPath: string;
-  now?: () => number;
 }
 
 /** Google keeps generated videos for 2 days; an extension must reach it well before they go. */
@@ -81,34 +70,25 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
   }
 
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome> {
-    const deadline = ref.submittedAt + options.deadlineMs;
-    const history = histories.for(`${job.mode}:${ref.operation.replace(/\/operations\/.*$/, '')}`);
-    let retryAfter: number | undefined;
-    for (let first = true; ; first = false) {
-      if (!(first && pollFirst)) {
-        const left = deadline - now();
-        if (left <= 0) return failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
-        await sleep(Math.min(nextPollDelay(now() - ref.submittedAt, history, options.poll, retryAfter), left), undefined, { signal });
-      }
-      const answer = await callGoogle(http, 'GET', `/v1beta/${ref.operation}`, signal);
-      retryAfter = answer.retryAfterMs;
-      if (keyRefused(answer)) return refusal(answer, '')!;
-      if (isTransient(answer.status)) return failure('UPSTREAM_ERROR', `polling the Gemini operation failed: ${errorMessage(answer)}`);
-      if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the Gemini operation cannot be read: ${errorMessage(answer)}`);
-      const state = parseOperation(answer.body);
-      if (state.kind !== 'running') history.record(now() - ref.submittedAt);
-      switch (state.kind) {
-        case 'running':
-          if (now() >= deadline) return failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
-          continue;
-        case 'filtered':
-          return failure('CONTENT_VIOLATION', `Veo filtered the video (Responsible AI)${state.reasons.length ? `: ${state.reasons.join('; ')}` : ''}`);
-        case 'error':
-          // google.rpc.Code 3 = INVALID_ARGUMENT: the request, not the service, is at fault.
-          return failure(state.code === 3 ? 'INVALID_PARAMETER' : 'UPSTREAM_ERROR', `Veo failed: ${state.message}`);
-        case 'video':
-          return fetchResult(http, state.uri, job, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: dirname(job.outVideoPath) }, signal);
-      }
+    const state = await pollUntilDone<Exclude<OperationState, { kind: 'running' }>>({
+      submittedAt: ref.submittedAt, deadlineMs: options.deadlineMs, policy: options.poll, pollFirst, now, signal,
+      history: histories.for(`${job.mode}:${ref.operation.replace(/\/operations\/.*$/, '')}`),
+      poll: async () => {
+        const answer = await callGoogle(http, 'GET', `/v1beta/${ref.operation}`, signal);
+        if (keyRefused(answer)) return { failed: refusal(answer, '')! };
+        if (isTransient(answer.status)) return { failed: failure('UPSTREAM_ERROR', `polling the Gemini operation failed: ${errorMessage(answer)}`) };
+        if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the Gemini operation cannot be read: ${errorMessage(answer)}`) };
+        const op = parseOperation(answer.body);
+        return op.kind === 'running' ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) } : { done: op };
+      },
+    });
+    if ('ok' in state) return state;
+    switch (state.kind) {
+      case 'filtered':
+      case 'error':
+        return veoFailure(state);
+      case 'video':
+        return fetchResult(http, state.uri, job, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: dirname(job.outVideoPath) }, signal);
     }
   }
 
@@ -138,15 +118,9 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
     },
     async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
       signal.throwIfAborted();
-      let ref = parseSavedRef(ctx?.upstreamRef ?? null);
-      const resumed = ref !== null;
-      if (ref === null) {
-        const submitted = await submit(job, signal);
-        if ('ok' in submitted) return submitted;
-        ref = submitted;
-        // Saved before any wait: from here on a restart resumes this operation.
-        await ctx?.saveUpstreamRef(JSON.stringify(ref));
-      }
+      const upstreamJob = await submitOrResume(ctx, () => submit(job, signal));
+      if ('ok' in upstreamJob) return upstreamJob;
+      const { ref, resumed } = upstreamJob;
       return waitFor(ref, job, signal, resumed);
     },
   };

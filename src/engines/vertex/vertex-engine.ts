@@ -1,24 +1,21 @@
-import { writeFile, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome } from '../engine.js';
 import { inlineImages } from '../gemini/request.js';
 import { callGoogle, errorMessage, isTransient, type GoogleHttp, type HttpAnswer } from '../google-http.js';
-import { inspectMedia, type MediaFacts } from '../local/media-info.js';
-import { cleanWatermarkText, watermarkFilter } from '../local/watermark.js';
-import { LatencyHistories, nextPollDelay, type PollPolicy } from '../poll-schedule.js';
-import { spliceExtension, writeTail, type SpliceTools } from '../splice/splice.js';
-import { planTail, type TailPlan } from '../splice/tail-plan.js';
-import { engineFailure, parseSavedRef, type SavedRef } from '../upstream-job.js';
+import { pollUntilDone } from '../poll-loop.js';
+import { LatencyHistories, type PollPolicy } from '../poll-schedule.js';
+import { finishExtension, planExtension, tailBytes } from '../splice/extend-by-tail.js';
+import type { SpliceTools } from '../splice/splice.js';
+import { VERTEX_TAIL_LIMITS } from '../splice/tail-plan.js';
+import { engineFailure, submitOrResume, type SavedRef, veoFailure, type UpstreamEngineOptions } from '../upstream-job.js';
 import { downloadTo, finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
-import { gcsMediaPath, parseVertexOperation, vertexOperationName } from './operation.js';
+import { gcsMediaPath, parseVertexOperation, vertexOperationName, type VertexOperationState } from './operation.js';
 import { buildVertexBody, type InlineVideo } from './request.js';
 import { createTokenSource, type ServiceAccount } from './service-account.js';
 
-export interface VertexEngineOptions {
-  /** The instance name used in routes and recorded on tasks. */
-  name: string;
+export interface VertexEngineOptions extends UpstreamEngineOptions {
   project: string;
   location: string;
   serviceAccount: ServiceAccount;
@@ -30,16 +27,8 @@ export interface VertexEngineOptions {
   storageUri: string | null;
   modelFast: string;
   modelQuality: string;
-  poll: PollPolicy;
-  retryMs: number;
-  retries: number;
-  /** From the submit: no result by then → TIMEOUT. */
-  deadlineMs: number;
-  ffmpegPath: string;
-  fontPath: string;
   /** x264 threads of the local engine, so spliced parts share its stream headers. */
   threads: number;
-  now?: () => number;
 }
 
 const CAPABILITIES: EngineCapabilities = {
@@ -96,65 +85,39 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
   }
 
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome | { inlinePath: string }> {
-    const deadline = ref.submittedAt + options.deadlineMs;
     const model = ref.operation.replace(/\/operations\/[^/]+$/, '');
-    const history = histories.for(`${job.mode}:${model}`);
-    const timeout = (): EngineFailure => failure('TIMEOUT', `Veo gave no result within ${Math.round(options.deadlineMs / 1000)} s`);
-    let retryAfter: number | undefined;
-    for (let first = true; ; first = false) {
-      if (!(first && pollFirst)) {
-        const left = deadline - now();
-        if (left <= 0) return timeout();
-        await sleep(Math.min(nextPollDelay(now() - ref.submittedAt, history, options.poll, retryAfter), left), undefined, { signal });
+    const state = await pollUntilDone<Exclude<VertexOperationState, { kind: 'running' }>>({
+      submittedAt: ref.submittedAt, deadlineMs: options.deadlineMs, policy: options.poll, pollFirst, now, signal,
+      history: histories.for(`${job.mode}:${model}`),
+      poll: async () => {
+        const answer = await callGoogle(api, 'POST', `/v1/${model}:fetchPredictOperation`, signal, { json: { operationName: ref.operation } });
+        if (isTransient(answer.status)) return { failed: failure('UPSTREAM_ERROR', `polling the Vertex AI operation failed: ${errorMessage(answer)}`) };
+        // A refused credential stops the engine; a 404 here is this operation's, not the model's.
+        const refused = answer.status === 404 ? null : refusal(answer, model.split('/').pop() ?? model);
+        if (refused) return { failed: refused };
+        if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the Vertex AI operation cannot be read: ${errorMessage(answer)}`) };
+        const op = parseVertexOperation(answer.body);
+        return op.kind === 'running' ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) } : { done: op };
+      },
+    });
+    if ('ok' in state) return state;
+    switch (state.kind) {
+      case 'filtered':
+      case 'error':
+        return veoFailure(state);
+      case 'inline': {
+        const raw = rawDownloadPath(job);
+        await writeFile(raw, Buffer.from(state.base64, 'base64'));
+        return { inlinePath: raw };
       }
-      const answer = await callGoogle(api, 'POST', `/v1/${model}:fetchPredictOperation`, signal, { json: { operationName: ref.operation } });
-      retryAfter = answer.retryAfterMs;
-      if (isTransient(answer.status)) return failure('UPSTREAM_ERROR', `polling the Vertex AI operation failed: ${errorMessage(answer)}`);
-      // A refused credential stops the engine; a 404 here is this operation's, not the model's.
-      const refused = answer.status === 404 ? null : refusal(answer, model.split('/').pop() ?? model);
-      if (refused) return refused;
-      if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the Vertex AI operation cannot be read: ${errorMessage(answer)}`);
-      const state = parseVertexOperation(answer.body);
-      if (state.kind === 'running') {
-        if (now() >= deadline) return timeout();
-        continue;
-      }
-      history.record(now() - ref.submittedAt);
-      switch (state.kind) {
-        case 'filtered':
-          return failure('CONTENT_VIOLATION', `Veo filtered the video (Responsible AI)${state.reasons.length ? `: ${state.reasons.join('; ')}` : ''}`);
-        case 'error':
-          // google.rpc.Code 3 = INVALID_ARGUMENT: the request, not the service, is at fault.
-          return failure(state.code === 3 ? 'INVALID_PARAMETER' : 'UPSTREAM_ERROR', `Veo failed: ${state.message}`);
-        case 'inline': {
-          const raw = rawDownloadPath(job);
-          await writeFile(raw, Buffer.from(state.base64, 'base64'));
-          return { inlinePath: raw };
-        }
-        case 'gcs': {
-          const path = gcsMediaPath(state.uri);
-          if (path === null) return upstreamFailure(`the operation returned an unusable Cloud Storage URI: ${state.uri.slice(0, 200)}`);
-          const raw = rawDownloadPath(job);
-          const failed = await downloadTo(storage, path, raw, signal);
-          return failed ?? { inlinePath: raw };
-        }
+      case 'gcs': {
+        const path = gcsMediaPath(state.uri);
+        if (path === null) return upstreamFailure(`the operation returned an unusable Cloud Storage URI: ${state.uri.slice(0, 200)}`);
+        const raw = rawDownloadPath(job);
+        const failed = await downloadTo(storage, path, raw, signal);
+        return failed ?? { inlinePath: raw };
       }
     }
-  }
-
-  /** Where an extension's source is cut: deterministic, so a resumed run plans the same cut. */
-  async function planExtension(job: RenderJob, signal: AbortSignal): Promise<{ plan: TailPlan; facts: MediaFacts } | EngineFailure> {
-    const facts = await inspectMedia(options.ffmpegPath, job.source!.path, signal);
-    if (facts === null) return failure('TASKID_ERROR', 'the source video cannot be read');
-    const plan = planTail(facts.video);
-    if (plan === null) return failure('TASKID_ERROR', 'the source video is too short for Vertex AI to extend (under 1 s)');
-    return { plan, facts };
-  }
-
-  async function tailVideo(job: RenderJob, tools: SpliceTools, cut: { plan: TailPlan; facts: MediaFacts }): Promise<InlineVideo> {
-    const tailPath = join(tools.workDir, 'vertex-tail.mp4');
-    await writeTail(tools, job.source!.path, cut.facts, cut.plan, job.mode, tailPath);
-    return { bytesBase64Encoded: (await readFile(tailPath)).toString('base64'), mimeType: 'video/mp4' };
   }
 
   return {
@@ -181,28 +144,18 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
     async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
       signal.throwIfAborted();
       const tools: SpliceTools = { ffmpegPath: options.ffmpegPath, threads: options.threads, workDir: dirname(job.outVideoPath), signal };
-      const extend = job.model === 'veo-3-1-extend' ? await planExtension(job, signal) : null;
+      const extend = job.model === 'veo-3-1-extend' ? await planExtension(options.ffmpegPath, job, VERTEX_TAIL_LIMITS, 'Vertex AI', signal) : null;
       if (extend && 'ok' in extend) return extend;
-      let ref = parseSavedRef(ctx?.upstreamRef ?? null);
-      const resumed = ref !== null;
-      if (ref === null) {
-        const submitted = await submit(job, extend ? await tailVideo(job, tools, extend) : null, signal);
-        if ('ok' in submitted) return submitted;
-        ref = submitted;
-        // Saved before any wait: from here on a restart resumes this operation.
-        await ctx?.saveUpstreamRef(JSON.stringify(ref));
-      }
+      const upstreamJob = await submitOrResume(ctx, async () => {
+        const tail: InlineVideo | null = extend ? { bytesBase64Encoded: (await tailBytes(tools, job, extend)).toString('base64'), mimeType: 'video/mp4' } : null;
+        return submit(job, tail, signal);
+      });
+      if ('ok' in upstreamJob) return upstreamJob;
+      const { ref, resumed } = upstreamJob;
       const waited = await waitFor(ref, job, signal, resumed);
       if (!('inlinePath' in waited)) return waited;
       if (!extend) return finishUpstreamVideo(waited.inlinePath, job, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: tools.workDir }, signal);
-      const text = cleanWatermarkText(job.watermark);
-      const drawtext = text === null ? null
-        : await watermarkFilter({ text, fontPath: options.fontPath, workDir: tools.workDir, width: extend.facts.video.width, height: extend.facts.video.height });
-      const spliced = await spliceExtension(tools, {
-        sourcePath: job.source!.path, source: extend.facts, plan: extend.plan, returnedPath: waited.inlinePath, mode: job.mode, drawtext,
-        outVideoPath: job.outVideoPath, outPosterPath: job.outPosterPath,
-      });
-      return spliced.ok ? { ok: true, durationMs: spliced.durationMs, width: spliced.width, height: spliced.height } : upstreamFailure(spliced.message);
+      return finishExtension(tools, options.fontPath, job, extend, waited.inlinePath);
     },
   };
 }
