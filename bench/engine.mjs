@@ -20,7 +20,7 @@ function job(over) {
   const id = String(n++).padStart(32, '0');
   return {
     taskId: id, model: 'veo-3-1', mode: 'fast', prompt: 'a calm ocean at sunset, smooth camera move', aspectRatio: '16:9',
-    generationType: 'TEXT_2_VIDEO', images: [], seed: 42, watermark: null, source: null,
+    generationType: 'TEXT_2_VIDEO', images: [], imageUrls: [], enableTranslation: false, seed: 42, watermark: null, source: null,
     outVideoPath: join(dir, `${id}.mp4`), outPosterPath: join(dir, `${id}.jpg`), ...over,
   };
 }

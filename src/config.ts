@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { parseUsd } from './domain/money.js';
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './webhooks/schedule.js';
 import type { Strategy } from './domain/models.js';
-import { parseEngineSpecs, parseRoutes, VERTEX_MODEL_FAST, VERTEX_MODEL_QUALITY, type EngineSpec, type VertexDefaults } from './engines/routes-config.js';
+import { parseEngineSpecs, VERTEX_MODEL_FAST, VERTEX_MODEL_QUALITY, type EngineSpec, type VertexDefaults } from './engines/engine-specs.js';
+import { parseRoutes } from './engines/routes-config.js';
 
 /**
  * The one place that reads process.env. Every setting is typed and defaulted; a bad value stops
@@ -194,7 +195,7 @@ function engineConfig(env: Env): Pick<Config, 'geminiApiKey' | 'geminiBaseUrl' |
     storageUri: env.LONGSHOT_VERTEX_STORAGE_URI?.trim() || null,
     storageBaseUrl: str(env, 'LONGSHOT_VERTEX_STORAGE_BASE_URL', 'https://storage.googleapis.com'),
   };
-  const specs = parseEngineSpecs(env.LONGSHOT_ENGINES, gemini, vertex);
+  const specs = parseEngineSpecs(env.LONGSHOT_ENGINES, gemini, vertex, env.FAL_KEY?.trim() || null);
   if (!specs.ok) throw new ConfigError(`LONGSHOT_ENGINES ${specs.error}`);
   const routes = parseRoutes(env.LONGSHOT_ROUTES, specs.value);
   if (!routes.ok) throw new ConfigError(`LONGSHOT_ROUTES=${env.LONGSHOT_ROUTES} is not valid: ${routes.error}`);

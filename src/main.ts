@@ -103,11 +103,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const taskEvents = hub ? hub.taskEvents(createTaskEvents()) : createTaskEvents();
   const runWorkers = opts.workers ?? config.workers > 0;
   // Engine health belongs to the processes that run engines; an API-only process reports what they stored.
-  const upstreamNames = engines.all().filter((e) => e.checkModels).map((e) => e.name);
+  const upstreamNames = engines.all().filter((e) => e.name !== 'local').map((e) => e.name);
   const health = createEngineHealth(engines.all().map((e) => e.name), {
     failures: config.upstream.breakerFailures,
     cooldownMs: config.upstream.breakerCooldownMs,
     probeTimeoutMs: config.upstream.deadlineMs + 60_000,
+    recheckMs: 5 * 60_000,
   }, runWorkers ? persistStanding(db, log, () => clock.now()) : undefined);
   const engineStandings = runWorkers ? () => health.all().filter((s) => upstreamNames.includes(s.engine)) : createStandingReader(db, upstreamNames, log);
   const deps: Deps = { config, db, clock, blobs, signer, engines, health, engineStandings, log, contentPolicy, taskEvents, publicUrl: config.publicUrl ?? '',

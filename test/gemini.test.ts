@@ -1,12 +1,11 @@
 import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGemini, type FakeGemini } from './support/fake-gemini.js';
 import { removeDataDir, startTestService, waitForTask, type TestService } from './support/service.js';
-import { makeTestImage, probe } from './support/media.js';
+import { probe } from './support/media.js';
+import { startImageServer, type ImageServer } from './support/image-server.js';
 import { runTasks } from '../src/cli/tasks.js';
 import { runTask } from '../src/services/run-task.js';
 import { killWhileWaiting } from './support/kill-resume.js';
@@ -18,7 +17,7 @@ import { killWhileWaiting } from './support/kill-resume.js';
 let fake: FakeGemini;
 let broken: FakeGemini;
 let t: TestService;
-let images: Server;
+let images: ImageServer;
 let imageDir: string;
 let imagesUrl: string;
 
@@ -42,27 +41,9 @@ function geminiEnv(): Record<string, string> {
 beforeAll(async () => {
   [fake, broken] = await Promise.all([startFakeGemini(), startFakeGemini()]);
   broken.alwaysStatus = 500;
-  imageDir = await mkdtemp(join(tmpdir(), 'gemini-images-'));
-  await Promise.all([
-    makeTestImage('color=c=red:s=640x360', join(imageDir, 'first.png')),
-    makeTestImage('color=c=blue:s=640x360', join(imageDir, 'last.png')),
-    makeTestImage('testsrc=s=640x360', join(imageDir, 'ref.jpg')),
-  ]);
-  images = createServer((req, res) => {
-    const name = (req.url ?? '').slice(1);
-    readFile(join(imageDir, name)).then(
-      (bytes) => {
-        res.writeHead(200, { 'content-type': name.endsWith('.png') ? 'image/png' : 'image/jpeg' });
-        res.end(bytes);
-      },
-      () => {
-        res.writeHead(404);
-        res.end();
-      },
-    );
-  });
-  await new Promise<void>((r) => images.listen(0, '127.0.0.1', () => r()));
-  imagesUrl = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
+  images = await startImageServer();
+  imageDir = images.dir;
+  imagesUrl = images.url;
   t = await startTestService(geminiEnv());
 });
 
@@ -70,8 +51,7 @@ afterAll(async () => {
   await t?.close();
   await fake?.close();
   await broken?.close();
-  await new Promise<void>((r) => (images ? images.close(() => r()) : r()));
-  if (imageDir) await rm(imageDir, { recursive: true, force: true });
+  await images?.close();
 });
 
 async function submit(model: 'veo-3-1' | 'veo-3-1-extend', body: unknown, svc: TestService = t): Promise<string> {

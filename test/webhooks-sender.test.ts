@@ -57,7 +57,7 @@ beforeAll(async () => {
     blobs: createFsBlobStore(join(dataDir, 'files')),
     signer: createUrlSigner('test-url-key'),
     engines: createEngineRegistry({ auto: [], value: [], official: [] }),
-    health: createEngineHealth([], { failures: 5, cooldownMs: 60_000, probeTimeoutMs: 60_000 }),
+    health: createEngineHealth([], { failures: 5, cooldownMs: 60_000, probeTimeoutMs: 60_000, recheckMs: 300_000 }),
     engineStandings: () => [],
     log: pino({ level: 'silent' }),
     publicUrl: 'https://longshot.example',

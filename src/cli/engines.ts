@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../config.js';
 import { openMigratedDb } from '../main.js';
 import { engineRunStats, listEngineHealth } from '../db/engine-health-repo.js';
 import { fromRow } from '../engines/health-mirror.js';
-import type { EngineSpec } from '../engines/routes-config.js';
+import type { EngineSpec } from '../engines/engine-specs.js';
 import { buildEngineRegistry } from '../engines/build-registry.js';
 import { createLocalEngine } from '../engines/local/local-engine.js';
 import { defaultFontPath, resolveFfmpeg } from '../engines/ffmpeg.js';
@@ -31,7 +31,17 @@ const HOUR_MS = 3_600_000;
 const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 function models(spec: EngineSpec): string | null {
-  return spec.type === 'local' ? null : `${spec.modelFast} (fast), ${spec.modelQuality} (quality)`;
+  switch (spec.type) {
+    case 'local':
+      return null;
+    case 'apixo':
+      return `veo-3-1, veo-3-1-extend at ${spec.baseUrl}`;
+    case 'fal':
+      return `${spec.endpoints['fast/text']} (fast), ${spec.endpoints['quality/text']} (quality), …`;
+    case 'gemini':
+    case 'vertex':
+      return `${spec.modelFast} (fast), ${spec.modelQuality} (quality)`;
+  }
 }
 
 export async function runEngines(args: string[], io: CliIo = processIo): Promise<number> {

@@ -1,6 +1,8 @@
 import { ConfigError, type Config } from '../config.js';
 import { STRATEGIES, type Strategy } from '../domain/models.js';
 import type { Engine } from './engine.js';
+import { createApixoEngine } from './apixo/apixo-engine.js';
+import { createFalEngine } from './fal/fal-engine.js';
 import { createGeminiEngine } from './gemini/gemini-engine.js';
 import { DEFAULT_X264_THREADS } from './local/local-engine.js';
 import { createEngineRegistry, type EngineRegistry } from './registry.js';
@@ -41,6 +43,12 @@ export function buildEngineRegistry(config: Config, local: Engine, tools: { ffmp
         instances.set(spec.name, createVertexEngine({ ...spec, ...common, serviceAccount, threads: DEFAULT_X264_THREADS }));
         break;
       }
+      case 'apixo':
+        instances.set(spec.name, createApixoEngine({ ...spec, ...common, extendWindowMs: spec.extendWindowHours * 3_600_000 }));
+        break;
+      case 'fal':
+        instances.set(spec.name, createFalEngine({ ...spec, ...common, threads: DEFAULT_X264_THREADS }));
+        break;
     }
   }
   const routes = {} as Record<Strategy, Engine[]>;

@@ -40,6 +40,9 @@ export interface RenderJob {
   aspectRatio: '16:9' | '9:16';
   generationType: GenerationType;
   images: LocalImage[];
+  /** The client's own image URLs, in order (`images` are their downloaded, checked files). */
+  imageUrls: readonly string[];
+  enableTranslation: boolean;
   seed: number;
   watermark: string | null;
   /** Set for `veo-3-1-extend`. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EngineFailure, RenderedVideo } from './engine.js';
 import { createEngineHealth, type BreakerSettings, type EngineStanding } from './health.js';
 
-const SETTINGS: BreakerSettings = { failures: 5, cooldownMs: 60_000, probeTimeoutMs: 300_000 };
+const SETTINGS: BreakerSettings = { failures: 5, cooldownMs: 60_000, probeTimeoutMs: 300_000, recheckMs: 600_000 };
 const T0 = 1_700_000_000_000;
 
 // The upstream's words are account detail: they may go to the operator (`why`), never to a client (`summary`).
@@ -141,7 +141,7 @@ describe('engine health: availability', () => {
 
     const s = health.standing('vertex');
     expect(s).toMatchObject({ available: false, reason, summary: 'the model is not available', lastError: reason });
-    const a = health.admit('vertex', T0 + 3_600_000);
+    const a = health.admit('vertex', T0 + SETTINGS.recheckMs - 1);
     expect(a.admit).toBe(false);
     if (!a.admit) {
       expect(a.why).toContain(reason);
@@ -152,6 +152,28 @@ describe('engine health: availability', () => {
     health.checked('vertex', { state: 'ok' }, T0 + 10);
     expect(health.standing('vertex')).toMatchObject({ available: true, reason: null, fix: null, summary: null, checkedAt: T0 + 10 });
     expect(health.admit('vertex', T0 + 11)).toEqual({ admit: true, probe: false });
+  });
+
+  it('lets one task try an engine a task made unavailable again after recheckMs; its success restores it', () => {
+    const { health } = setup();
+    const refused: EngineFailure = { ...upstreamError('the upstream account cannot pay for the task'), engineUnavailable: 'partner answered 402' };
+    health.record('partner', refused, T0);
+    const at = T0 + SETTINGS.recheckMs;
+    expect(health.admit('partner', at)).toEqual({ admit: true, probe: true });
+    expect(health.admit('partner', at + 1).admit).toBe(false);
+    // Still refused: unavailable again, for another recheckMs.
+    health.record('partner', refused, at + 2, true);
+    expect(health.admit('partner', at + 3).admit).toBe(false);
+    expect(health.admit('partner', at + 2 + SETTINGS.recheckMs)).toEqual({ admit: true, probe: true });
+    health.record('partner', success, at + 3 + SETTINGS.recheckMs, true);
+    expect(health.standing('partner')).toMatchObject({ available: true, reason: null, consecutiveFailures: 0 });
+    expect(health.admit('partner', at + 4 + SETTINGS.recheckMs)).toEqual({ admit: true, probe: false });
+  });
+
+  it('keeps an engine a model check made unavailable until a check passes, however long', () => {
+    const { health } = setup();
+    health.checked('gemini', { state: 'unavailable', reason: 'model gone', fix: 'set the model', summary: 'the model is gone' }, T0);
+    expect(health.admit('gemini', T0 + 100 * SETTINGS.recheckMs).admit).toBe(false);
   });
 
   it('a failed model check makes it unavailable with its reason, fix and summary; unknown changes nothing', () => {

@@ -36,6 +36,11 @@ export interface BreakerSettings {
   cooldownMs: number;
   /** A probe that has not reported back by then (its worker died) lets another task probe. */
   probeTimeoutMs: number;
+  /**
+   * An engine made unavailable by a task's refusal (a key refused, a 402) lets one task try it
+   * again after this long: not every engine has a model check that could bring it back.
+   */
+  recheckMs: number;
 }
 
 export interface EngineHealth {
@@ -54,6 +59,9 @@ export interface EngineHealth {
 
 interface State extends EngineStanding {
   probeStartedAt: number | null;
+  /** What made the engine unavailable, and when: a task's refusal is retried, a model check's is not. */
+  unavailableFrom: 'check' | 'task' | null;
+  unavailableAt: number | null;
 }
 
 export function createEngineHealth(
@@ -62,7 +70,7 @@ export function createEngineHealth(
   const states = new Map<string, State>();
   const fresh = (engine: string): State => ({
     engine, available: true, reason: null, fix: null, summary: null, consecutiveFailures: 0, openUntil: null, lastError: null, lastErrorAt: null,
-    checkedAt: null, probeStartedAt: null,
+    checkedAt: null, probeStartedAt: null, unavailableFrom: null, unavailableAt: null,
   });
   for (const e of engines) states.set(e, fresh(e));
   const get = (engine: string): State => {
@@ -79,6 +87,11 @@ export function createEngineHealth(
     admit(engine, now) {
       const s = get(engine);
       if (!s.available) {
+        const probeFree = s.probeStartedAt === null || now >= s.probeStartedAt + settings.probeTimeoutMs;
+        if (s.unavailableFrom === 'task' && now >= (s.unavailableAt ?? 0) + settings.recheckMs && probeFree) {
+          s.probeStartedAt = now;
+          return { admit: true, probe: true };
+        }
         return { admit: false, why: `${engine} is unavailable: ${s.reason ?? 'unknown reason'}`, summary: `${engine} is unavailable (${s.summary ?? 'see the operator'})` };
       }
       if (s.openUntil === null) return { admit: true, probe: false };
@@ -106,6 +119,8 @@ export function createEngineHealth(
           s.reason = outcome.engineUnavailable;
           s.summary = outcome.message;
           s.fix = null;
+          s.unavailableFrom = 'task';
+          s.unavailableAt = now;
         }
         // A failed probe reopens at once; otherwise the breaker opens at the threshold.
         if (probe || s.consecutiveFailures >= settings.failures) s.openUntil = now + settings.cooldownMs;
@@ -114,11 +129,18 @@ export function createEngineHealth(
       }
       // A timeout says nothing either way about the upstream's health; anything else is an answer.
       if (!outcome.ok && outcome.failCode === 'TIMEOUT') return;
-      if (s.consecutiveFailures === 0 && s.openUntil === null) return;
-      // The upstream answered: any task's answer (not only the probe's) closes the breaker.
+      const restored = !s.available && s.unavailableFrom === 'task';
+      if (s.consecutiveFailures === 0 && s.openUntil === null && !restored) return;
+      // The upstream answered: any task's answer (not only the probe's) closes the breaker, and
+      // undoes an unavailability that a task's refusal caused (a model check's stays until the next check).
       s.consecutiveFailures = 0;
       s.openUntil = null;
       s.probeStartedAt = null;
+      if (restored) {
+        s.available = true;
+        s.reason = s.fix = s.summary = null;
+        s.unavailableFrom = s.unavailableAt = null;
+      }
       publish(s);
     },
     checked(engine, check, now) {
@@ -131,11 +153,14 @@ export function createEngineHealth(
         s.reason = null;
         s.fix = null;
         s.summary = null;
+        s.unavailableFrom = s.unavailableAt = null;
       } else {
         s.available = false;
         s.reason = check.reason;
         s.fix = check.fix;
         s.summary = check.summary;
+        s.unavailableFrom = 'check';
+        s.unavailableAt = now;
       }
       if (was !== s.available || !s.available || check.state === 'ok') publish(s);
     },
@@ -145,6 +170,6 @@ export function createEngineHealth(
 }
 
 function view(s: State): EngineStanding {
-  const { probeStartedAt: _probe, ...standing } = s;
+  const { probeStartedAt: _probe, unavailableFrom: _from, unavailableAt: _at, ...standing } = s;
   return { ...standing };
 }

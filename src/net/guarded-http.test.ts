@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -362,6 +362,30 @@ describe('guardedRequest against local servers (private addresses allowed)', () 
   it('accepts a body of exactly maxResponseBytes', async () => {
     const r = await guardedRequest(`http://127.0.0.1:${port}/exact`, { ...open, maxResponseBytes: 1000 });
     expect(r.ok && r.body.length).toBe(1000);
+  });
+
+  it('streams a body to a file when asked, and removes the file when the body is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'guarded-file-'));
+    try {
+      const path = join(dir, 'body.bin');
+      const r = await guardedRequest(`http://127.0.0.1:${port}/exact`, { ...open, maxResponseBytes: 1000, toFile: path });
+      expect(r).toMatchObject({ ok: true, status: 200 });
+      expect(r.ok && r.body.length).toBe(0);
+      expect(readFileSync(path)).toEqual(Buffer.alloc(1000, 0x62));
+
+      const big = join(dir, 'huge.bin');
+      const refused = await guardedRequest(`http://127.0.0.1:${port}/huge`, { ...open, maxResponseBytes: 256 * 1024, toFile: big });
+      expect(refused).toMatchObject({ ok: false, kind: 'too_large' });
+      expect(existsSync(big)).toBe(false);
+
+      // An error status is answered in memory, and no file is made for it.
+      const missing = join(dir, 'missing.bin');
+      const notFound = await guardedRequest(`http://127.0.0.1:${port}/nothing-here`, { ...open, toFile: missing });
+      expect(notFound.ok && [notFound.status, notFound.body.toString()]).toEqual([404, 'nope']);
+      expect(existsSync(missing)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports dns, connect and aborted failures as values', async () => {

@@ -6,6 +6,7 @@
  * never followed. See docs/network-guard.md.
  */
 import { promises as dns } from 'node:dns';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
@@ -127,7 +128,7 @@ export type GuardedFailureKind =
   | 'aborted';
 
 export interface GuardedRequestOptions {
-  method?: 'GET' | 'POST' | 'HEAD';
+  method?: 'GET' | 'POST' | 'PUT' | 'HEAD';
   headers?: Record<string, string>;
   body?: string | Buffer;
   /** One deadline for lookup + connect + TLS + headers + body. */
@@ -140,6 +141,11 @@ export interface GuardedRequestOptions {
   lookup?: LookupFn;
   /** Extra trust anchors (tests, private CAs). */
   tls?: { ca?: string | Buffer };
+  /**
+   * Write a 2xx body to this file as it arrives instead of holding it in memory (videos); the
+   * response's `body` is then empty. A failed or refused transfer removes the file.
+   */
+  toFile?: string;
 }
 
 export interface GuardedResponse {
@@ -220,13 +226,27 @@ export function guardedRequest(
     let remoteAddress = '';
     let req: http.ClientRequest | undefined;
 
+    let file: WriteStream | null = null;
     const finish = (result: GuardedResponse | GuardedFailure): void => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
       opts.signal?.removeEventListener('abort', onAbort);
       if (!result.ok) req?.destroy();
-      done(result);
+      if (file === null) {
+        done(result);
+        return;
+      }
+      // The answer waits until the file is complete on disk (or removed after a failure).
+      const f = file;
+      if (result.ok) f.end(() => done(result));
+      else {
+        f.destroy();
+        f.once('close', () => {
+          rmSync(opts.toFile!, { force: true });
+          done(result);
+        });
+      }
     };
     const fail = (kind: GuardedFailureKind, message: string): void => finish({ ok: false, kind, message });
     const onAbort = (): void => fail('aborted', 'aborted by caller');
@@ -300,17 +320,28 @@ export function guardedRequest(
         fail('too_large', `Content-Length ${declared} exceeds the limit of ${opts.maxResponseBytes} bytes`);
         return;
       }
+      const stream = opts.toFile !== undefined && status >= 200 && status < 300;
+      if (stream) {
+        file = createWriteStream(opts.toFile!);
+        file.on('error', (err) => fail('protocol', `cannot write ${opts.toFile}: ${err.message}`));
+      }
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > opts.maxResponseBytes) {
           fail('too_large', `response body exceeds the limit of ${opts.maxResponseBytes} bytes`);
           return;
         }
-        chunks.push(chunk);
+        if (file !== null) {
+          // Back-pressure: a slow disk pauses the socket rather than filling memory.
+          if (!file.write(chunk)) {
+            res.pause();
+            file.once('drain', () => res.resume());
+          }
+        } else chunks.push(chunk);
       });
       res.on('error', (err) => fail('protocol', `response interrupted: ${err.message}`));
       res.on('end', () =>
-        finish({ ok: true, status, headers: { ...res.headers }, body: Buffer.concat(chunks, size), remoteAddress }),
+        finish({ ok: true, status, headers: { ...res.headers }, body: file !== null ? Buffer.alloc(0) : Buffer.concat(chunks, size), remoteAddress }),
       );
       res.on('close', () => {
         if (!res.complete) fail('protocol', 'connection closed before the response was complete');

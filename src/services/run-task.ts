@@ -107,6 +107,8 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
       aspectRatio,
       generationType,
       images,
+      imageUrls: gen?.imageUrls ?? [],
+      enableTranslation: gen?.enableTranslation ?? false,
       seed: input.seed,
       watermark: input.watermark,
       source,

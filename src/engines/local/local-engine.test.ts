@@ -32,6 +32,8 @@ function job(over: Partial<RenderJob>): RenderJob {
     aspectRatio: '16:9',
     generationType: 'TEXT_2_VIDEO',
     images: [],
+    imageUrls: [],
+    enableTranslation: false,
     seed: 1,
     watermark: null,
     source: null,
