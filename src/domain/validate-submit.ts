@@ -4,6 +4,7 @@ import {
   type RequestType, type Strategy, type TaskInput,
 } from './models.js';
 import { isTaskId } from './ids.js';
+import { isBlankText } from './unicode-text.js';
 
 /** A submit body after validation: every field typed and defaulted. */
 export interface SubmitRequest {
@@ -153,7 +154,8 @@ function promptField(input: Obj): Validated<string> {
   const p = input.prompt;
   if (p === undefined || p === null) return invalid('input.prompt', 'input.prompt is required');
   if (typeof p !== 'string') return invalid('input.prompt', 'input.prompt must be a string');
-  if (p.trim() === '') return invalid('input.prompt', 'input.prompt must not be empty or only whitespace');
+  // Zero-width and other format characters draw nothing: a prompt of only those is empty too.
+  if (isBlankText(p)) return invalid('input.prompt', 'input.prompt must not be empty or only whitespace or invisible characters');
   if (codePoints(p) > MAX_PROMPT_CHARS) return invalid('input.prompt', `input.prompt must be at most ${MAX_PROMPT_CHARS} characters`);
   return { ok: true, value: p };
 }

@@ -2,9 +2,10 @@ import { randomInt } from 'node:crypto';
 import { newTaskId } from '../domain/ids.js';
 import { MAX_CHAIN_EXTENSIONS, type ExtendInput, type Model } from '../domain/models.js';
 import { MAX_SEED, validateSubmit } from '../domain/validate-submit.js';
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../domain/json-depth.js';
 import { countUnfinished, insertTask, findTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
 import { findIdempotent, rememberIdempotent } from '../db/idempotency-repo.js';
-import { effectiveLimits, mayUseModel, mayUseStrategy, type Caller } from './caller.js';
+import { effectiveLimits, mayUseModel, mayUseStrategy, taskRefusal, type Caller } from './caller.js';
 import { IDEMPOTENCY_WINDOW_MS, requestHash } from './idempotency.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
 import { microsToUsd } from '../domain/money.js';
@@ -32,14 +33,19 @@ class Refused extends Error {
 }
 
 /**
- * Accepts a task: checks the key's permissions, replays a known Idempotency-Key, validates the
- * body and an extend's source, then in ONE transaction checks the unfinished-task limit, places
- * the hold, writes the task row (which is also the queue entry) and remembers the
- * Idempotency-Key, and wakes a worker.
+ * Accepts a task: bounds the body's nesting, checks the key's permissions, replays a known
+ * Idempotency-Key, validates the body and an extend's source, then in ONE transaction checks the
+ * unfinished-task limit, places the hold, writes the task row (which is also the queue entry) and
+ * remembers the Idempotency-Key, and wakes a worker.
  */
 export async function submitTask(
   deps: Deps, caller: Caller, model: Model, body: unknown, opts: { idempotencyKey?: string } = {},
 ): Promise<SubmitOutcome> {
+  // First, before anything walks the body (the fingerprint below, validation): a body can be
+  // nested hundreds of thousands of levels deep within the size limit.
+  if (exceedsJsonDepth(body, MAX_JSON_DEPTH)) {
+    return { ok: false, status: 400, field: 'body', error: `the body is nested too deeply (more than ${MAX_JSON_DEPTH} levels)` };
+  }
   if (!mayUseModel(caller.settings, model)) return { ok: false, status: 403, error: `this API key may not use model ${model}` };
   const now = deps.clock.now();
   const since = now - IDEMPOTENCY_WINDOW_MS;
@@ -68,7 +74,8 @@ export async function submitTask(
   let chainDepth = 0;
   let sourceId: string | null = null;
   if (model === 'veo-3-1-extend') {
-    const source = await usableSource(deps, caller.accountId, req.input as ExtendInput, now);
+    const source = await usableSource(deps, caller, req.input as ExtendInput, now);
+    if (!source.ok && source.status === 403) return { ok: false, status: 403, field: 'input.taskId', error: source.error };
     if (!source.ok) return { ok: false, status: 400, field: 'input.taskId', error: source.error, failCode: 'TASKID_ERROR' };
     if (!(await extendableOnRoute(deps, strategy, source.task, now))) {
       const error = `input.taskId names a video that no engine of provider ${strategy} can extend any more (an upstream keeps its videos for a limited time)`;
@@ -166,18 +173,24 @@ async function shortBalance(deps: Deps, caller: Caller, price: number): Promise<
   };
 }
 
-type SourceCheck = { ok: true; task: TaskRow } | { ok: false; error: string };
+type SourceCheck = { ok: true; task: TaskRow } | { ok: false; status: 400 | 403; error: string };
 
-/** CONTRACT.md §3: the source must be this account's finished video that is still retained. */
-export async function usableSource(deps: Deps, accountId: string, input: ExtendInput, now: number): Promise<SourceCheck> {
-  const task = await findTask(deps.db, accountId, input.taskId);
-  if (!task) return { ok: false, error: 'input.taskId does not name a task of this account' };
-  if (task.state !== 'success') return { ok: false, error: `input.taskId names a task in state ${task.state}; only a successful task can be extended` };
+/**
+ * CONTRACT.md §3: the source must be this account's finished video that is still retained. The
+ * extension carries the whole source, so the key must be allowed the source task like any route
+ * that names a task (403, asked before its state so that is not told either).
+ */
+export async function usableSource(deps: Deps, caller: Caller, input: ExtendInput, now: number): Promise<SourceCheck> {
+  const task = await findTask(deps.db, caller.accountId, input.taskId);
+  if (!task) return { ok: false, status: 400, error: 'input.taskId does not name a task of this account' };
+  const refusal = taskRefusal(caller.settings, task);
+  if (refusal !== null) return { ok: false, status: 403, error: `input.taskId: ${refusal}` };
+  if (task.state !== 'success') return { ok: false, status: 400, error: `input.taskId names a task in state ${task.state}; only a successful task can be extended` };
   if (!task.result_key || task.deleted_at !== null || (task.expires_at !== null && task.expires_at <= now)) {
-    return { ok: false, error: 'input.taskId names a task whose video is no longer retained' };
+    return { ok: false, status: 400, error: 'input.taskId names a task whose video is no longer retained' };
   }
   if (task.chain_depth >= MAX_CHAIN_EXTENSIONS) {
-    return { ok: false, error: `input.taskId is already extended ${MAX_CHAIN_EXTENSIONS} times; a chain can be extended at most ${MAX_CHAIN_EXTENSIONS} times` };
+    return { ok: false, status: 400, error: `input.taskId is already extended ${MAX_CHAIN_EXTENSIONS} times; a chain can be extended at most ${MAX_CHAIN_EXTENSIONS} times` };
   }
   return { ok: true, task };
 }
