@@ -91,7 +91,7 @@ describe('status fast path', () => {
     const { account_id: accountId } = await db.kysely.selectFrom('tasks').select('account_id').where('id', '=', id).executeTakeFirstOrThrow();
     const byName = await db.kysely
       .selectFrom('tasks')
-      .select(['id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'poster_key', 'deleted_at'])
+      .select(['id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'poster_key', 'deleted_at', 'provider'])
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
     expect(findTaskStatusNow(db, accountId, id)?.row).toEqual(byName);

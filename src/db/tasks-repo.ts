@@ -4,9 +4,12 @@ import type { Db } from './connect.js';
 
 export type TaskRow = Selectable<TasksTable>;
 
-/** The columns the status route needs; kept narrow because that route is the hottest. */
+/**
+ * The columns the status route needs; kept narrow because that route is the hottest. `model` and
+ * `provider` are what the key's permissions are checked against (services/caller.ts taskRefusal).
+ */
 const STATUS_COLUMNS = [
-  'id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'poster_key', 'deleted_at',
+  'id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'poster_key', 'deleted_at', 'provider',
 ] as const;
 export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]>;
 
@@ -70,7 +73,7 @@ export function findTaskStatusNow(db: Db, accountId: string, id: string): Status
 const statusRead = (v: unknown[]): StatusRead => ({
   row: {
     id: v[0], model: v[1], state: v[2], create_time: v[3], complete_time: v[4], fail_code: v[5], fail_msg: v[6],
-    result_key: v[7], poster_key: v[8], deleted_at: v[9],
+    result_key: v[7], poster_key: v[8], deleted_at: v[9], provider: v[10],
   } as TaskStatusRow,
   derived: undefined,
 });
@@ -211,6 +214,16 @@ export async function findExpiredLeases(db: Db, now: number, limit = 100) {
 /** Returns an expired lease to the queue, unless someone renewed or finished it meanwhile. */
 export function releaseExpiredLease(db: Db, id: string, leaseToken: string, now: number, runAfter: number): Promise<boolean> {
   return requeue(db, id, leaseToken, runAfter, { expiredBefore: now });
+}
+
+/** State, attempt and lease of these tasks (the temp sweep asks which renders may still be running). */
+export async function findTaskLeases(db: Db, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db.kysely
+    .selectFrom('tasks')
+    .select(['id', 'state', 'attempts', 'lease_expires_at'])
+    .where('id', 'in', ids)
+    .execute();
 }
 
 /** Finished results whose retention ran out and whose files are still on disk. */

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { columnsToSettings, findKeyByHash, hashApiKey } from '../db/accounts-repo.js';
 import type { Caller } from '../services/caller.js';
 import type { Db } from '../db/connect.js';
@@ -18,7 +19,13 @@ export interface Authenticator {
 }
 
 const KEY_SHAPE = /^lsk_[A-Za-z0-9_-]{43}$/;
-const MAX_CACHED = 10_000;
+/** Keys that exist: as many as are in use at once, with room to spare. */
+const MAX_KNOWN = 10_000;
+/**
+ * Refused keys (unknown or revoked), kept apart so that no number of them can push a known key
+ * out. Smaller: a refusal is cached only to spare the database a client that retries a bad key.
+ */
+const MAX_REFUSED = 1_000;
 
 /** The key in a well-formed `Bearer` header, or null. */
 function bearerKey(header: string | undefined): string | null {
@@ -27,32 +34,57 @@ function bearerKey(header: string | undefined): string | null {
   return key && KEY_SHAPE.test(key) ? key : null;
 }
 
+interface Entry<T> {
+  ctx: T;
+  until: number;
+}
+
 /**
  * Resolves bearer keys to accounts. Results (including refusals) are cached for `ttlMs` by the
  * exact header value a client sends on every poll, so a revoked key stops working within that
- * time while a hot key costs one map lookup, not a parse, a hash and a query.
+ * time while a hot key costs one cache lookup, not a parse, a hash and a query. Both caches are
+ * bounded and least-recently-used goes first; the freshness is our own (`clock`, which tests
+ * move), not the cache library's, so an entry past `ttlMs` is only looked up again, never used.
  */
 export function createAuthenticator(db: Db, clock: Clock, ttlMs = 1000): Authenticator {
-  const cache = new Map<string, { ctx: AuthContext | null; until: number }>();
+  const known = new LRUCache<string, Entry<AuthContext>>({ max: MAX_KNOWN });
+  const refused = new LRUCache<string, Entry<null>>({ max: MAX_REFUSED });
+  // Concurrent misses of one key (many readers when its entry lapses) share one lookup.
+  const inFlight = new Map<string, Promise<AuthContext | null>>();
+
   const cached = (header: string | undefined): AuthContext | null | undefined => {
     if (header === undefined) return null;
-    const hit = cache.get(header);
+    const hit = known.get(header) ?? refused.get(header);
     if (hit && hit.until > clock.now()) return hit.ctx;
     return bearerKey(header) === null ? null : undefined;
+  };
+  const lookup = async (header: string): Promise<AuthContext | null> => {
+    const hash = hashApiKey(bearerKey(header)!);
+    const row = await findKeyByHash(db, hash);
+    // The lookup is by hash of a 256-bit secret; the compare below keeps the final check constant-time too.
+    const ok = row !== undefined && row.revoked_at === null && timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash));
+    const until = clock.now() + ttlMs;
+    if (!ok) {
+      known.delete(header);
+      refused.set(header, { ctx: null, until });
+      return null;
+    }
+    const ctx = { accountId: row.account_id, keyId: row.id, settings: columnsToSettings(row) };
+    refused.delete(header);
+    known.set(header, { ctx, until });
+    return ctx;
   };
   return {
     cached,
     async authenticate(header) {
-      const known = cached(header);
-      if (known !== undefined) return known;
-      const hash = hashApiKey(bearerKey(header)!);
-      const row = await findKeyByHash(db, hash);
-      // The lookup is by hash of a 256-bit secret; the compare below keeps the final check constant-time too.
-      const ok = row !== undefined && row.revoked_at === null && timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash));
-      const ctx = ok ? { accountId: row.account_id, keyId: row.id, settings: columnsToSettings(row) } : null;
-      if (cache.size >= MAX_CACHED) cache.clear();
-      cache.set(header!, { ctx, until: clock.now() + ttlMs });
-      return ctx;
+      const hit = cached(header);
+      if (hit !== undefined) return hit;
+      let pending = inFlight.get(header!);
+      if (!pending) {
+        pending = lookup(header!).finally(() => inFlight.delete(header!));
+        inFlight.set(header!, pending);
+      }
+      return pending;
     },
   };
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isModel } from '../domain/models.js';
 import { findTaskStatusNow, type StatusRead } from '../db/tasks-repo.js';
 import { signedExpiry } from '../storage/url-signer.js';
-import { effectiveLimits, mayUseModel } from '../services/caller.js';
+import { effectiveLimits, mayUseModel, taskRefusal } from '../services/caller.js';
 import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
 import { RATE_WINDOW_MS, rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
@@ -42,8 +42,9 @@ function rendered(found: StatusRead, deps: Deps): Rendered {
  * key, no `wait`) answered synchronously from SQLite (through the task read cache), without
  * Fastify's routing, hook and promise machinery, which cost more than the read itself. It answers only the ordinary
  * success: the same body (bytes) and headers the statusTask route sends. Everything else — an
- * uncached or refused key, a 404, a refusal by a rate limit, a long-poll, a database that cannot
- * answer synchronously — returns false and Fastify handles the request as before.
+ * uncached or refused key, a 404, a task the key may not use (the route's 403), a refusal by a
+ * rate limit, a long-poll, a database that cannot answer synchronously — returns false and
+ * Fastify handles the request as before.
  */
 export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLimiter) {
   let open = true;
@@ -59,7 +60,8 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     const caller = auth.cached(req.headers.authorization);
     if (!caller || !mayUseModel(caller.settings, model)) return false;
     const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
-    if (!found || found.row.model !== model) return false;
+    // The task guard's own question (task-guard.ts); a refusal is the route's 403 to answer.
+    if (!found || found.row.model !== model || taskRefusal(caller.settings, found.row) !== null) return false;
 
     const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
     let limitHeaders: Record<string, string> | null = null;

@@ -33,3 +33,19 @@ export function mayUseModel(settings: KeySettings, model: Model): boolean {
 export function mayUseStrategy(settings: KeySettings, strategy: Strategy): boolean {
   return settings.strategies === null || settings.strategies.includes(strategy);
 }
+
+/**
+ * Why the key may not act on this task, or null when it may. Every route that names a task
+ * (status, events, cancel, webhook log and redelivery, an extend's source) asks this one
+ * question: the key's permissions must cover the task's model and provider, whichever key of the
+ * account made it, so no route is a side door to what the others refuse.
+ */
+export function taskRefusal(settings: KeySettings, task: { model: string; provider: string }): string | null {
+  if (settings.models !== null && !(settings.models as string[]).includes(task.model)) {
+    return `this API key may not use model ${task.model}, the model of this task`;
+  }
+  if (settings.strategies !== null && !(settings.strategies as string[]).includes(task.provider)) {
+    return `this API key may not use provider ${task.provider}, the provider of this task`;
+  }
+  return null;
+}

@@ -28,4 +28,21 @@ describe('url signer', () => {
     expect(signer.verify(path, String(Number(q.get('expires')) + 60), q.get('sig')!, 0)).toBe('invalid');
     expect(createUrlSigner('other').verify(path, q.get('expires')!, q.get('sig')!, 0)).toBe('invalid');
   });
+
+  it('keeps a path that is being read while many other paths are signed', () => {
+    const many = createUrlSigner('k');
+    const at = Date.UTC(2026, 10, 27, 12, 0, 1);
+    const url = many.sign(path, at);
+    // 50,000 other paths, 2.5× the bound, with this one read again every 1,000 of them: the
+    // least recently signed go first, so it is never the one pushed out.
+    for (let i = 0; i < 50_000; i++) {
+      many.sign(`/files/results/${i}.mp4`, at);
+      if (i % 1000 === 999) {
+        expect(many.remembers(path), `after ${i + 1} other paths`).toBe(true);
+        expect(many.sign(path, at)).toBe(url);
+      }
+    }
+    // Idle paths did go: the bound holds.
+    expect(many.remembers('/files/results/0.mp4')).toBe(false);
+  });
 });
