@@ -36,6 +36,8 @@ export interface Config {
   taskTimeoutMs: number;
   /** How long a graceful stop waits for in-flight requests before closing their connections. */
   shutdownGraceMs: number;
+  /** Slow-client protection of the HTTP server (docs/operations.md#slow-clients). */
+  http: HttpServerLimits;
   allowPrivateCallbacks: boolean;
   allowPrivateImageUrls: boolean;
   /** Delays before each webhook retry, in ms; its length is the number of retries. */
@@ -67,6 +69,17 @@ export interface Config {
   /** Engine instances (`local`, `gemini`, `vertex`, LONGSHOT_ENGINES) and the route table (LONGSHOT_ROUTES). */
   engineSpecs: EngineSpec[];
   routes: Record<Strategy, string[]>;
+}
+
+export interface HttpServerLimits {
+  /** A request's headers and body must arrive within this; the answer is not limited by it. */
+  requestTimeoutMs: number;
+  /** A request's headers must arrive within this (and a new connection must start one). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Connections open at once; further ones are closed on arrival. 0 = no cap. */
+  maxConnections: number;
 }
 
 export interface UpstreamSettings {
@@ -146,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxAttempts: int(env, 'LONGSHOT_MAX_ATTEMPTS', 3, 1, 100),
     taskTimeoutMs: int(env, 'LONGSHOT_TASK_TIMEOUT_SECONDS', 900, 1, 86_400) * 1000,
     shutdownGraceMs: int(env, 'LONGSHOT_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600) * 1000,
+    http: httpServerLimits(env),
     allowPrivateCallbacks: bool(env, 'LONGSHOT_ALLOW_PRIVATE_CALLBACKS', false),
     allowPrivateImageUrls: bool(env, 'LONGSHOT_ALLOW_PRIVATE_IMAGE_URLS', false),
     webhookRetryScheduleMs: retrySchedule(env, 'LONGSHOT_WEBHOOK_RETRY_SCHEDULE', DEFAULT_RETRY_SCHEDULE),
@@ -207,6 +221,26 @@ function engineConfig(env: Env): Pick<Config, 'geminiApiKey' | 'geminiBaseUrl' |
     upstream: upstreamSettings(env),
     engineSpecs: specs.value,
     routes: routes.value,
+  };
+}
+
+/**
+ * Node and Fastify leave these off (0), which lets a client that sends a byte every few seconds
+ * hold a connection forever. None of them limits an answer held open on purpose (wait=, SSE).
+ */
+function httpServerLimits(env: Env): HttpServerLimits {
+  const requestTimeoutMs = int(env, 'LONGSHOT_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  const headersTimeoutMs = int(env, 'LONGSHOT_HEADERS_TIMEOUT_MS', 10_000, 100, 3_600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      `LONGSHOT_HEADERS_TIMEOUT_MS=${headersTimeoutMs} is not valid: it must not exceed LONGSHOT_REQUEST_TIMEOUT_MS=${requestTimeoutMs} (the headers are part of the request)`,
+    );
+  }
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: int(env, 'LONGSHOT_KEEPALIVE_TIMEOUT_MS', 5000, 100, 600_000),
+    maxConnections: int(env, 'LONGSHOT_MAX_CONNECTIONS', 10_000, 0, 10_000_000),
   };
 }
 

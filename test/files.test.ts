@@ -52,6 +52,36 @@ describe('result files', () => {
     await stale.arrayBuffer();
   });
 
+  it('revalidates with an If-None-Match list, * or a weak tag (weak comparison)', async () => {
+    const etag = (await fetch(url, { method: 'HEAD' })).headers.get('etag')!;
+    for (const inm of [`"nope", ${etag}`, '*', `W/${etag}`, `W/"nope",W/${etag}`]) {
+      const res = await fetch(url, { headers: { 'if-none-match': inm } });
+      expect(res.status, inm).toBe(304);
+      expect(res.headers.get('etag')).toBe(etag);
+      await res.arrayBuffer();
+    }
+    const other = await fetch(url, { headers: { 'if-none-match': '"nope", W/"other"' } });
+    expect(other.status).toBe(200);
+    await other.arrayBuffer();
+  });
+
+  it('ignores an invalid range (first > last) and honours If-Range only on a strong match', async () => {
+    const full = Buffer.from(await (await fetch(url)).arrayBuffer());
+    const etag = (await fetch(url, { method: 'HEAD' })).headers.get('etag')!;
+    const invalid = await fetch(url, { headers: { range: 'bytes=10-5' } });
+    expect(invalid.status).toBe(200);
+    expect(Buffer.from(await invalid.arrayBuffer()).equals(full)).toBe(true); // toEqual on a whole MP4 is slow
+    const matching = await fetch(url, { headers: { range: 'bytes=0-3', 'if-range': etag } });
+    expect(matching.status).toBe(206);
+    await matching.arrayBuffer();
+    // If-Range compares strongly: a weak tag, or a date (no Last-Modified is sent), gets the whole file.
+    for (const ifRange of [`W/${etag}`, new Date().toUTCString()]) {
+      const res = await fetch(url, { headers: { range: 'bytes=0-3', 'if-range': ifRange } });
+      expect(res.status, ifRange).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).length).toBe(full.length);
+    }
+  });
+
   it('serves the poster beside the video', async () => {
     const status = await t.api('GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`);
     const video = JSON.parse(status.body.data.resultJson).resultUrls[0] as string;

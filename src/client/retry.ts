@@ -3,19 +3,7 @@
 /** Statuses worth another try: rate limited, or a server/upstream fault that may pass. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 
-/**
- * `Retry-After` in ms: either delay-seconds (`"120"`) or an HTTP date, as RFC 9110 §10.2.3
- * allows. Null when absent or unreadable. A date in the past is 0.
- */
-export function parseRetryAfter(value: string | null | undefined, now: number): number | null {
-  if (value === null || value === undefined) return null;
-  const v = value.trim();
-  if (v === '') return null;
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - now);
-}
+export { retryAfterMs as parseRetryAfter } from '../domain/retry-after.js';
 
 export interface BackoffOptions {
   /** First delay before jitter (default 500 ms). */

@@ -1,4 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { retryAfterMs } from '../domain/retry-after.js';
+
+// guarded-json.ts still imports it from here.
 
 /** How a Google API call authenticates: a fixed key header (Gemini API) or a bearer token (Vertex AI). */
 export interface GoogleAuth {
@@ -43,15 +46,6 @@ const MAX_RETRY_MS = 60_000;
 /** Whether another try of the same call may get another answer. */
 export function isTransient(status: number): boolean {
   return status === 0 || status === 429 || status >= 500;
-}
-
-/** `Retry-After` as seconds or as an HTTP date, in ms from now; null when absent or unreadable. */
-export function retryAfterMs(value: string | null, now = Date.now()): number | null {
-  if (value === null || value.trim() === '') return null;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return seconds > 0 ? seconds * 1000 : null;
-  const at = Date.parse(value);
-  return Number.isFinite(at) && at > now ? at - now : null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guardedRequest, type LookupFn } from '../net/guarded-http.js';
-import { isTransient, retryAfterMs, type HttpAnswer } from './google-http.js';
+import { retryAfterMs } from '../domain/retry-after.js';
+import { isTransient, type HttpAnswer } from './google-http.js';
 
 /** A partner's JSON API, reached through the network guard (apixo, fal). */
 export interface JsonTarget {

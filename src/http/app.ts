@@ -19,6 +19,10 @@ import { redeliverWebhookRoute } from './routes/redeliver-webhook.js';
 import { countedDecision, statusFastPath } from './status-fast-path.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 import { isHeldOpen } from './wait.js';
+import { createKeyWatch } from './key-watch.js';
+import { clientErrorHandler, noteRequest } from './client-errors.js';
+import { contentEncodingRefusal, installJsonParser } from './body-rules.js';
+import { tagConnections } from './shutdown.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,6 +45,7 @@ export interface AppOptions {
  */
 export function buildApp(opts: AppOptions): FastifyInstance {
   const { deps } = opts;
+  const limits = deps.config.http;
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     // A child logger per request costs more than the rest of a status read; the few lines we
@@ -52,7 +57,24 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     // CONTRACT.md §1: no coercion, `"prompt": 1` is a 400 (schemas only type the responses here).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     return503OnClosing: true,
+    // Slow clients (docs/operations.md#slow-clients). These bound receiving a request only: an
+    // answer held open on purpose (wait=, SSE) is not cut by them. No socket inactivity timeout
+    // (`connectionTimeout`) for the same reason: a long-poll is silent for up to 60 s.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // How often Node checks both deadlines; its default of 30 s would let a slow client
+      // outlive its deadline by up to that much.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
+    },
+    clientErrorHandler: clientErrorHandler(deps.log as FastifyBaseLogger, limits),
   });
+  // Over the cap Node closes a new connection at once, before it costs a parser or a timer.
+  if (limits.maxConnections > 0) app.server.maxConnections = limits.maxConnections;
+  endHeldAnswersOnClose(app);
+  installJsonParser(app);
 
   app.decorateRequest('caller', null);
   installFastPath(app, statusFastPath(deps, opts.auth, opts.limiter), deps);
@@ -60,7 +82,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // Hooks on every request are callback-style: an async hook costs a promise per request.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    done();
+    const refused = contentEncodingRefusal(req.headers);
+    if (refused) reply.header('accept-encoding', 'identity');
+    done(refused ?? undefined);
   });
   app.addHook('onResponse', (req, reply, done) => {
     logCompleted(deps, req, reply.statusCode, isHeldOpen(req.raw) ? null : reply.elapsedTime);
@@ -86,7 +110,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         const admit = (caller: AuthContext | null): Promise<void> | void => {
           if (!caller) throw new ApiError(401, { error: 'Authorization must be "Bearer <API key>" with a valid, unrevoked key' });
           req.caller = caller;
-          return enforceRateLimit(req.method === 'GET' ? 'status' : 'submit', caller, reply);
+          // HEAD is a GET without the body: a read, like GET (CONTRACT.md §7).
+          return enforceRateLimit(req.method === 'GET' || req.method === 'HEAD' ? 'status' : 'submit', caller, reply);
         };
         // A cached key with no limit to count is decided without a promise (the polling hot path).
         try {
@@ -99,11 +124,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         }
       });
       api.register(generateTaskRoute(deps));
-      api.register(statusTaskRoute(deps));
+      // Held requests (long-poll, SSE) end when their key is revoked while they wait.
+      const keys = createKeyWatch(opts.auth);
+      api.register(statusTaskRoute(deps, keys));
       api.register(currentBalanceRoute(deps));
       api.register(cancelTaskRoute(deps));
       api.register(accountLedgerRoute(deps));
-      api.register(eventsRoute(deps));
+      api.register(eventsRoute(deps, keys));
       api.register(webhookDeliveriesRoute(deps));
       api.register(redeliverWebhookRoute(deps));
     },
@@ -145,6 +172,7 @@ function installFastPath(app: FastifyInstance, fast: ReturnType<typeof statusFas
   const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    noteRequest(req, res);
     try {
       if (fast.handle(req, res)) return;
     } catch (err) {
@@ -156,6 +184,19 @@ function installFastPath(app: FastifyInstance, fast: ReturnType<typeof statusFas
   });
   app.addHook('preClose', (done) => {
     fast.close();
+    done();
+  });
+}
+
+/**
+ * A graceful stop answers held long-polls with the task's current state and ends SSE streams
+ * (wait.ts `closed()`), so they neither hold the shutdown nor are cut at its grace period.
+ */
+function endHeldAnswersOnClose(app: FastifyInstance): void {
+  const closing = new AbortController();
+  tagConnections(app.server, closing.signal);
+  app.addHook('preClose', (done) => {
+    closing.abort();
     done();
   });
 }

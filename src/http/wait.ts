@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { findTaskStatus, type TaskStatusRow } from '../db/tasks-repo.js';
 import type { Deps } from '../services/deps.js';
 import { ApiError } from './api-error.js';
+import { onServerClosing } from './shutdown.js';
 
 export const MAX_WAIT_S = 60;
 
@@ -21,12 +22,16 @@ export function parseWait(raw: string | string[] | undefined): number {
   return Number(raw);
 }
 
-/** An AbortSignal that fires when the client goes away before the response is finished. */
+/**
+ * An AbortSignal that fires when the client goes away before the response is finished, or when
+ * the server begins to close (a held answer is then sent at once, an SSE stream ends).
+ */
 export function closed(res: ServerResponse): AbortSignal {
   const ctrl = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) ctrl.abort();
   });
+  onServerClosing(res, () => ctrl.abort());
   return ctrl.signal;
 }
 

@@ -3,6 +3,7 @@
  * rules can be tested exactly. CONTRACT.md §5: 2xx is delivered, 410 stops, `Retry-After` on
  * 429/503 is honoured, everything else is retried on the configured schedule.
  */
+import { retryAfterMs as parseRetryAfter } from '../domain/retry-after.js';
 
 /** Delays before retry 1, 2, …: seven attempts over about 31 hours. */
 export const DEFAULT_RETRY_SCHEDULE = '30s,2m,10m,1h,6h,24h';
@@ -40,19 +41,7 @@ export function parseRetrySchedule(text: string): number[] | null {
   return steps;
 }
 
-/**
- * `Retry-After` as a delay in ms from `now`: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
- * Null when absent or unparseable; a date in the past is 0.
- */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
-  const v = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!v) return null;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  // Only the date forms; Date.parse would also accept "1" or "2024" as dates.
-  if (!/[a-z]/i.test(v)) return null;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
+export { parseRetryAfter };
 
 /** What one attempt came to, as the sender saw it. */
 export type AttemptResult =

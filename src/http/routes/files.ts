@@ -2,14 +2,14 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { getTaskById } from '../../db/tasks-repo.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError } from '../api-error.js';
-import { parseRange } from '../range.js';
+import { ifRangeHolds, noneMatchHits, parseRange } from '../range.js';
 
 const NAME = /^([0-9a-f]{32})\.(mp4|jpg)$/;
 
 /**
  * GET/HEAD /files/results/{taskId}.(mp4|jpg)?expires=&sig=: result files. The signed URL is the
  * credential (no API key), so players and browsers can fetch it directly. Supports Range,
- * If-None-Match and If-Range.
+ * If-None-Match (weak comparison, lists, `*`) and If-Range (strong comparison), as RFC 9110 says.
  */
 export const filesRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
   // GET and HEAD share one handler; Fastify's generated HEAD route would reset Content-Length.
@@ -35,10 +35,9 @@ export const filesRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
       reply.header('etag', stat.etag);
       reply.header('cache-control', 'private, max-age=86400, immutable');
       reply.type(stat.contentType);
-      if (req.headers['if-none-match'] === stat.etag) return reply.code(304).send();
+      if (noneMatchHits(req.headers['if-none-match'], stat.etag)) return reply.code(304).send();
 
-      const ifRange = req.headers['if-range'];
-      const range = ifRange && ifRange !== stat.etag ? null : parseRange(req.headers.range, stat.size);
+      const range = ifRangeHolds(req.headers['if-range'], stat.etag) ? parseRange(req.headers.range, stat.size) : null;
       if (range === 'unsatisfiable') {
         reply.header('content-range', `bytes */${stat.size}`);
         throw new ApiError(416, { error: `the range is outside the file of ${stat.size} bytes` });

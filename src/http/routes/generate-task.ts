@@ -4,12 +4,14 @@ import { submitTask } from '../../services/submit-task.js';
 import { isValidIdempotencyKey } from '../../services/idempotency.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError, success } from '../api-error.js';
+import { requireJsonContentType } from '../body-rules.js';
 
 /** POST /api/v1/generateTask/{model}: submit a task. */
 export const generateTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
   app.post<{ Params: { model: string } }>('/generateTask/:model', async (req, reply) => {
     const { model } = req.params;
     if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
+    requireJsonContentType(req.headers);
     const idem = req.headers['idempotency-key'];
     if (idem !== undefined && (typeof idem !== 'string' || !isValidIdempotencyKey(idem))) {
       throw new ApiError(400, { error: 'Idempotency-Key must be 1-255 printable ASCII characters without spaces', field: 'Idempotency-Key' });

@@ -3,6 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { ApiError } from '../api-error.js';
+import { noneMatchHits } from '../range.js';
 
 /**
  * The web playground: `GET /` is web/index.html, `GET /web/<file>` the other files of web/.
@@ -62,7 +63,7 @@ async function send(ifNoneMatch: string | undefined, reply: FastifyReply, webDir
     reply.header('content-security-policy', CSP);
     reply.header('x-frame-options', 'DENY');
   }
-  if (ifNoneMatch === etag) return reply.code(304).send();
+  if (noneMatchHits(ifNoneMatch, etag)) return reply.code(304).send();
   return reply.type(type).send(body);
 }
 
