@@ -43,6 +43,7 @@ export async function runServe(args: string[]): Promise<number> {
     '',
     role === 'worker' ? 'Longshot worker started (role worker: no HTTP)' : `Longshot is listening on ${url}   (playground: ${url}/)`,
     `Role: ${role}   Data: ${config.databaseUrl ? 'PostgreSQL' : config.dataDir}   Workers: ${role === 'api' ? 0 : config.workers}`,
+    `ffmpeg: ${service.ffmpeg.version ?? 'unknown version'} (${service.ffmpeg.source})${service.ffmpeg.bundled ? ' — the bundled 2018 build: install a current ffmpeg on PATH or set LONGSHOT_FFMPEG' : ''}`,
     Object.values(config.routes).every((r) => r.length === 1 && r[0] === 'local')
       ? 'Engine: local — a deterministic procedural renderer for development, tests and demos (not AI).'
       : `Engine: routes ${Object.entries(config.routes).map(([s, r]) => `${s} → ${r.join(', ') || '(none)'}`).join('; ')} (docs/vertex.md, docs/gemini.md)`,

@@ -1,10 +1,14 @@
 import type { FailCode } from '../domain/task-state.js';
 import type { GenerationType, Mode, Model } from '../domain/models.js';
 
-/** A still image the engine may use, already downloaded and checked by content type. */
+/**
+ * A still image the engine may use: downloaded, decoded and re-encoded by sharp
+ * (src/net/clean-image.ts), so always JPEG or PNG, upright, without metadata; width and height
+ * are the oriented picture's.
+ */
 export interface LocalImage {
   path: string;
-  mime: 'image/jpeg' | 'image/png' | 'image/webp';
+  mime: 'image/jpeg' | 'image/png';
   width: number;
   height: number;
 }

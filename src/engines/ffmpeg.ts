@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
-/** Finds an executable called `name` on PATH, or null. */
-function findOnPath(name: string): string | null {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d.length > 0);
+/** Finds an executable called `name` on `pathVar` (a PATH value), or null. */
+function findOnPath(name: string, pathVar: string): string | null {
+  const dirs = pathVar.split(delimiter).filter((d) => d.length > 0);
   const names = process.platform === 'win32' ? [`${name}.exe`, name] : [name];
   for (const dir of dirs) {
     for (const n of names) {
@@ -32,12 +32,37 @@ function installerPath(pkg: string): string | null {
   }
 }
 
+/** Where the binary came from: LONGSHOT_FFMPEG, the PATH, or the npm package's static build. */
+export type BinarySource = 'configured' | 'PATH' | 'bundled';
+
+export interface ResolvedBinary {
+  path: string;
+  source: BinarySource;
+  /**
+   * The npm package's static build, however it was reached (a LONGSHOT_FFMPEG or a PATH entry
+   * may point at it too): for ffmpeg that is a 2018 build.
+   */
+  bundled: boolean;
+}
+
+function samePath(a: string, b: string | null): boolean {
+  if (b === null) return false;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
 /** The configured path, else the command on PATH, else the static build the npm package ships. */
-function resolveBinary(name: 'ffmpeg' | 'ffprobe', pkg: string, configured: string | undefined): string {
-  if (configured !== undefined && configured.length > 0) return configured;
-  const found = findOnPath(name) ?? installerPath(pkg);
-  if (found === null) throw new Error(`${name} not found: set its path in the configuration, install ${pkg} or put ${name} on PATH`);
-  return found;
+function resolveBinary(name: 'ffmpeg' | 'ffprobe', pkg: string, configured: string | undefined, pathVar: string): ResolvedBinary {
+  const shipped = installerPath(pkg);
+  const pick = (path: string, source: BinarySource): ResolvedBinary => ({ path, source, bundled: source === 'bundled' || samePath(path, shipped) });
+  if (configured !== undefined && configured.length > 0) return pick(configured, 'configured');
+  const onPath = findOnPath(name, pathVar);
+  if (onPath !== null) return pick(onPath, 'PATH');
+  if (shipped !== null) return pick(shipped, 'bundled');
+  throw new Error(`${name} not found: set its path in the configuration, install ${pkg} or put ${name} on PATH`);
 }
 
 /**
@@ -45,7 +70,12 @@ function resolveBinary(name: 'ffmpeg' | 'ffprobe', pkg: string, configured: stri
  * build shipped by `@ffmpeg-installer/ffmpeg`. Throws (a configuration fault) when none exists.
  */
 export function resolveFfmpeg(configured?: string): string {
-  return resolveBinary('ffmpeg', '@ffmpeg-installer/ffmpeg', configured);
+  return locateFfmpeg(configured).path;
+}
+
+/** {@link resolveFfmpeg} with where the binary came from; `pathVar` stands for `$PATH`. */
+export function locateFfmpeg(configured?: string, pathVar = process.env.PATH ?? ''): ResolvedBinary {
+  return resolveBinary('ffmpeg', '@ffmpeg-installer/ffmpeg', configured, pathVar);
 }
 
 /**
@@ -53,7 +83,7 @@ export function resolveFfmpeg(configured?: string): string {
  * (a devDependency). Only tests need ffprobe; the engine itself never runs it.
  */
 export function resolveFfprobe(configured?: string): string {
-  return resolveBinary('ffprobe', '@ffprobe-installer/ffprobe', configured);
+  return resolveBinary('ffprobe', '@ffprobe-installer/ffprobe', configured, process.env.PATH ?? '').path;
 }
 
 /**

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { orientedJpeg, pngBomb } from '../../test/support/images.js';
 import { fetchImage } from './fetch-image.js';
 
 const FFMPEG = join(process.cwd(), 'node_modules/@ffmpeg-installer/linux-x64/ffmpeg');
@@ -97,6 +99,11 @@ describe('fetchImage', () => {
     make('lossless.webp', ['-f', 'lavfi', '-i', 'testsrc=size=201x101', '-c:v', 'libwebp', '-lossless', '1']);
     make('alpha.webp', ['-f', 'lavfi', '-i', 'color=c=red@0.5:size=203x103,format=rgba', '-c:v', 'libwebp', '-pix_fmt', 'yuva420p']);
     files.set('/photo.txt', files.get('/b.jpg')!); // misleading extension, real JPEG
+    files.set('/portrait.jpg', await orientedJpeg(320, 180, 6));
+    // A noisy JPEG cut in the middle of its entropy-coded data: the header still reads fine.
+    const noise = await sharp(Buffer.from(Array.from({ length: 200 * 150 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 200, height: 150, channels: 3 } }).jpeg().toBuffer();
+    files.set('/truncated.jpg', noise.subarray(0, Math.floor(noise.length * 0.6)));
+    files.set('/bomb.png', pngBomb(50_000, 50_000));
     port = await listen(server);
     targetPort = await listen(target);
   });
@@ -112,14 +119,39 @@ describe('fetchImage', () => {
     ['/a.png', 'image/png', 320, 240],
     ['/b.jpg', 'image/jpeg', 640, 360],
     ['/photo.txt', 'image/jpeg', 640, 360],
-    ['/lossy.webp', 'image/webp', 200, 100], // VP8
-    ['/lossless.webp', 'image/webp', 201, 101], // VP8L
-    ['/alpha.webp', 'image/webp', 203, 103], // VP8X
-  ])('downloads %s as %s %ix%i and writes the bytes', async (path, mime, width, height) => {
+    ['/lossy.webp', 'image/png', 200, 100], // VP8
+    ['/lossless.webp', 'image/png', 201, 101], // VP8L
+    ['/alpha.webp', 'image/png', 203, 103], // VP8X
+  ])('downloads %s and writes sharp\'s re-encode as %s %ix%i, never the bytes it got', async (path, mime, width, height) => {
     const dest = join(dir, `out-${path.slice(1)}`);
     const r = await fetchImage(`http://127.0.0.1:${port}${path}`, dest, open);
     expect(r).toEqual({ ok: true, image: { path: dest, mime, width, height } });
-    expect(readFileSync(dest).equals(files.get(path)!)).toBe(true);
+    const written = readFileSync(dest);
+    expect(written.equals(files.get(path)!)).toBe(false);
+    const meta = await sharp(written).metadata();
+    expect([`image/${meta.format}`, meta.width, meta.height]).toEqual([mime, width, height]);
+  });
+
+  it('applies the EXIF orientation: a portrait photo stored landscape is portrait, with no EXIF left', async () => {
+    const dest = join(dir, 'out-portrait');
+    const r = await fetchImage(`http://127.0.0.1:${port}/portrait.jpg`, dest, open);
+    expect(r).toEqual({ ok: true, image: { path: dest, mime: 'image/jpeg', width: 180, height: 320 } });
+    const meta = await sharp(readFileSync(dest)).metadata();
+    expect([meta.width, meta.height, meta.orientation, meta.exif]).toEqual([180, 320, undefined, undefined]);
+  });
+
+  it('refuses a truncated JPEG as UNSUPPORTED_FORMAT', async () => {
+    const dest = join(dir, 'out-truncated');
+    const r = await fetchImage(`http://127.0.0.1:${port}/truncated.jpg`, dest, open);
+    expect(r).toMatchObject({ ok: false, failCode: 'UNSUPPORTED_FORMAT' });
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it('refuses a PNG declaring 50000×50000 as IMAGE_TOO_LARGE without decoding it', async () => {
+    const dest = join(dir, 'out-bomb');
+    const r = await fetchImage(`http://127.0.0.1:${port}/bomb.png`, dest, open);
+    expect(r).toMatchObject({ ok: false, failCode: 'IMAGE_TOO_LARGE', message: expect.stringMatching(/50000×50000/) });
+    expect(existsSync(dest)).toBe(false);
   });
 
   it('refuses 11 MiB as IMAGE_TOO_LARGE, by Content-Length and by bytes read', async () => {

@@ -1,11 +1,13 @@
 /**
- * Downloads one input image (`input.image_urls`) through the guarded client and checks it by
- * content: JPEG, PNG or WebP by magic number, with dimensions read from the header.
+ * Downloads one input image (`input.image_urls`) through the guarded client, checks it by
+ * content (JPEG, PNG or WebP by magic number) and hands on only sharp's re-encoded, oriented
+ * copy (clean-image.ts): the rest of the pipeline never reads the client's bytes.
  */
 import { writeFile } from 'node:fs/promises';
 import type { LocalImage } from '../engines/engine.js';
 import { guardedRequest, type GuardedFailureKind, type LookupFn } from './guarded-http.js';
 import { probeImage } from './image-probe.js';
+import { cleanImage } from './clean-image.js';
 
 export const DEFAULT_IMAGE_MAX_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_IMAGE_TIMEOUT_MS = 30_000;
@@ -83,6 +85,11 @@ export async function fetchImage(url: string, destPath: string, opts: FetchImage
   if (!probe.ok) {
     return { ok: false, failCode: 'UNSUPPORTED_FORMAT', message: `${probe.reason} (JPEG, PNG or WebP required)` };
   }
-  await writeFile(destPath, res.body);
-  return { ok: true, image: { path: destPath, mime: probe.mime, width: probe.width, height: probe.height } };
+  const clean = await cleanImage(res.body, probe.mime);
+  if (!clean.ok) {
+    const hint = clean.failCode === 'UNSUPPORTED_FORMAT' ? ' (a complete JPEG, PNG or WebP image required)' : '';
+    return { ok: false, failCode: clean.failCode, message: `${clean.message}${hint}` };
+  }
+  await writeFile(destPath, clean.data);
+  return { ok: true, image: { path: destPath, mime: clean.mime, width: clean.width, height: clean.height } };
 }

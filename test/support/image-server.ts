@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,10 +19,17 @@ export const TEST_IMAGES: Record<string, string> = {
   'ref.jpg': 'testsrc=s=640x360',
 };
 
-/** Makes each `name → lavfi source` image with ffmpeg and serves the directory at `url/name`. */
-export async function startImageServer(images: Record<string, string> = TEST_IMAGES): Promise<ImageServer> {
+/**
+ * Makes each `name → lavfi source` image with ffmpeg (a Buffer is served as it is) and serves the
+ * directory at `url/name`.
+ */
+export async function startImageServer(images: Record<string, string | Buffer> = TEST_IMAGES): Promise<ImageServer> {
   const dir = await mkdtemp(join(tmpdir(), 'longshot-images-'));
-  await Promise.all(Object.entries(images).map(([name, source]) => makeTestImage(source, join(dir, name))));
+  await Promise.all(
+    Object.entries(images).map(([name, source]) =>
+      typeof source === 'string' ? makeTestImage(source, join(dir, name)) : writeFile(join(dir, name), source),
+    ),
+  );
   const server = createServer((req, res) => {
     const name = (req.url ?? '').slice(1);
     readFile(join(dir, name)).then(

@@ -56,7 +56,7 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
     if (job.model === 'veo-3-1-extend' && handle === null) {
       return failure('TASKID_ERROR', 'the source video was not rendered by this engine and cannot be extended here');
     }
-    const images = await inlineImages(job.images, dirname(job.outVideoPath), options.ffmpegPath, signal);
+    const images = await inlineImages(job.images);
     const body = await buildPredictBody(job, handle, images);
     const model = job.mode === 'fast' ? options.modelFast : options.modelQuality;
     const answer = await callGoogle(http, 'POST', `/v1beta/models/${encodeURIComponent(model)}:predictLongRunning`, signal, { json: body });

@@ -1,7 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { LocalImage, RenderJob } from '../engine.js';
-import { runFfmpeg } from '../ffmpeg.js';
 
 /** An image as the Gemini API takes it inline. */
 export interface InlineImage {
@@ -52,18 +50,11 @@ export async function buildPredictBody(job: RenderJob, upstreamVideo: string | n
   return { instances: [instance], parameters };
 }
 
-/** Reads images as base64; WebP (which Veo does not list) is converted to PNG with ffmpeg first. */
-export async function inlineImages(images: LocalImage[], workDir: string, ffmpegPath: string, signal: AbortSignal): Promise<InlineImage[]> {
-  const out: InlineImage[] = [];
-  for (const [i, image] of images.entries()) {
-    let path = image.path;
-    let mimeType: InlineImage['mimeType'] = image.mime === 'image/jpeg' ? 'image/jpeg' : 'image/png';
-    if (image.mime === 'image/webp') {
-      path = join(workDir, `gemini-image-${i}.png`);
-      await runFfmpeg(ffmpegPath, ['-y', '-v', 'error', '-i', image.path, '-frames:v', '1', path], signal);
-      mimeType = 'image/png';
-    }
-    out.push({ bytesBase64Encoded: (await readFile(path)).toString('base64'), mimeType });
-  }
-  return out;
+/**
+ * Reads images as base64. They arrive as sharp's JPEG or PNG re-encodes (src/net/clean-image.ts),
+ * both types Veo lists, so no conversion is needed. The trailing parameters are ignored: they
+ * fed an ffmpeg WebP→PNG step that is gone, and stay optional only while callers still pass them.
+ */
+export async function inlineImages(images: readonly LocalImage[]): Promise<InlineImage[]> {
+  return Promise.all(images.map(async (image) => ({ bytesBase64Encoded: (await readFile(image.path)).toString('base64'), mimeType: image.mime })));
 }

@@ -2,15 +2,15 @@ import type { LocalImage } from '../engine.js';
 import { opts, q } from './graph.js';
 
 /**
- * Still images as ffmpeg inputs. The demuxer is chosen from the MIME type the caller checked,
- * not from the file name (downloaded files may have no extension), so a file whose bytes do
- * not match its type fails to decode and is reported as UNSUPPORTED_FORMAT.
+ * Still images as ffmpeg inputs. They are sharp's re-encodes (src/net/clean-image.ts): JPEG or
+ * PNG, already oriented, so ffmpeg needs neither WebP nor EXIF. The demuxer is chosen from the
+ * MIME type, not from the file name (downloaded files have no extension), so a file whose bytes
+ * do not match its type fails to decode and is reported as UNSUPPORTED_FORMAT.
  */
 
 const DEMUXER: Record<LocalImage['mime'], string> = {
   'image/jpeg': 'jpeg_pipe',
   'image/png': 'png_pipe',
-  'image/webp': 'webp_pipe',
 };
 
 /** Input arguments that read one frame of the image. */

@@ -82,7 +82,7 @@ async function expectPoster(j: RenderJob, width: number, height: number): Promis
 const img = (path: string, mime: LocalImage['mime'], width: number, height: number): LocalImage => ({ path, mime, width, height });
 let png: LocalImage;
 let jpg: LocalImage;
-let webp: LocalImage;
+let portrait: LocalImage;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'local-engine-'));
@@ -90,11 +90,12 @@ beforeAll(async () => {
   // Saved without extensions, as the service stores downloads: the engine must go by MIME type.
   await makeTestImage('testsrc=s=640x480', join(dir, 'a.png'));
   await makeTestImage('mandelbrot=s=1024x768', join(dir, 'b.jpg'));
-  await makeTestImage('smptebars=s=600x900', join(dir, 'c.webp'));
-  for (const f of ['a.png', 'b.jpg', 'c.webp']) await writeFile(join(dir, f.split('.')[0] ?? f), await readFile(join(dir, f)));
+  // A portrait third image. (WebP never reaches the engine: downloads arrive as sharp's JPEG or PNG.)
+  await makeTestImage('smptebars=s=600x900', join(dir, 'c.png'));
+  for (const f of ['a.png', 'b.jpg', 'c.png']) await writeFile(join(dir, f.split('.')[0] ?? f), await readFile(join(dir, f)));
   png = img(join(dir, 'a'), 'image/png', 640, 480);
   jpg = img(join(dir, 'b'), 'image/jpeg', 1024, 768);
-  webp = img(join(dir, 'c'), 'image/webp', 600, 900);
+  portrait = img(join(dir, 'c'), 'image/png', 600, 900);
 });
 
 afterAll(async () => {
@@ -177,10 +178,10 @@ describe('local engine: generate', () => {
   });
 
   it('renders FIRST_AND_LAST_FRAMES_2_VIDEO with two images, ending on the second', async () => {
-    const j = await render(job({ generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', images: [jpg, webp], aspectRatio: '9:16' }));
+    const j = await render(job({ generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', images: [jpg, portrait], aspectRatio: '9:16' }));
     await expectFormat(j.outVideoPath, 720, 1280, 8);
     const firstImage = await filledImage(jpg.path, 720, 1280);
-    const secondImage = await filledImage(webp.path, 720, 1280);
+    const secondImage = await filledImage(portrait.path, 720, 1280);
     const first = await frameAt(j.outVideoPath, 0);
     const last = await frameAt(j.outVideoPath, 191);
     expect(meanAbsDiff(first, firstImage)).toBeLessThan(12);
@@ -189,7 +190,7 @@ describe('local engine: generate', () => {
   });
 
   it('renders REFERENCE_2_VIDEO with three images', async () => {
-    const j = await render(job({ generationType: 'REFERENCE_2_VIDEO', images: [png, jpg, webp], prompt: 'a forest product showcase' }));
+    const j = await render(job({ generationType: 'REFERENCE_2_VIDEO', images: [png, jpg, portrait], prompt: 'a forest product showcase' }));
     await expectFormat(j.outVideoPath, 1280, 720, 8);
     await expectPoster(j, 1280, 720);
   });

@@ -58,7 +58,7 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
     `/v1/projects/${encodeURIComponent(options.project)}/locations/${encodeURIComponent(options.location)}/publishers/google/models/${encodeURIComponent(model)}`;
 
   async function submit(job: RenderJob, tail: InlineVideo | null, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
-    const images = await inlineImages(job.images, dirname(job.outVideoPath), options.ffmpegPath, signal);
+    const images = await inlineImages(job.images);
     const body = buildVertexBody(job, images, tail, options.storageUri);
     const model = job.mode === 'fast' ? options.modelFast : options.modelQuality;
     const answer = await callGoogle(api, 'POST', `${modelPath(model)}:predictLongRunning`, signal, { json: body });
