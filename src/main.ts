@@ -14,7 +14,8 @@ import { createEngineHealth } from './engines/health.js';
 import { createStandingReader, persistStanding } from './engines/health-mirror.js';
 import { startModelChecks } from './engines/model-checks.js';
 import { createLocalEngine } from './engines/local/local-engine.js';
-import { defaultFontPath, resolveFfmpeg } from './engines/ffmpeg.js';
+import { defaultFontPath } from './engines/ffmpeg.js';
+import { describeFfmpeg, logFfmpeg, type FfmpegInfo } from './engines/ffmpeg-info.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { createUrlSigner } from './storage/url-signer.js';
 import { buildApp } from './http/app.js';
@@ -49,6 +50,8 @@ export interface Service {
   url: string | null;
   /** Set when this start created the `default` account: its key, shown this once. */
   firstKey: string | null;
+  /** The ffmpeg this process renders with: path, source (configured / PATH / bundled), version. */
+  ffmpeg: FfmpegInfo;
   /** Graceful stop: finish in-flight requests, stop claiming, hand running tasks back, close. */
   close(): Promise<void>;
 }
@@ -84,7 +87,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const db = await openMigratedDb(config);
   const blobs = config.s3 ? createS3BlobStore(config.s3, { tmpDir: join(config.dataDir, 'tmp', 's3') }) : createFsBlobStore(join(config.dataDir, 'files'));
   const signer = createUrlSigner(await urlSigningKey(db));
-  const ffmpegPath = resolveFfmpeg(config.ffmpegPath ?? undefined);
+  // One `ffmpeg -version` at start, so the log says which ffmpeg renders (and warns about the 2018 fallback).
+  const ffmpeg = await describeFfmpeg(config.ffmpegPath ?? undefined);
+  logFfmpeg(log, ffmpeg);
+  const ffmpegPath = ffmpeg.path;
   const local = createLocalEngine({
     ffmpegPath,
     fontPath: defaultFontPath(),
@@ -147,6 +153,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // A retired model or a refused key is found before the first task is claimed (each check is bounded).
   const checks = runWorkers ? startModelChecks(engines.all(), health, log, { everyMs: config.upstream.modelCheckMs, now: () => clock.now() }) : null;
   await checks?.first;
+  await maintenance?.ready; // leftover temp folders of killed renders are swept before the first claim
   pool?.start();
   sender?.start();
   ready = true;
@@ -157,6 +164,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     app,
     url,
     firstKey,
+    ffmpeg,
     close() {
       closing ??= (async () => {
         ready = false;

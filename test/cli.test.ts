@@ -54,6 +54,21 @@ function run(args: string[], extraEnv: Record<string, string> = {}): Promise<Run
   });
 }
 
+/** Runs the CLI as `longshot … | head` does once it has its lines: the reader has closed the pipe before the first write. */
+function runIntoClosedPipe(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: '', stderr }));
+  });
+}
+
+/** The operator commands work on the service's data directory (and its database). */
+const adminEnv = (): Record<string, string> => ({ LONGSHOT_DATA_DIR: t.dataDir, DATABASE_URL: t.config.databaseUrl ?? '', LONGSHOT_LOG_LEVEL: 'error' });
+
 /** Runs the CLI with stdout on a pseudo-terminal: `script` gives it a TTY and copies what it draws. */
 function runInTerminal(args: string[]): Promise<Run> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -180,5 +195,32 @@ describe('longshot creator commands', () => {
     expect(help.stdout).toContain('serve');
     expect(help.stdout).toContain('generate "PROMPT"');
     expect((await run(['generate', '--help'])).stdout).toContain('--aspect 16:9|9:16|auto');
+  });
+
+  it('takes the bare origin the server prints as LONGSHOT_BASE_URL', async () => {
+    const r = await run(['generate', 'a quiet harbour at dawn', '--mode', 'fast', '--wait', '--json', '--poll-interval', '0.25'], { LONGSHOT_BASE_URL: t.url });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ model: 'veo-3-1', state: 'success' });
+    const slash = await run(['balance', '--base-url', `${t.url}/`]);
+    expect(slash.code, slash.stderr).toBe(0);
+    expect(slash.stdout).toMatch(/^\$\d+\.\d\d\n$/);
+  });
+
+  it('exits quietly when the reader of stdout goes away (`| head`)', async () => {
+    for (const args of [['ledger', 'default'], ['accounts', 'list'], ['keys', 'list', '--account', 'default'], ['balance'], ['--help']]) {
+      const r = await runIntoClosedPipe(args, adminEnv());
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+  });
+
+  it('takes only plain decimal digits as ledger --limit', async () => {
+    const ok = await run(['ledger', 'default', '--limit', '1'], adminEnv());
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout.trim().split('\n')).toHaveLength(1); // the account has at least its first credit
+    for (const bad of ['0x10', ' 5', '1e1', '2.0', '0']) {
+      const r = await run(['ledger', 'default', '--limit', bad], adminEnv());
+      expect({ bad, code: r.code }).toEqual({ bad, code: 2 });
+      expect(r.stderr).toContain('--limit');
+    }
   });
 });

@@ -107,3 +107,17 @@ describe('LongshotClient against a running service', () => {
     expect(retries).toEqual([]);
   });
 });
+
+describe('base URLs as people type them', () => {
+  // `http://127.0.0.1:3000` is what the server prints; `…/api/v1` is the API root of the docs.
+  it.each(['', '/', '/api/v1', '/api/v1/'])('takes the origin followed by %j', async (suffix) => {
+    const typed = new LongshotClient({ baseUrl: t.url + suffix, apiKey: t.key });
+    expect(typed.baseUrl).toBe(`${t.url}/api/v1`);
+    expect(typeof (await typed.balance())).toBe('number');
+    // A task that fails when it runs (a loopback image): the submit and status routes are what count here.
+    const taskId = await typed.generate({
+      prompt: 'from a picture', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/a.png'],
+    });
+    expect((await typed.status('veo-3-1', taskId)).taskId).toBe(taskId);
+  });
+});

@@ -178,8 +178,9 @@ async function accountsCredit(db: Db, args: string[]): Promise<number> {
 async function ledger(db: Db, args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { limit: { type: 'string' }, json: { type: 'boolean' } } });
   const account = await accountByFlag(db, positionals[0]);
-  const limit = values.limit === undefined ? 50 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive whole number');
+  // Digits only: Number() would also take "0x10", " 5" and "1e1".
+  const limit = values.limit === undefined ? 50 : /^\d{1,9}$/.test(values.limit) ? Number(values.limit) : NaN;
+  if (!(limit >= 1)) throw new CliError(`--limit ${JSON.stringify(values.limit)} must be a positive whole number in decimal digits, such as 20`);
   const rows = await listLedger(db, account.id, { limit });
   if (values.json) process.stdout.write(JSON.stringify(rows.map((r) => ({ ...r, amountUsd: microsToUsd(r.amount_micros) })), null, 2) + '\n');
   else for (const r of rows) {

@@ -20,13 +20,8 @@ export interface CreatorIo {
   onInterrupt(handler: () => void): () => void;
 }
 
-const processIo = (): CreatorIo => {
-  // `longshot … | head -1` closes the pipe early: that is the reader's choice, not an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
-  return {
+// A closed stdout (`longshot … | head -1`) is handled once for every command, in main.ts.
+const processIo = (): CreatorIo => ({
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
@@ -34,8 +29,7 @@ const processIo = (): CreatorIo => {
     process.on('SIGINT', handler);
     return () => process.off('SIGINT', handler);
   },
-  };
-};
+});
 
 const COMMON = {
   'base-url': { type: 'string' },

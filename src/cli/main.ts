@@ -35,8 +35,21 @@ environment (LONGSHOT_DATA_DIR, LONGSHOT_PORT, ...; see README.md); the creator 
 use LONGSHOT_BASE_URL and LONGSHOT_API_KEY.
 `;
 
+/**
+ * `longshot ledger NAME | head` closes the pipe once it has its lines: that is the reader's
+ * choice, not an error, so every command ends quietly then. `serve` keeps serving: its banner
+ * is all it writes to stdout.
+ */
+function quietOnClosedStdout(cmd: string | undefined): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (cmd !== 'serve') process.exit(process.exitCode ?? 0);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  quietOnClosedStdout(cmd);
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(HELP);
     return cmd ? 0 : 1;

@@ -15,7 +15,10 @@ import { verifyWebhook, type VerifyWebhookOptions, type WebhookHeaders, type Web
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:3000/api/v1';
 
 export interface LongshotClientOptions {
-  /** The API root, e.g. `http://127.0.0.1:3000/api/v1` or `https://api.apixo.ai/api/v1`. Default: `LONGSHOT_BASE_URL`, else the local default. */
+  /**
+   * The API root, e.g. `http://127.0.0.1:3000/api/v1` or `https://api.apixo.ai/api/v1`; a bare
+   * origin such as `http://127.0.0.1:3000` means its `/api/v1`. Default: `LONGSHOT_BASE_URL`, else the local default.
+   */
   baseUrl?: string;
   /** Default: `LONGSHOT_API_KEY`. */
   apiKey?: string;
@@ -80,7 +83,7 @@ export class LongshotClient {
   readonly #submittedAt = new Map<string, number>();
 
   constructor(opts: LongshotClientOptions = {}) {
-    this.baseUrl = (opts.baseUrl ?? env('LONGSHOT_BASE_URL') ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.baseUrl = apiRoot(opts.baseUrl ?? env('LONGSHOT_BASE_URL') ?? DEFAULT_BASE_URL);
     this.#apiKey = opts.apiKey ?? env('LONGSHOT_API_KEY');
     this.#fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.#opts = opts;
@@ -263,6 +266,22 @@ export class LongshotClient {
     this.#opts.onRetry?.({ ...info, url: redact(info.url) });
     await this.#sleep(info.delayMs, signal);
   }
+}
+
+/**
+ * The API root from the address a person types. A bare origin (`http://127.0.0.1:3000`, what the
+ * server prints when it starts) means its `/api/v1`; an address with a path is the API root itself
+ * (`…/api/v1` as in the docs, or a proxy's own prefix). Trailing slashes do not matter.
+ */
+export function apiRoot(typed: string): string {
+  const base = typed.trim().replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    return base; // not a URL: the first request says so
+  }
+  return url.pathname === '/' && !url.search && !url.hash ? `${base}/api/v1` : base;
 }
 
 /** `AbortSignal.any` (Node 20.3+), with a fallback for older 20.x releases. */

@@ -21,7 +21,10 @@ export interface RateDecision {
   resetMs: number;
 }
 
-export function createMemoryRateLimiter(): RateLimiter {
+/** The in-memory limiter always answers synchronously. */
+export type MemoryRateLimiter = RateLimiter & Required<Pick<RateLimiter, 'hitNow'>>;
+
+export function createMemoryRateLimiter(): MemoryRateLimiter {
   const windows = new Map<string, { start: number; count: number }>();
   let lastSweep = 0;
   const hitNow = (bucket: string, id: string, limit: number, windowMs: number, now: number): RateDecision => {

@@ -4,6 +4,7 @@ import { deleteOldIdempotency } from '../db/idempotency-repo.js';
 import { deleteOldEngineRuns } from '../db/engine-health-repo.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../services/idempotency.js';
 import type { Deps } from '../services/deps.js';
+import { sweepTempDirs } from './temp-sweep.js';
 
 /**
  * Returns tasks whose worker died (lease expired without a heartbeat) to the queue. A task that
@@ -46,22 +47,37 @@ export async function deleteExpiredResults(deps: Deps): Promise<number> {
 }
 
 export interface Maintenance {
+  /** Settles when the first temp sweep is done: claim no task before, so a restart starts clean. */
+  ready: Promise<void>;
   stop(): void;
 }
 
-/** Runs the reaper and the retention sweep on timers; errors are logged and retried next tick. */
+/**
+ * Runs the reaper, the retention sweep and the temp sweep on timers; errors are logged and
+ * retried next tick.
+ */
 export function startMaintenance(deps: Deps, opts: { reapEveryMs: number; sweepEveryMs: number }): Maintenance {
-  const guard = (name: string, fn: () => Promise<unknown>) => () => {
-    fn().catch((err) => deps.log.error({ err }, `${name} failed`));
+  const guard = (name: string, fn: () => Promise<unknown>) => () =>
+    fn().then(
+      () => undefined,
+      (err) => deps.log.error({ err }, `${name} failed`),
+    );
+  const sweepAll = async () => {
+    await guard('retention sweep', () => deleteExpiredResults(deps))();
+    await guard('temp sweep', () => sweepTempDirs(deps))();
   };
   const reap = setInterval(guard('lease reaper', () => reapExpiredLeases(deps)), opts.reapEveryMs);
-  const sweep = setInterval(guard('retention sweep', () => deleteExpiredResults(deps)), opts.sweepEveryMs);
+  const sweep = setInterval(() => void sweepAll(), opts.sweepEveryMs);
   reap.unref();
   sweep.unref();
-  // Run both once at start: a restart after a crash should not wait a full period.
-  guard('lease reaper', () => reapExpiredLeases(deps))();
-  guard('retention sweep', () => deleteExpiredResults(deps))();
+  // Run all once at start: a restart after a crash should not wait a full period. The folders a
+  // killed render left behind go first (tasks still leased by the dead process stay until a
+  // later sweep finds their lease run out).
+  const ready = guard('temp sweep', () => sweepTempDirs(deps))();
+  void guard('lease reaper', () => reapExpiredLeases(deps))();
+  void guard('retention sweep', () => deleteExpiredResults(deps))();
   return {
+    ready,
     stop() {
       clearInterval(reap);
       clearInterval(sweep);

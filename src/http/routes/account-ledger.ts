@@ -13,9 +13,10 @@ const MAX_LIMIT = 200;
 export const accountLedgerRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
   app.get<{ Querystring: { cursor?: string; limit?: string } }>('/account/ledger', async (req) => {
     const { cursor, limit: rawLimit } = req.query;
-    const limit = rawLimit === undefined ? 50 : Number(rawLimit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      throw new ApiError(400, { error: `limit must be a whole number from 1 to ${MAX_LIMIT}`, field: 'limit' });
+    // Digits only: Number() would also take "0x10", " 5" and "1e1".
+    const limit = rawLimit === undefined ? 50 : typeof rawLimit === 'string' && /^\d{1,3}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+    if (!(limit >= 1 && limit <= MAX_LIMIT)) {
+      throw new ApiError(400, { error: `limit must be a whole number from 1 to ${MAX_LIMIT} in decimal digits`, field: 'limit' });
     }
     if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) throw new ApiError(400, { error: 'cursor is not one this API returned', field: 'cursor' });
     const rows = await listLedger(deps.db, req.caller!.accountId, { limit, ...(cursor ? { beforeId: Number(cursor) } : {}) });
