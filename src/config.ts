@@ -53,7 +53,7 @@ export interface Config {
   logSampleRate: number;
   /** Micro-dollar prices: model → mode → price. */
   prices: Record<'veo-3-1' | 'veo-3-1-extend', Record<'fast' | 'quality', number>>;
-  /** Limits for keys that set none (CONTRACT.md §7); 0 = unlimited. */
+  /** Limits for keys that set none (docs/contract.md §7); 0 = unlimited. */
   defaultLimits: { submitRpm: number; statusRpm: number; maxUnfinished: number };
   /** Word/phrase list of the local content policy; null = the list shipped in assets/. */
   moderationListPath: string | null;

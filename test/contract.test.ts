@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from './support/service.js';
 
-/** CONTRACT.md §1-§2: every route, field rule, error status and envelope (no rendering needed). */
+/** docs/contract.md §1-§2: every route, field rule, error status and envelope (no rendering needed). */
 let t: TestService;
 beforeAll(async () => {
   t = await startTestService({ LONGSHOT_INITIAL_CREDIT_USD: '1000' }, { workers: false });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FAIL_CODES } from '../src/domain/task-state.js';
 import { STATUS_MESSAGES } from '../src/http/api-error.js';
 
-/** The error reference and the code must not drift apart (DESIGN.md conventions). */
+/** The error reference and the code must not drift apart (docs/architecture.md, conventions). */
 const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 
 describe('docs/errors.md', () => {

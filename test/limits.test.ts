@@ -3,7 +3,7 @@ import type { KeySettings } from '../src/db/accounts-repo.js';
 import { getBalance, ledgerTotals } from '../src/db/ledger-repo.js';
 import { shiftClock, startTestService, waitForTask, type TestService } from './support/service.js';
 
-/** CONTRACT.md §4 and §7: permissions, rate and concurrency limits, idempotent submits, no overdraft. */
+/** docs/contract.md §4 and §7: permissions, rate and concurrency limits, idempotent submits, no overdraft. */
 let t: TestService;
 let time: { offset: number };
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from './support/service.js';
 
-/** Long-poll `wait=` on statusTask and the SSE stream per task (CONTRACT.md §9). */
+/** Long-poll `wait=` on statusTask and the SSE stream per task (docs/contract.md §9). */
 let t: TestService;
 beforeAll(async () => {
   t = await startTestService();

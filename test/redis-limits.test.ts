@@ -3,7 +3,7 @@ import { createAccount, createApiKey } from '../src/db/accounts-repo.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
- * CONTRACT.md §7 across processes: with REDIS_URL, two API services on one database and one
+ * docs/contract.md §7 across processes: with REDIS_URL, two API services on one database and one
  * Redis share each key's request budget (without it each process would allow the full limit).
  */
 const redisUrl = process.env.REDIS_URL;

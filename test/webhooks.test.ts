@@ -11,7 +11,7 @@ import { startReceiver, type Receiver } from './support/webhook-receiver.js';
 import { until } from './support/until.js';
 
 /**
- * Callbacks through the whole service (CONTRACT.md §5): submit-time SSRF checks, a rendered task
+ * Callbacks through the whole service (docs/contract.md §5): submit-time SSRF checks, a rendered task
  * delivered to a real HTTPS receiver on loopback, the delivery log and redelivery routes, DNS
  * rebinding caught at connect, and the outbox surviving a stop between settle and send.
  */

@@ -3,7 +3,7 @@ import type { Engine, SourceVideo } from './engine.js';
 
 /**
  * Chooses the engine for a task. Routes per strategy are ordered lists; with no upstream
- * configured every strategy routes to the built-in local engine (CONTRACT.md §6).
+ * configured every strategy routes to the built-in local engine (docs/contract.md §6).
  */
 export interface EngineRegistry {
   /**

@@ -7,7 +7,7 @@ import { PARTNER_TYPES, type EngineSpec, type Parsed } from './engine-specs.js';
  * routes nothing. Strategies left out take the defaults: with an upstream engine,
  * official = the built-in vertex and gemini instances (in that order; else every Google-type
  * instance), value = the partner instances (apixo, fal), auto = value then official;
- * with none, every strategy → [local] (CONTRACT.md §6).
+ * with none, every strategy → [local] (docs/contract.md §6).
  */
 export function parseRoutes(raw: string | undefined, specs: readonly EngineSpec[]): Parsed<Record<Strategy, string[]>> {
   const names = new Set(specs.map((s) => s.name));

@@ -1,4 +1,4 @@
-/** The messages of CONTRACT.md §1, one per HTTP status the API answers with. */
+/** The messages of docs/contract.md §1, one per HTTP status the API answers with. */
 export const STATUS_MESSAGES: Record<number, string> = {
   200: 'success',
   400: 'Invalid request',

@@ -54,7 +54,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: requestIdOf,
-    // CONTRACT.md §1: no coercion, `"prompt": 1` is a 400 (schemas only type the responses here).
+    // docs/contract.md §1: no coercion, `"prompt": 1` is a 400 (schemas only type the responses here).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     return503OnClosing: true,
     // Slow clients (docs/operations.md#slow-clients). These bound receiving a request only: an
@@ -110,7 +110,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         const admit = (caller: AuthContext | null): Promise<void> | void => {
           if (!caller) throw new ApiError(401, { error: 'Authorization must be "Bearer <API key>" with a valid, unrevoked key' });
           req.caller = caller;
-          // HEAD is a GET without the body: a read, like GET (CONTRACT.md §7).
+          // HEAD is a GET without the body: a read, like GET (docs/contract.md §7).
           return enforceRateLimit(req.method === 'GET' || req.method === 'HEAD' ? 'status' : 'submit', caller, reply);
         };
         // A cached key with no limit to count is decided without a promise (the polling hot path).
@@ -140,7 +140,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 }
 
 /**
- * CONTRACT.md §7: writes (submits, redeliveries) count against the key's submit limit, reads
+ * docs/contract.md §7: writes (submits, redeliveries) count against the key's submit limit, reads
  * against its status limit, per minute. Every counted response carries the IETF draft headers.
  */
 function rateLimitEnforcer(deps: Deps, limiter: RateLimiter) {

@@ -10,7 +10,7 @@ export interface RateLimiter {
   hitNow?(bucket: string, id: string, limit: number, windowMs: number, now: number): RateDecision;
 }
 
-/** CONTRACT.md §7: limits are per minute. */
+/** docs/contract.md §7: limits are per minute. */
 export const RATE_WINDOW_MS = 60_000;
 
 export interface RateDecision {

@@ -17,7 +17,7 @@ export interface Limits {
   maxUnfinished: number;
 }
 
-/** The key's own limits where set, else the service defaults (CONTRACT.md §7). */
+/** The key's own limits where set, else the service defaults (docs/contract.md §7). */
 export function effectiveLimits(settings: KeySettings, config: Config): Limits {
   return {
     submitRpm: settings.submitRpm ?? config.defaultLimits.submitRpm,

@@ -65,7 +65,7 @@ export async function submitTask(
     return { ok: false, status: 403, field: 'provider', error: `this API key may not use provider ${strategy}` };
   }
   if (req.callbackUrl !== null) {
-    // CONTRACT.md §5: https and only public addresses; checked again at every connection.
+    // docs/contract.md §5: https and only public addresses; checked again at every connection.
     const lookup = deps.callbackTransport?.lookup;
     const check = await checkPublicUrl(req.callbackUrl, { allowPrivate, requireHttps: true, ...(lookup ? { lookup } : {}) });
     if (!check.ok) return { ok: false, status: 400, field: 'callback_url', error: `callback_url is refused: ${check.reason}` };
@@ -176,7 +176,7 @@ async function shortBalance(deps: Deps, caller: Caller, price: number): Promise<
 type SourceCheck = { ok: true; task: TaskRow } | { ok: false; status: 400 | 403; error: string };
 
 /**
- * CONTRACT.md §3: the source must be this account's finished video that is still retained. The
+ * docs/contract.md §3: the source must be this account's finished video that is still retained. The
  * extension carries the whole source, so the key must be allowed the source task like any route
  * that names a task (403, asked before its state so that is not told either).
  */

@@ -1,6 +1,6 @@
 /**
  * When to try a webhook delivery again. Pure: no I/O, time and randomness are passed in, so the
- * rules can be tested exactly. CONTRACT.md §5: 2xx is delivered, 410 stops, `Retry-After` on
+ * rules can be tested exactly. docs/contract.md §5: 2xx is delivered, 410 stops, `Retry-After` on
  * 429/503 is honoured, everything else is retried on the configured schedule.
  */
 import { retryAfterMs as parseRetryAfter } from '../domain/retry-after.js';

@@ -13,7 +13,7 @@ const EVENTS = 'events';
 /**
  * Cross-process wake-ups on PostgreSQL: LISTEN/NOTIFY beside the in-process waker.
  *
- * A wake is still only a hint (DESIGN.md: polling remains the truth). `wake()` wakes this
+ * A wake is still only a hint (docs/architecture.md: polling remains the truth). `wake()` wakes this
  * process's loops at once and sends a NOTIFY that every other process listening on the same
  * database and schema turns into a local wake. NOTIFY is sent after the submit transaction has
  * committed (the caller wakes after commit), so a woken worker always finds the row; a lost

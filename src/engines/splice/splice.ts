@@ -21,7 +21,7 @@ export interface SpliceTools {
   signal: AbortSignal;
 }
 
-/** Seconds an extension adds (CONTRACT.md: the whole source followed by a 7 s continuation). */
+/** Seconds an extension adds (docs/contract.md §3: the whole source followed by a 7 s continuation). */
 const CONTINUATION_SECONDS = 7;
 /** Crossfade of the sound at the seam, as in the local engine's extensions. */
 const SEAM_SAMPLES = 1920;

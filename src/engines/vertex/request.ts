@@ -33,7 +33,7 @@ export interface VertexPredictBody {
 export const VERTEX_EXTEND_SECONDS = 7;
 
 /**
- * Maps a job to Vertex's request (UPSTREAMS.md, Vertex AI Veo). Unlike the Gemini API, Vertex
+ * Maps a job to Vertex's request (docs/vertex.md, request mapping). Unlike the Gemini API, Vertex
  * takes a `seed`, so results on this route are reproducible by seed (`enhancePrompt` is not
  * sent: Google documents that it defeats the seed). Generate: 8 s; the first image is the first
  * frame and a second one the last frame, or 1–3 reference images. Extend: `tail` is the part of
