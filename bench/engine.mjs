@@ -1,11 +1,11 @@
 // npm run bench:engine — wall time of the local engine on this machine: generate (8 s 720p) and
 // extend of an 8 s and of a 141 s source, fast and quality, with and without watermark.
 // Runs the compiled engine (npm run build first). Writes bench/results/engine-<date>.json.
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir, cpus } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalEngine } from '../dist/engines/local/local-engine.js';
 import { defaultFontPath, resolveFfmpeg } from '../dist/engines/ffmpeg.js';
+import { createLocalEngine } from '../dist/engines/local/local-engine.js';
 
 const root = new URL('..', import.meta.url).pathname;
 // BENCH_REPEAT=N times each render and reports the median (and all runs); BENCH_SKIP_LONG=1 skips
@@ -19,9 +19,21 @@ let n = 0;
 function job(over) {
   const id = String(n++).padStart(32, '0');
   return {
-    taskId: id, model: 'veo-3-1', mode: 'fast', prompt: 'a calm ocean at sunset, smooth camera move', aspectRatio: '16:9',
-    generationType: 'TEXT_2_VIDEO', images: [], imageUrls: [], enableTranslation: false, seed: 42, watermark: null, source: null,
-    outVideoPath: join(dir, `${id}.mp4`), outPosterPath: join(dir, `${id}.jpg`), ...over,
+    taskId: id,
+    model: 'veo-3-1',
+    mode: 'fast',
+    prompt: 'a calm ocean at sunset, smooth camera move',
+    aspectRatio: '16:9',
+    generationType: 'TEXT_2_VIDEO',
+    images: [],
+    imageUrls: [],
+    enableTranslation: false,
+    seed: 42,
+    watermark: null,
+    source: null,
+    outVideoPath: join(dir, `${id}.mp4`),
+    outPosterPath: join(dir, `${id}.jpg`),
+    ...over,
   };
 }
 
@@ -30,12 +42,17 @@ async function timed(name, j) {
   let out;
   for (let i = 0; i < REPEAT; i++) {
     const t0 = performance.now();
-    out = await engine.render(i === 0 ? j : { ...j, outVideoPath: `${j.outVideoPath}.${i}.mp4`, outPosterPath: `${j.outPosterPath}.${i}.jpg` }, new AbortController().signal);
+    out = await engine.render(
+      i === 0 ? j : { ...j, outVideoPath: `${j.outVideoPath}.${i}.mp4`, outPosterPath: `${j.outPosterPath}.${i}.jpg` },
+      new AbortController().signal,
+    );
     runs.push(Number(((performance.now() - t0) / 1000).toFixed(2)));
     if (!out.ok) throw new Error(`${name}: ${out.failCode} ${out.message}`);
   }
   const seconds = [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-  console.log(`${name.padEnd(44)} ${seconds.toFixed(2).padStart(7)} s   → ${(out.durationMs / 1000).toFixed(1)} s of video${REPEAT > 1 ? `   (runs: ${runs.join(', ')})` : ''}`);
+  console.log(
+    `${name.padEnd(44)} ${seconds.toFixed(2).padStart(7)} s   → ${(out.durationMs / 1000).toFixed(1)} s of video${REPEAT > 1 ? `   (runs: ${runs.join(', ')})` : ''}`,
+  );
   return { name, seconds, runs, videoSeconds: out.durationMs / 1000, path: j.outVideoPath, out };
 }
 
@@ -49,7 +66,12 @@ try {
   results.push(await timed('generate 8 s 720p, fast, watermark', job({ watermark: 'Longshot' })));
   for (const mode of ['fast', 'quality']) {
     for (const watermark of [null, 'Longshot']) {
-      results.push(await timed(`extend 8 s source, ${mode}${watermark ? ', watermark' : ''}`, job({ model: 'veo-3-1-extend', mode, watermark, source: source(genFast), prompt: 'push in' })));
+      results.push(
+        await timed(
+          `extend 8 s source, ${mode}${watermark ? ', watermark' : ''}`,
+          job({ model: 'veo-3-1-extend', mode, watermark, source: source(genFast), prompt: 'push in' }),
+        ),
+      );
     }
   }
   // A 141 s source: 8 s + 19 extensions of 7 s (not timed as a figure; it is the setup).
@@ -62,7 +84,12 @@ try {
   }
   for (const mode of SKIP_LONG ? [] : ['fast', 'quality']) {
     for (const watermark of [null, 'Longshot']) {
-      results.push(await timed(`extend 141 s source, ${mode}${watermark ? ', watermark' : ''}`, job({ model: 'veo-3-1-extend', mode, watermark, source: { ...source(long), chainDepth: 19 }, prompt: 'pull back' })));
+      results.push(
+        await timed(
+          `extend 141 s source, ${mode}${watermark ? ', watermark' : ''}`,
+          job({ model: 'veo-3-1-extend', mode, watermark, source: { ...source(long), chainDepth: 19 }, prompt: 'pull back' }),
+        ),
+      );
     }
   }
   const report = {
@@ -73,7 +100,7 @@ try {
   };
   await mkdir(join(root, 'bench/results'), { recursive: true });
   const file = join(root, 'bench/results', `engine-${report.date.slice(0, 10)}${REPEAT > 1 || SKIP_LONG ? '-repeat' : ''}.json`);
-  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nwritten ${file}`);
 } finally {
   await rm(dir, { recursive: true, force: true });

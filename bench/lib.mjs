@@ -1,8 +1,9 @@
 // Helpers shared by the benches: start the service as a separate process, give it a finished task
 // to read, drive a server with autocannon and read its CPU time and RSS from /proc, percentiles.
-import autocannon from 'autocannon';
+
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import autocannon from 'autocannon';
 
 export const root = new URL('..', import.meta.url).pathname;
 
@@ -59,7 +60,11 @@ export async function startService(dataDir, args = [], extraEnv = {}, { expectKe
 
 /** Submits one task (fast, seed 1) and waits until it succeeded: a status read of it carries signed URLs. */
 export async function finishedTask(url, headers) {
-  const submit = await fetch(`${url}/api/v1/generateTask/veo-3-1`, { method: 'POST', headers, body: JSON.stringify({ input: { prompt: 'bench', mode: 'fast', seed: 1 } }) });
+  const submit = await fetch(`${url}/api/v1/generateTask/veo-3-1`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ input: { prompt: 'bench', mode: 'fast', seed: 1 } }),
+  });
   const { taskId } = (await submit.json()).data;
   for (;;) {
     const s = (await (await fetch(`${url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, { headers })).json()).data;

@@ -2,11 +2,11 @@
 // run (at several numbers of stored tasks, drawn as bench/results/status-vs-stored.svg), submit
 // throughput on an API-only service (nothing renders), and submit → processing dispatch latency.
 // Prints a table, writes bench/results/*.json. Exits non-zero only on errors, never on slowness.
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir, cpus } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cannon, finishedTask, measuredRaw, root, start, startService, stop, rssMb } from './lib.mjs';
+import { cannon, finishedTask, measuredRaw, root, rssMb, start, startService, stop } from './lib.mjs';
 
 /** BENCH_TAG=x names the results file <name>-<date>-x.json, so a run does not replace another's file. */
 const TAG = process.env.BENCH_TAG ? `-${process.env.BENCH_TAG.replace(/[^\w.-]/g, '_')}` : '';
@@ -57,13 +57,12 @@ function seedTasks(file, n) {
   db.transaction(() => {
     for (let i = 0; i < n; i++) {
       const time = t0 + i;
-      const id = time.toString(16).padStart(12, '0') + '7' + Math.random().toString(16).slice(2, 21).padEnd(19, '0');
+      const id = `${time.toString(16).padStart(12, '0')}7${Math.random().toString(16).slice(2, 21).padEnd(19, '0')}`;
       insert.run(id, account, time, time + 1000, time, `results/${id}.mp4`, `results/${id}.jpg`, time + 7 * 86_400_000);
     }
   })();
   db.close();
 }
-
 
 /**
  * Submit throughput: a second service, `serve --role api` on its own fresh data dir (no workers,
@@ -76,21 +75,29 @@ async function submitPhase(bareReqPerSec, bareCpuUsPerReq) {
   const svc = await startService(dataDir, ['--role', 'api']);
   const countRows = () => {
     const db = new Database(join(dataDir, 'longshot.db'), { readonly: true });
-    const counts = { rows: db.prepare('select count(*) as n from tasks').get().n, pending: db.prepare("select count(*) as n from tasks where state = 'pending'").get().n };
+    const counts = {
+      rows: db.prepare('select count(*) as n from tasks').get().n,
+      pending: db.prepare("select count(*) as n from tasks where state = 'pending'").get().n,
+    };
     db.close();
     return counts;
   };
   try {
     let warm = { rows: 0, pending: 0 };
-    const [r, raw] = await measuredRaw(svc.pid, load({
-      url: `${svc.url}/api/v1/generateTask/veo-3-1`,
-      method: 'POST',
-      headers: { authorization: `Bearer ${svc.key}`, 'content-type': 'application/json' },
-      body: SUBMIT_BODY,
-    }), WARMUP, async () => {
-      await new Promise((res) => setTimeout(res, 500)); // the warm-up's last requests finish
-      warm = countRows();
-    });
+    const [r, raw] = await measuredRaw(
+      svc.pid,
+      load({
+        url: `${svc.url}/api/v1/generateTask/veo-3-1`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${svc.key}`, 'content-type': 'application/json' },
+        body: SUBMIT_BODY,
+      }),
+      WARMUP,
+      async () => {
+        await new Promise((res) => setTimeout(res, 500)); // the warm-up's last requests finish
+        warm = countRows();
+      },
+    );
     await new Promise((res) => setTimeout(res, 500)); // let requests still in flight finish
     const after = countRows();
     // Only the measured run's rows are compared with its answers.
@@ -123,13 +130,24 @@ const fmt = (n) => Math.round(n).toLocaleString('en');
  * just before each point as a dashed line: a hand-written SVG.
  */
 function statusChart(points, caption) {
-  const W = 720, H = 400, L = 78, R = 24, T = 48, B = 64;
-  const pw = W - L - R, ph = H - T - B;
+  const W = 720,
+    H = 400,
+    L = 78,
+    R = 24,
+    T = 48,
+    B = 64;
+  const pw = W - L - R,
+    ph = H - T - B;
   const xs = points.map((p) => Math.log10(p.stored));
-  let x0 = Math.min(...xs), x1 = Math.max(...xs);
-  if (x1 - x0 < 1e-9) { x0 -= 0.5; x1 += 0.5; }
+  let x0 = Math.min(...xs),
+    x1 = Math.max(...xs);
+  if (x1 - x0 < 1e-9) {
+    x0 -= 0.5;
+    x1 += 0.5;
+  }
   const pad = (x1 - x0) * 0.08;
-  x0 -= pad; x1 += pad;
+  x0 -= pad;
+  x1 += pad;
   const top = Math.max(...points.map((p) => Math.max(p.bare, p.reqPerSec, p.uncached ?? 0))) * 1.12;
   const step = [1000, 2000, 5000, 10000, 20000, 50000].find((s) => top / s <= 6) ?? 100000;
   const X = (v) => L + ((Math.log10(v) - x0) / (x1 - x0)) * pw;
@@ -151,28 +169,44 @@ function statusChart(points, caption) {
   o.push(`<line x1="${L}" y1="${T}" x2="${L}" y2="${T + ph}" stroke="#333"/><line x1="${L}" y1="${T + ph}" x2="${L + pw}" y2="${T + ph}" stroke="#333"/>`);
   o.push(`<text x="${L + pw / 2}" y="${H - 22}" text-anchor="middle">tasks stored (log scale)</text>`);
   o.push(`<text transform="translate(18 ${T + ph / 2}) rotate(-90)" text-anchor="middle">requests per second</text>`);
-  o.push(`<polyline fill="none" stroke="#888" stroke-width="2" stroke-dasharray="6 4" points="${points.map((p) => `${X(p.stored).toFixed(1)},${Y(p.bare).toFixed(1)}`).join(' ')}"/>`);
-  for (const p of points) o.push(`<text x="${X(p.stored).toFixed(1)}" y="${(Y(p.bare) - 8).toFixed(1)}" text-anchor="middle" fill="#555">${fmt(p.bare)}</text>`);
-  o.push(`<polyline fill="none" stroke="#1f6feb" stroke-width="2.5" points="${points.map((p) => `${X(p.stored).toFixed(1)},${Y(p.reqPerSec).toFixed(1)}`).join(' ')}"/>`);
+  o.push(
+    `<polyline fill="none" stroke="#888" stroke-width="2" stroke-dasharray="6 4" points="${points.map((p) => `${X(p.stored).toFixed(1)},${Y(p.bare).toFixed(1)}`).join(' ')}"/>`,
+  );
+  for (const p of points)
+    o.push(`<text x="${X(p.stored).toFixed(1)}" y="${(Y(p.bare) - 8).toFixed(1)}" text-anchor="middle" fill="#555">${fmt(p.bare)}</text>`);
+  o.push(
+    `<polyline fill="none" stroke="#1f6feb" stroke-width="2.5" points="${points.map((p) => `${X(p.stored).toFixed(1)},${Y(p.reqPerSec).toFixed(1)}`).join(' ')}"/>`,
+  );
   for (const p of points) {
-    const x = X(p.stored).toFixed(1), y = Y(p.reqPerSec).toFixed(1);
+    const x = X(p.stored).toFixed(1),
+      y = Y(p.reqPerSec).toFixed(1);
     o.push(`<circle cx="${x}" cy="${y}" r="4.5" fill="#1f6feb"/>`);
     o.push(`<text x="${x}" y="${(Y(p.reqPerSec) - 10).toFixed(1)}" text-anchor="middle">${fmt(p.reqPerSec)} (${(p.reqPerSec / p.bare).toFixed(2)}×)</text>`);
   }
   const withUncached = points.filter((p) => p.uncached !== undefined);
   if (withUncached.length > 0) {
-    o.push(`<polyline fill="none" stroke="#d97706" stroke-width="2.5" points="${withUncached.map((p) => `${X(p.stored).toFixed(1)},${Y(p.uncached).toFixed(1)}`).join(' ')}"/>`);
+    o.push(
+      `<polyline fill="none" stroke="#d97706" stroke-width="2.5" points="${withUncached.map((p) => `${X(p.stored).toFixed(1)},${Y(p.uncached).toFixed(1)}`).join(' ')}"/>`,
+    );
     for (const p of withUncached) {
-      const x = X(p.stored).toFixed(1), y = Y(p.uncached).toFixed(1);
+      const x = X(p.stored).toFixed(1);
       o.push(`<rect x="${(X(p.stored) - 4).toFixed(1)}" y="${(Y(p.uncached) - 4).toFixed(1)}" width="8" height="8" fill="#d97706"/>`);
-      o.push(`<text x="${x}" y="${(Y(p.uncached) + 20).toFixed(1)}" text-anchor="middle">${fmt(p.uncached)} (${(p.uncached / p.uncachedBare).toFixed(2)}×)</text>`);
+      o.push(
+        `<text x="${x}" y="${(Y(p.uncached) + 20).toFixed(1)}" text-anchor="middle">${fmt(p.uncached)} (${(p.uncached / p.uncachedBare).toFixed(2)}×)</text>`,
+      );
     }
   }
-  o.push(`<line x1="${L}" y1="${H - 8}" x2="${L + 24}" y2="${H - 8}" stroke="#1f6feb" stroke-width="2.5"/><text x="${L + 30}" y="${H - 4}">statusTask (SQLite, auth)</text>`);
-  o.push(`<line x1="${L + 190}" y1="${H - 8}" x2="${L + 214}" y2="${H - 8}" stroke="#d97706" stroke-width="2.5"/><text x="${L + 220}" y="${H - 4}">same, read cache off</text>`);
-  o.push(`<line x1="${L + 355}" y1="${H - 8}" x2="${L + 379}" y2="${H - 8}" stroke="#888" stroke-width="2" stroke-dasharray="6 4"/><text x="${L + 385}" y="${H - 4}">bare node:http, just before</text>`);
+  o.push(
+    `<line x1="${L}" y1="${H - 8}" x2="${L + 24}" y2="${H - 8}" stroke="#1f6feb" stroke-width="2.5"/><text x="${L + 30}" y="${H - 4}">statusTask (SQLite, auth)</text>`,
+  );
+  o.push(
+    `<line x1="${L + 190}" y1="${H - 8}" x2="${L + 214}" y2="${H - 8}" stroke="#d97706" stroke-width="2.5"/><text x="${L + 220}" y="${H - 4}">same, read cache off</text>`,
+  );
+  o.push(
+    `<line x1="${L + 355}" y1="${H - 8}" x2="${L + 379}" y2="${H - 8}" stroke="#888" stroke-width="2" stroke-dasharray="6 4"/><text x="${L + 385}" y="${H - 4}">bare node:http, just before</text>`,
+  );
   o.push('</svg>');
-  return o.join('\n') + '\n';
+  return `${o.join('\n')}\n`;
 }
 
 async function main() {
@@ -214,11 +248,21 @@ async function main() {
     // Polls while the same process takes BENCH_WRITE_RATE submits/s of tasks that fail at once
     // (an image on a private address: nothing renders), each a submit, a claim and a settle: the
     // read cache under its own process's write load, which drops only the written tasks' rows.
-    const writeBody = JSON.stringify({ input: { prompt: 'write load', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/x.png'] } });
+    const writeBody = JSON.stringify({
+      input: { prompt: 'write load', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/x.png'] },
+    });
     const writes = { sent: 0, ok: 0 };
     const statusPath = `/api/v1/statusTask/veo-3-1?taskId=${taskId}`;
     results.statusUnderWrites = await pairedFigure(bare.child.pid, { url: `http://127.0.0.1:${bare.match}/` }, svc.pid, null, async () => {
-      const writing = cannon({ url: `${url}/api/v1/generateTask/veo-3-1`, method: 'POST', headers: auth, body: writeBody, connections: 4, overallRate: WRITE_RATE, duration: WARMUP + DURATION + 1 });
+      const writing = cannon({
+        url: `${url}/api/v1/generateTask/veo-3-1`,
+        method: 'POST',
+        headers: auth,
+        body: writeBody,
+        connections: 4,
+        overallRate: WRITE_RATE,
+        duration: WARMUP + DURATION + 1,
+      });
       const r = await measured(svc.pid, { url: url + statusPath, headers: auth });
       const w = await writing;
       writes.sent += w.requests.total;
@@ -229,7 +273,9 @@ async function main() {
     results.statusUnderWrites.writes = writes;
     if (writes.ok !== writes.sent) throw new Error(`write load: ${writes.sent - writes.ok} of ${writes.sent} submits failed`);
     // The workers finish that backlog before dispatch is measured with idle workers.
-    const unfinished = new Database(join(dataDir, 'longshot.db'), { readonly: true }).prepare("select count(*) from tasks where state in ('pending', 'processing')").pluck();
+    const unfinished = new Database(join(dataDir, 'longshot.db'), { readonly: true })
+      .prepare("select count(*) from tasks where state in ('pending', 'processing')")
+      .pluck();
     for (const deadline = Date.now() + 120_000; unfinished.get() > 0; ) {
       if (Date.now() > deadline) throw new Error(`write load: ${unfinished.get()} tasks still unfinished after 120 s`);
       await new Promise((r) => setTimeout(r, 200));
@@ -283,32 +329,58 @@ async function main() {
       console.log(`| bare node:http JSON, just before | ${r.bare.reqPerSec} | ${r.bare.p50ms} | ${r.bare.p99ms} | ${r.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
       const meets = r.ratio >= 0.5 && r.p99ms <= 10;
       const all = (f) => (ROUNDS > 1 ? ` (pairs: ${f.ratios.map((x) => x.toFixed(2)).join(', ')})` : '');
-      console.log(`| statusTask (SQLite, auth), ${Number(n).toLocaleString('en')} tasks stored | ${r.reqPerSec} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerReq} | ${r.ratio.toFixed(2)}${all(r)} | ${(r.bare.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} | ≥ 0.50, p99 ≤ 10 ms${meets ? ' (met)' : ' (**not met**)'} |`);
+      console.log(
+        `| statusTask (SQLite, auth), ${Number(n).toLocaleString('en')} tasks stored | ${r.reqPerSec} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerReq} | ${r.ratio.toFixed(2)}${all(r)} | ${(r.bare.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} | ≥ 0.50, p99 ≤ 10 ms${meets ? ' (met)' : ' (**not met**)'} |`,
+      );
       const u = results.statusUncachedByStored[n];
       console.log(`| bare node:http JSON, just before | ${u.bare.reqPerSec} | ${u.bare.p50ms} | ${u.bare.p99ms} | ${u.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
-      console.log(`| statusTask, read cache off, ${Number(n).toLocaleString('en')} tasks stored | ${u.reqPerSec} | ${u.p50ms} | ${u.p99ms} | ${u.cpuUsPerReq} | ${u.ratio.toFixed(2)}${all(u)} | ${(u.bare.cpuUsPerReq / u.cpuUsPerReq).toFixed(2)} | — |`);
+      console.log(
+        `| statusTask, read cache off, ${Number(n).toLocaleString('en')} tasks stored | ${u.reqPerSec} | ${u.p50ms} | ${u.p99ms} | ${u.cpuUsPerReq} | ${u.ratio.toFixed(2)}${all(u)} | ${(u.bare.cpuUsPerReq / u.cpuUsPerReq).toFixed(2)} | — |`,
+      );
     }
     const w = results.statusUnderWrites;
     console.log(`| bare node:http JSON, just before | ${w.bare.reqPerSec} | ${w.bare.p50ms} | ${w.bare.p99ms} | ${w.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
-    console.log(`| statusTask while the same process takes ${WRITE_RATE} submits/s, ${Number(STORED[0]).toLocaleString('en')} stored (CPU includes the submits) | ${w.reqPerSec} | ${w.p50ms} | ${w.p99ms} | ${w.cpuUsPerReq} | ${w.ratio.toFixed(2)}${ROUNDS > 1 ? ` (pairs: ${w.ratios.map((x) => x.toFixed(2)).join(', ')})` : ''} | ${(w.bare.cpuUsPerReq / w.cpuUsPerReq).toFixed(2)} | — |`);
-    console.log(`| bare node:http JSON, just before | ${sub.bare.reqPerSec} | ${sub.bare.p50ms} | ${sub.bare.p99ms} | ${sub.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`);
-    console.log(`| submit (generateTask, API-only, SQLite) | ${sub.reqPerSec} | ${sub.p50ms} | ${sub.p99ms} | ${sub.cpuUsPerReq} | ${sub.ratio.toFixed(2)} | ${sub.cpuRatio.toFixed(2)} | ${sub.goal}${sub.meetsGoal ? ' (met)' : ' (**not met**)'} |`);
+    console.log(
+      `| statusTask while the same process takes ${WRITE_RATE} submits/s, ${Number(STORED[0]).toLocaleString('en')} stored (CPU includes the submits) | ${w.reqPerSec} | ${w.p50ms} | ${w.p99ms} | ${w.cpuUsPerReq} | ${w.ratio.toFixed(2)}${ROUNDS > 1 ? ` (pairs: ${w.ratios.map((x) => x.toFixed(2)).join(', ')})` : ''} | ${(w.bare.cpuUsPerReq / w.cpuUsPerReq).toFixed(2)} | — |`,
+    );
+    console.log(
+      `| bare node:http JSON, just before | ${sub.bare.reqPerSec} | ${sub.bare.p50ms} | ${sub.bare.p99ms} | ${sub.bare.cpuUsPerReq} | 1.00 | 1.00 | — |`,
+    );
+    console.log(
+      `| submit (generateTask, API-only, SQLite) | ${sub.reqPerSec} | ${sub.p50ms} | ${sub.p99ms} | ${sub.cpuUsPerReq} | ${sub.ratio.toFixed(2)} | ${sub.cpuRatio.toFixed(2)} | ${sub.goal}${sub.meetsGoal ? ' (met)' : ' (**not met**)'} |`,
+    );
     console.log(`| submit → processing (${lat.length} samples) | — | ${results.dispatch.p50ms} | ${results.dispatch.p99ms} | — | — | — | — |`);
     console.log(`\nidle RSS of the service after start: ${results.idleRssMb} MB`);
-    console.log(`submit: ${sub.answered2xx} answered 2xx, ${sub.taskRows} task rows (${sub.pendingRows} pending), ${sub.inFlightAtStop} in flight when autocannon stopped: ${sub.rowsMatch ? 'rows = 2xx' : sub.rowsConsistent ? `rows = 2xx + ${sub.taskRows - sub.answered2xx} finished after autocannon closed their sockets` : '**MISMATCH**'}`);
+    console.log(
+      `submit: ${sub.answered2xx} answered 2xx, ${sub.taskRows} task rows (${sub.pendingRows} pending), ${sub.inFlightAtStop} in flight when autocannon stopped: ${sub.rowsMatch ? 'rows = 2xx' : sub.rowsConsistent ? `rows = 2xx + ${sub.taskRows - sub.answered2xx} finished after autocannon closed their sockets` : '**MISMATCH**'}`,
+    );
     await mkdir(join(root, 'bench/results'), { recursive: true });
     const file = join(root, 'bench/results', `status-${report.date.slice(0, 10)}${TAG}.json`);
-    await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwritten ${file}`);
     const chart = join(root, 'bench/results', 'status-vs-stored.svg');
     const points = Object.entries(results.statusByStored).map(([n, r]) => {
       const u = results.statusUncachedByStored[n];
       return { stored: Number(n), reqPerSec: r.reqPerSec, bare: r.bare.reqPerSec, uncached: u?.reqPerSec, uncachedBare: u?.bare.reqPerSec };
     });
-    await writeFile(chart, statusChart(points, `npm run bench, ${report.date.slice(0, 10)}, ${CONNECTIONS} connections, ${DURATION} s each, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}`));
+    await writeFile(
+      chart,
+      statusChart(
+        points,
+        `npm run bench, ${report.date.slice(0, 10)}, ${CONNECTIONS} connections, ${DURATION} s each, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}`,
+      ),
+    );
     console.log(`written ${chart}`);
-    if (results.bare.errors > 0 || [...Object.values(results.statusByStored), ...Object.values(results.statusUncachedByStored), results.statusUnderWrites].some((r) => r.errors > 0 || r.bare.errors > 0) || sub.errors > 0) throw new Error('requests failed during the bench');
-    if (!sub.rowsConsistent) throw new Error(`submit: ${sub.taskRows} task rows for ${sub.answered2xx} answers 2xx (${sub.inFlightAtStop} in flight at the stop)`);
+    if (
+      results.bare.errors > 0 ||
+      [...Object.values(results.statusByStored), ...Object.values(results.statusUncachedByStored), results.statusUnderWrites].some(
+        (r) => r.errors > 0 || r.bare.errors > 0,
+      ) ||
+      sub.errors > 0
+    )
+      throw new Error('requests failed during the bench');
+    if (!sub.rowsConsistent)
+      throw new Error(`submit: ${sub.taskRows} task rows for ${sub.answered2xx} answers 2xx (${sub.inFlightAtStop} in flight at the stop)`);
   } finally {
     bare.child.kill('SIGTERM');
     await stop(svc.child);

@@ -14,9 +14,9 @@
 // BENCH_TAG (writes scale-<date>-<tag>.json).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -209,9 +209,14 @@ async function load({ targets, serverPids, admin, pgApp }) {
   const per = Math.floor(CONNECTIONS / targets.length);
   // The same load for BENCH_WARMUP s first, not counted: JIT, pools and prepared statements warm up.
   if (WARMUP > 0) {
-    await Promise.all(targets.map((t) => new Promise((resolve, reject) => {
-      autocannon({ connections: per, duration: WARMUP, ...t }, (err, res) => (err ? reject(err) : resolve(res)));
-    })));
+    await Promise.all(
+      targets.map(
+        (t) =>
+          new Promise((resolve, reject) => {
+            autocannon({ connections: per, duration: WARMUP, ...t }, (err, res) => (err ? reject(err) : resolve(res)));
+          }),
+      ),
+    );
   }
   const pgBefore = pgApp ? cpuOf(await pgBackendPids(admin, pgApp)) : null;
   const allPgBefore = cpuOf(postgresPids());
@@ -371,14 +376,27 @@ async function main() {
         rows = (await admin.query(`select state, start_time - create_time as d from ${schema}.tasks where id = any($1)`, [ids])).rows;
         if (rows.every((r) => r.state === 'success' || r.state === 'failed')) break;
         if (Date.now() > deadline) {
-          failures.push(`dispatch (${label}): ${rows.filter((r) => r.state !== 'success' && r.state !== 'failed').length} of ${ids.length} tasks not final after 60 s`);
+          failures.push(
+            `dispatch (${label}): ${rows.filter((r) => r.state !== 'success' && r.state !== 'failed').length} of ${ids.length} tasks not final after 60 s`,
+          );
           break;
         }
         await sleep(250);
       }
-      const lat = rows.map((r) => r.d).filter((d) => d !== null).map(Number).sort((a, b) => a - b);
+      const lat = rows
+        .map((r) => r.d)
+        .filter((d) => d !== null)
+        .map(Number)
+        .sort((a, b) => a - b);
       const at = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] : null);
-      return { samples: lat.length, submitted: ids.length, p50ms: at(50), p99ms: at(99), maxMs: lat.at(-1) ?? null, meanMs: lat.length ? Math.round(lat.reduce((a, b) => a + b, 0) / lat.length) : null };
+      return {
+        samples: lat.length,
+        submitted: ids.length,
+        p50ms: at(50),
+        p99ms: at(99),
+        maxMs: lat.at(-1) ?? null,
+        meanMs: lat.length ? Math.round(lat.reduce((a, b) => a + b, 0) / lat.length) : null,
+      };
     };
     results.dispatch.notify = await dispatch('LISTEN/NOTIFY');
     await stop(worker);
@@ -421,7 +439,13 @@ async function main() {
     const queued = (await admin.query(`select count(*)::int as n from ${schema}.tasks where state = 'pending'`)).rows[0].n;
     results.submit.queuedAtEnd = queued;
 
-    for (const [name, r] of [['bare', results.bare], ...Object.entries(results.status).map(([k, v]) => [`status ${k}`, v]), ...Object.entries(results.submit).filter(([, v]) => typeof v === 'object').map(([k, v]) => [`submit ${k}`, v])]) {
+    for (const [name, r] of [
+      ['bare', results.bare],
+      ...Object.entries(results.status).map(([k, v]) => [`status ${k}`, v]),
+      ...Object.entries(results.submit)
+        .filter(([, v]) => typeof v === 'object')
+        .map(([k, v]) => [`submit ${k}`, v]),
+    ]) {
       if (r.errors > 0) failures.push(`${name}: ${r.errors} failed requests of ${r.requests}`);
     }
 
@@ -446,11 +470,14 @@ async function main() {
     const lines = [
       '| figure | req/s | p50 ms | p99 ms | CPU µs/req (API) | CPU µs/req (PostgreSQL) | backends active / on a lock | other load (cores) | ratio to bare (req/s) | ratio to bare (CPU) |',
       '|---|---|---|---|---|---|---|---|---|---|',
-      ...rows.map(([label, r, isBare]) =>
-        `| ${label} | ${n(r.reqPerSec)} | ${n(r.p50ms)} | ${n(r.p99ms)} | ${n(r.cpuUsPerReq)} | ${isBare ? '—' : n(r.pgCpuUsPerReq)} | ${isBare ? '—' : `${n(r.pgBackendsActive)} / ${n(r.pgBackendsWaitingOnLock)}`} | ${n(r.otherLoadCores)} | ${isBare ? '1.00' : ratio(r)} | ${isBare ? '1.00' : cpuRatio(r)} |`),
-      ...[['submit → processing, worker woken by LISTEN/NOTIFY', results.dispatch.notify], ['submit → processing, worker polling only (LONGSHOT_PG_NOTIFY=off)', results.dispatch.poll]].map(
-        ([label, d]) => `| ${label} (${d.samples} samples) | — | ${n(d.p50ms)} | ${n(d.p99ms)} | — | — | — | — | — | — |`,
+      ...rows.map(
+        ([label, r, isBare]) =>
+          `| ${label} | ${n(r.reqPerSec)} | ${n(r.p50ms)} | ${n(r.p99ms)} | ${n(r.cpuUsPerReq)} | ${isBare ? '—' : n(r.pgCpuUsPerReq)} | ${isBare ? '—' : `${n(r.pgBackendsActive)} / ${n(r.pgBackendsWaitingOnLock)}`} | ${n(r.otherLoadCores)} | ${isBare ? '1.00' : ratio(r)} | ${isBare ? '1.00' : cpuRatio(r)} |`,
       ),
+      ...[
+        ['submit → processing, worker woken by LISTEN/NOTIFY', results.dispatch.notify],
+        ['submit → processing, worker polling only (LONGSHOT_PG_NOTIFY=off)', results.dispatch.poll],
+      ].map(([label, d]) => `| ${label} (${d.samples} samples) | — | ${n(d.p50ms)} | ${n(d.p99ms)} | — | — | — | — | — | — |`),
     ];
     const report = {
       date,
@@ -471,8 +498,10 @@ async function main() {
         api: '`longshot serve --role api` × 1 or 2 (ports differ, same schema), limits off for the keys; no workers during the throughput runs',
         accounts: `statusTask and submit use the default account's key; the "${ACCOUNTS} accounts" submit runs spread the connections over that many accounts, one key each`,
         loadGenerator: 'autocannon in the bench process; with 2 API processes two instances at once, half the connections each',
-        dispatchWorker: '`longshot serve --role worker`, LONGSHOT_WORKERS=2, idle at each submit; submits spaced 20 ms, alternating between the two API processes',
-        backends: 'mean number of PostgreSQL backends serving the API processes that are running a statement / waiting on a lock, sampled every 100 ms (10 per API process at most: the pool size)',
+        dispatchWorker:
+          '`longshot serve --role worker`, LONGSHOT_WORKERS=2, idle at each submit; submits spaced 20 ms, alternating between the two API processes',
+        backends:
+          'mean number of PostgreSQL backends serving the API processes that are running a statement / waiting on a lock, sampled every 100 ms (10 per API process at most: the pool size)',
         cpu: 'CPU µs/req from /proc: API = both API processes (an idle one costs ~0), PostgreSQL = the backends serving them; other load = machine busy time minus the bench, its servers and every postgres process, in cores (a lower bound)',
       },
       results,
@@ -480,10 +509,12 @@ async function main() {
       failures,
     };
     console.log(`\n${lines.join('\n')}\n`);
-    console.log(`load average at start ${report.machine.loadavgAtStart.join(' ')}, at end ${report.machine.loadavgAtEnd.join(' ')}; ${queued} submitted tasks were still queued at the end (no workers)`);
+    console.log(
+      `load average at start ${report.machine.loadavgAtStart.join(' ')}, at end ${report.machine.loadavgAtEnd.join(' ')}; ${queued} submitted tasks were still queued at the end (no workers)`,
+    );
     await mkdir(join(root, 'bench/results'), { recursive: true });
     const file = join(root, 'bench/results', `scale-${date.slice(0, 10)}${TAG ? `-${TAG}` : ''}.json`);
-    await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`written ${file}`);
   } finally {
     await Promise.all([bare, worker, api1, api2].map((p) => stop(p).catch(() => {})));

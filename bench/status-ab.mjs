@@ -57,13 +57,17 @@ try {
     for (const s of services) {
       const r = await measure(s.child.pid, s.opts);
       s.rounds.push({ ...r, ratio: r.reqPerSec / b.reqPerSec, cpuRatio: b.cpuUsPerReq / r.cpuUsPerReq });
-      cells.push(`${s.tree} ${r.reqPerSec} req/s ${r.cpuUsPerReq.toFixed(1)} µs p99 ${r.p99ms} ms ×${(r.reqPerSec / b.reqPerSec).toFixed(2)} (CPU ×${(b.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)})`);
+      cells.push(
+        `${s.tree} ${r.reqPerSec} req/s ${r.cpuUsPerReq.toFixed(1)} µs p99 ${r.p99ms} ms ×${(r.reqPerSec / b.reqPerSec).toFixed(2)} (CPU ×${(b.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)})`,
+      );
     }
     console.log(cells.join(' | '));
   }
   const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const s of services) {
-    console.log(`${s.tree}: median ${median(s.rounds.map((r) => r.cpuUsPerReq)).toFixed(1)} µs/req, ratio to bare ×${median(s.rounds.map((r) => r.ratio)).toFixed(2)} (req/s), ×${median(s.rounds.map((r) => r.cpuRatio)).toFixed(2)} (CPU)`);
+    console.log(
+      `${s.tree}: median ${median(s.rounds.map((r) => r.cpuUsPerReq)).toFixed(1)} µs/req, ratio to bare ×${median(s.rounds.map((r) => r.ratio)).toFixed(2)} (req/s), ×${median(s.rounds.map((r) => r.cpuRatio)).toFixed(2)} (CPU)`,
+    );
   }
 } finally {
   for (const s of services) {

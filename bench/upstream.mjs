@@ -12,16 +12,16 @@
 // BENCH_SCALE, BENCH_TASKS (120), BENCH_WARMUP (20), BENCH_IN_FLIGHT (40), BENCH_SEED.
 // Runs the compiled service (npm run build first). Writes bench/results/upstream-<date>.json.
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir, cpus, loadavg } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { resolveFfmpeg } from '../dist/engines/ffmpeg.js';
 import { LatencyHistory, nextPollDelay } from '../dist/engines/poll-schedule.js';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { root, startService, stop, pct, sleep, cpuMs } from './lib.mjs';
+import { cpuMs, pct, root, sleep, startService, stop } from './lib.mjs';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 20);
 const TASKS = Math.max(1, Number(process.env.BENCH_TASKS ?? 120));
@@ -75,7 +75,7 @@ async function startFake(clip) {
     for await (const c of req) chunks.push(c);
     if (req.headers['x-goog-api-key'] !== apiKey) {
       stats.unauthorized++;
-      return err(res, 403, 'PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers. Please use an API Key.');
+      return err(res, 403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers. Please use an API Key.");
     }
     const modelGet = /^\/v1beta\/models\/([^/:]+)$/.exec(url.pathname);
     if (req.method === 'GET' && modelGet) {
@@ -113,8 +113,14 @@ async function startFake(clip) {
       if (at < job.doneAt) return send(res, 200, { name, done: false });
       if (job.seenAt === null) job.seenAt = at;
       else stats.pollsAfterSeen++;
-      return send(res, 200, { name, done: true, response: { '@type': 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse',
-        generateVideoResponse: { generatedSamples: [{ video: { uri: `${GOOGLE}/v1beta/files/${job.id}:download?alt=media` } }] } } });
+      return send(res, 200, {
+        name,
+        done: true,
+        response: {
+          '@type': 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse',
+          generateVideoResponse: { generatedSamples: [{ video: { uri: `${GOOGLE}/v1beta/files/${job.id}:download?alt=media` } }] },
+        },
+      });
     }
     const download = /^\/v1beta\/files\/([^/:]+):download$/.exec(url.pathname);
     if (req.method === 'GET' && download && url.searchParams.get('alt') === 'media') {
@@ -134,8 +140,15 @@ async function startFake(clip) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${server.address().port}`, apiKey, jobs, byTask, stats,
-    close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); },
+    url: `http://127.0.0.1:${server.address().port}`,
+    apiKey,
+    jobs,
+    byTask,
+    stats,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    },
   };
 }
 
@@ -214,8 +227,27 @@ try {
   // One 8 s 1280×720 H.264/AAC clip, served for every job.
   const clipPath = join(dataDir, 'clip.mp4');
   await run(resolveFfmpeg(process.env.LONGSHOT_FFMPEG), [
-    '-v', 'error', '-f', 'lavfi', '-i', 'color=c=teal:size=1280x720:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '-t', '8', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clipPath,
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'color=c=teal:size=1280x720:rate=24',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440',
+    '-t',
+    '8',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    clipPath,
   ]);
   const clip = await readFile(clipPath);
   fake = await startFake(clip);
@@ -244,7 +276,9 @@ try {
   const tasks = new Map(); // taskId → { k, createTime, completeTime }
   async function submitTask(k) {
     const res = await fetch(`${svc.url}/api/v1/generateTask/veo-3-1`, {
-      method: 'POST', headers, body: JSON.stringify({ provider: 'official', input: { prompt: `a calm ocean at sunset, bench-task-${k}`, mode: 'fast' } }),
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ provider: 'official', input: { prompt: `a calm ocean at sunset, bench-task-${k}`, mode: 'fast' } }),
     });
     const body = await res.json();
     if (res.status !== 200 || !body.data?.taskId) throw new Error(`submit of task ${k} failed: ${res.status} ${JSON.stringify(body)}`);
@@ -253,14 +287,16 @@ try {
   }
   /** Reads our status of every unfinished task; throws on a failed one. */
   async function readPending() {
-    await Promise.all([...pending].map(async (id) => {
-      const s = (await (await fetch(`${svc.url}/api/v1/statusTask/veo-3-1?taskId=${id}`, { headers })).json()).data;
-      if (s.state === 'failed') throw new Error(`task ${id} (bench-task-${tasks.get(id).k}) failed: ${s.failCode ?? ''} ${s.failMsg ?? JSON.stringify(s)}`);
-      if (s.state === 'success') {
-        Object.assign(tasks.get(id), { createTime: s.createTime, completeTime: s.completeTime });
-        pending.delete(id);
-      }
-    }));
+    await Promise.all(
+      [...pending].map(async (id) => {
+        const s = (await (await fetch(`${svc.url}/api/v1/statusTask/veo-3-1?taskId=${id}`, { headers })).json()).data;
+        if (s.state === 'failed') throw new Error(`task ${id} (bench-task-${tasks.get(id).k}) failed: ${s.failCode ?? ''} ${s.failMsg ?? JSON.stringify(s)}`);
+        if (s.state === 'success') {
+          Object.assign(tasks.get(id), { createTime: s.createTime, completeTime: s.completeTime });
+          pending.delete(id);
+        }
+      }),
+    );
   }
   const watcher = (async () => {
     while (watching || pending.size) {
@@ -284,7 +320,7 @@ try {
   log(`warm-up: ${WARMUP} tasks done`);
 
   // Measured batch: a steady pace (mean job time / IN_FLIGHT), never more than IN_FLIGHT unfinished.
-  const paceMs = ((MIN_S + MAX_S) / 2 / SCALE) * 1000 / IN_FLIGHT;
+  const paceMs = (((MIN_S + MAX_S) / 2 / SCALE) * 1000) / IN_FLIGHT;
   const batchStart = Date.now();
   // Stall probes: the service's /healthz (memory only) every 50 ms, and this process's own event loop.
   const probes = [];
@@ -324,7 +360,9 @@ try {
   benchLoop.disable();
   probing = false;
   await prober;
-  log(`measured: ${TASKS} tasks done in ${batchSeconds.toFixed(1)} s (max ${maxInFlight} unfinished); CPU: service ${serviceCpuS.toFixed(1)} s, its ffmpeg ${ffmpegCpuS.toFixed(1)} s, bench (fake + status reads) ${benchCpuS.toFixed(1)} s`);
+  log(
+    `measured: ${TASKS} tasks done in ${batchSeconds.toFixed(1)} s (max ${maxInFlight} unfinished); CPU: service ${serviceCpuS.toFixed(1)} s, its ffmpeg ${ffmpegCpuS.toFixed(1)} s, bench (fake + status reads) ${benchCpuS.toFixed(1)} s`,
+  );
 
   // Per task, from the fake's job and our status.
   const rows = [];
@@ -335,7 +373,10 @@ try {
     const j = js.at(-1);
     if (!j || j.seenAt === null) throw new Error(`task ${taskId} succeeded without its upstream job seen done`);
     rows.push({
-      k: t.k, taskId, warmup: t.k < WARMUP, doneS: drawn[t.k],
+      k: t.k,
+      taskId,
+      warmup: t.k < WARMUP,
+      doneS: drawn[t.k],
       pollWaitS: ((j.seenAt - j.doneAt) / 1000) * SCALE,
       processingS: (t.completeTime - j.seenAt) / 1000,
       polls: j.polls,
@@ -343,7 +384,9 @@ try {
       claimS: (j.submittedAt - t.createTime) / 1000,
       firstPollS: (j.pollTimes[0] / 1000) * SCALE,
       gapsS: j.pollTimes.slice(1).map((p, i) => ((p - j.pollTimes[i]) / 1000) * SCALE),
-      seenAt: j.seenAt, completeTime: t.completeTime, observedMs: (j.seenAt - j.submittedAt) * SCALE,
+      seenAt: j.seenAt,
+      completeTime: t.completeTime,
+      observedMs: (j.seenAt - j.submittedAt) * SCALE,
     });
   }
   const measured = rows.filter((r) => !r.warmup).sort((a, b) => a.k - b.k);
@@ -357,26 +400,41 @@ try {
   const totalPolls = measured.reduce((a, r) => a + r.polls, 0);
 
   const prev = measured.map((r) => ({ ...previousSchedule(r.doneS), processingS: r.processingS }));
-  const ideal = idealCurrent(warm.map((r) => r.observedMs), measured.map((r) => ({ k: r.k, submitMs: r.submitMs, doneMs: r.doneS * 1000 })));
+  const ideal = idealCurrent(
+    warm.map((r) => r.observedMs),
+    measured.map((r) => ({ k: r.k, submitMs: r.submitMs, doneMs: r.doneS * 1000 })),
+  );
   const idealRows = measured.map((r) => ({ ...ideal.get(r.k), processingS: r.processingS }));
   const summarize = (xs) => ({
     addedLatencyS: stat(xs.map((x) => x.wait + x.processingS)),
     pollWaitS: stat(xs.map((x) => x.wait)),
-    pollsPerTask: stat(xs.map((x) => x.polls), 1),
-    pollsPer5sOfJob: rate(xs.reduce((a, x) => a + x.polls, 0), jobSeconds),
+    pollsPerTask: stat(
+      xs.map((x) => x.polls),
+      1,
+    ),
+    pollsPer5sOfJob: rate(
+      xs.reduce((a, x) => a + x.polls, 0),
+      jobSeconds,
+    ),
   });
   const gaps = measured.flatMap((r) => r.gapsS);
   const denseGaps = gaps.filter((g) => g < (DENSE_MS / 1000) * 1.5);
   const quiet = measured.filter((r) => r.concurrent === 0).map((r) => r.processingS);
   const busy = measured.filter((r) => r.concurrent >= 2).map((r) => r.processingS);
-  const early = measured.filter((r) => r.pollWaitS > DENSE_MS / 1000 * 1.5);
+  const early = measured.filter((r) => r.pollWaitS > (DENSE_MS / 1000) * 1.5);
 
   const results = {
     measured: {
       addedLatencyS: stat(measured.map((r) => r.addedS)),
       pollWaitS: stat(measured.map((r) => r.pollWaitS)),
-      processingS: stat(measured.map((r) => r.processingS), 3),
-      pollsPerTask: stat(measured.map((r) => r.polls), 1),
+      processingS: stat(
+        measured.map((r) => r.processingS),
+        3,
+      ),
+      pollsPerTask: stat(
+        measured.map((r) => r.polls),
+        1,
+      ),
       totalPolls,
       jobSeconds: Number(jobSeconds.toFixed(1)),
       pollsPer5sOfJob: rate(totalPolls, jobSeconds),
@@ -386,18 +444,29 @@ try {
       },
     },
     simulatedPrevious: { label: 'simulated: first poll after 10 s, then ×1.5 up to 30 s (same drawn times, measured processing)', ...summarize(prev) },
-    simulatedIdealCurrent: { label: 'simulated: current schedule with no HTTP/timer/CPU lag (same drawn times and submit times, warm-up history, measured processing)', ...summarize(idealRows) },
+    simulatedIdealCurrent: {
+      label: 'simulated: current schedule with no HTTP/timer/CPU lag (same drawn times and submit times, warm-up history, measured processing)',
+      ...summarize(idealRows),
+    },
     engineBehaviour: {
       firstPollAfterS: stat(measured.map((r) => r.firstPollS)),
       pollGapS: stat(gaps),
       denseGapS: stat(denseGaps, 3),
       learnedStartS: { warmupMinObservedS: Number((Math.min(...warm.map((r) => r.observedMs)) / 1000).toFixed(2)) },
-      tasksSeenLateByMoreThan1_5DenseIntervals: early.map((r) => ({ k: r.k, doneS: Number(r.doneS.toFixed(1)), firstPollS: Number(r.firstPollS.toFixed(1)), pollWaitS: Number(r.pollWaitS.toFixed(1)) })),
+      tasksSeenLateByMoreThan1_5DenseIntervals: early.map((r) => ({
+        k: r.k,
+        doneS: Number(r.doneS.toFixed(1)),
+        firstPollS: Number(r.firstPollS.toFixed(1)),
+        pollWaitS: Number(r.pollWaitS.toFixed(1)),
+      })),
       processingSWhenAlone: stat(quiet, 3),
       processingSWithTwoOrMoreOthersProcessing: stat(busy, 3),
       tasksAlone: quiet.length,
       tasksWithTwoOrMore: busy.length,
-      createToUpstreamSubmitS: stat(measured.map((r) => r.claimS), 3),
+      createToUpstreamSubmitS: stat(
+        measured.map((r) => r.claimS),
+        3,
+      ),
       fake: { ...fake.stats },
       upstreamJobsPerTaskNotOne: resubmitted,
       machineCpuSecondsDuringBatch: Number(machineS.toFixed(1)),
@@ -408,22 +477,46 @@ try {
       serviceFfmpegCpuSecondsDuringBatch: Number(ffmpegCpuS.toFixed(1)),
       benchProcessCpuSecondsDuringBatch: Number(benchCpuS.toFixed(1)),
       // Each dense poll's lag beyond the dense interval, in real (unscaled) ms: scale × this counts in poll wait.
-      healthzProbeMs: stat(probes.map((x) => x.ms), 1),
+      healthzProbeMs: stat(
+        probes.map((x) => x.ms),
+        1,
+      ),
       healthzSlowerThan100ms: probes.filter((x) => x.ms > 100).map((x) => ({ atS: Number(x.atS.toFixed(2)), ms: Math.round(x.ms) })),
       benchEventLoopDelayMs: { p99: Number((benchLoop.percentile(99) / 1e6).toFixed(1)), max: Number((benchLoop.max / 1e6).toFixed(1)) },
       serviceWarnings: serviceLog.length,
       serviceWarningSamples: serviceLog.slice(0, 10),
-      densePollLagRealMs: stat(denseGaps.map((g) => ((g - DENSE_MS / 1000) * 1000) / SCALE), 1),
+      densePollLagRealMs: stat(
+        denseGaps.map((g) => ((g - DENSE_MS / 1000) * 1000) / SCALE),
+        1,
+      ),
       batchWallSeconds: Number(batchSeconds.toFixed(1)),
       maxUnfinished: maxInFlight,
     },
   };
 
   const setup = {
-    scale: SCALE, tasks: TASKS, warmup: WARMUP, inFlight: IN_FLIGHT, paceMs: Number(paceMs.toFixed(1)), workers: WORKERS,
-    seed: SEED, prng: 'mulberry32',
-    completionTimes: { distribution: `uniform ${MIN_S} s – ${MAX_S} s (real; /${SCALE} in the run)`, measured: stat(measured.map((r) => r.doneS), 1) },
-    policy: { denseMs: DENSE_MS, sparseMaxMs: SPARSE_MAX_MS, serviceEnv: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('LONGSHOT_UPSTREAM') || k === 'LONGSHOT_WORKERS' || k === 'LONGSHOT_ROUTES')) },
+    scale: SCALE,
+    tasks: TASKS,
+    warmup: WARMUP,
+    inFlight: IN_FLIGHT,
+    paceMs: Number(paceMs.toFixed(1)),
+    workers: WORKERS,
+    seed: SEED,
+    prng: 'mulberry32',
+    completionTimes: {
+      distribution: `uniform ${MIN_S} s – ${MAX_S} s (real; /${SCALE} in the run)`,
+      measured: stat(
+        measured.map((r) => r.doneS),
+        1,
+      ),
+    },
+    policy: {
+      denseMs: DENSE_MS,
+      sparseMaxMs: SPARSE_MAX_MS,
+      serviceEnv: Object.fromEntries(
+        Object.entries(env).filter(([k]) => k.startsWith('LONGSHOT_UPSTREAM') || k === 'LONGSHOT_WORKERS' || k === 'LONGSHOT_ROUTES'),
+      ),
+    },
     target: { medianAddedLatencyS: TARGET_ADDED_S, pollsPer5sOfJob: TARGET_POLLS_PER_5S },
     notes: [
       'poll wait = (first poll that saw the job done − its completion) × scale: what the schedule adds, in real seconds',
@@ -435,7 +528,8 @@ try {
 
   // The table.
   const f = (v, d = 2) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));
-  const line = (name, s, d = 2) => `${name.padEnd(30)} ${f(s.median, d).padStart(8)} ${f(s.p95, d).padStart(8)} ${f(s.max, d).padStart(8)} ${f(s.mean, d).padStart(8)}`;
+  const line = (name, s, d = 2) =>
+    `${name.padEnd(30)} ${f(s.median, d).padStart(8)} ${f(s.p95, d).padStart(8)} ${f(s.max, d).padStart(8)} ${f(s.mean, d).padStart(8)}`;
   const m = results.measured;
   const p = results.simulatedPrevious;
   const i = results.simulatedIdealCurrent;
@@ -445,9 +539,16 @@ try {
   console.log(line('  poll wait, s', m.pollWaitS));
   console.log(line('  processing, s', m.processingS, 3));
   console.log(line('polls per task', m.pollsPerTask, 1));
-  console.log(`${'polls per 5 s of job time'.padEnd(30)} ${f(m.pollsPer5sOfJob, 3).padStart(8)}   (${totalPolls} polls / ${jobSeconds.toFixed(0)} job s; target ≤ ${TARGET_POLLS_PER_5S})`);
-  console.log(`target: median added ≤ ${TARGET_ADDED_S} s: ${m.meetsTarget.medianAddedLatency ? 'met' : 'NOT met'}; poll rate ≤ ${TARGET_POLLS_PER_5S}: ${m.meetsTarget.pollRate ? 'met' : 'NOT met'}`);
-  for (const [label, s] of [['simulated previous (10 s ×1.5 → 30 s)', p], ['simulated current, no lag', i]]) {
+  console.log(
+    `${'polls per 5 s of job time'.padEnd(30)} ${f(m.pollsPer5sOfJob, 3).padStart(8)}   (${totalPolls} polls / ${jobSeconds.toFixed(0)} job s; target ≤ ${TARGET_POLLS_PER_5S})`,
+  );
+  console.log(
+    `target: median added ≤ ${TARGET_ADDED_S} s: ${m.meetsTarget.medianAddedLatency ? 'met' : 'NOT met'}; poll rate ≤ ${TARGET_POLLS_PER_5S}: ${m.meetsTarget.pollRate ? 'met' : 'NOT met'}`,
+  );
+  for (const [label, s] of [
+    ['simulated previous (10 s ×1.5 → 30 s)', p],
+    ['simulated current, no lag', i],
+  ]) {
     console.log(`\n${label}`);
     console.log(line('added latency, s', s.addedLatencyS));
     console.log(line('  poll wait, s', s.pollWaitS));
@@ -458,29 +559,66 @@ try {
   console.log('\nengine behaviour (real seconds)');
   console.log(line('first poll after, s', e.firstPollAfterS));
   console.log(line('dense poll gap, s', e.denseGapS, 3));
-  console.log(line('processing alone, s', e.processingSWhenAlone, 3) + `   (${e.tasksAlone} tasks)`);
-  console.log(line('processing with ≥2 others, s', e.processingSWithTwoOrMoreOthersProcessing, 3) + `   (${e.tasksWithTwoOrMore} tasks)`);
+  console.log(`${line('processing alone, s', e.processingSWhenAlone, 3)}   (${e.tasksAlone} tasks)`);
+  console.log(`${line('processing with ≥2 others, s', e.processingSWithTwoOrMoreOthersProcessing, 3)}   (${e.tasksWithTwoOrMore} tasks)`);
   console.log(line('create → upstream submit, s', e.createToUpstreamSubmitS, 3));
-  console.log(line('dense poll lag, unscaled ms', e.densePollLagRealMs, 1) + `   (×${SCALE} in poll wait)`);
-  console.log(`seen late (> 1.5 dense intervals): ${early.length} tasks (${early.map((r) => `${r.doneS.toFixed(0)} s job +${r.pollWaitS.toFixed(1)}`).join(', ')})`);
-  console.log(line('service /healthz probe, ms', e.healthzProbeMs, 1) + `   (${e.healthzSlowerThan100ms.length} over 100 ms; bench loop delay max ${e.benchEventLoopDelayMs.max} ms; service warnings ${e.serviceWarnings})`);
-  console.log(`polls after seen done: ${fake.stats.pollsAfterSeen}; resubmits: ${resubmitted.length}; CPU in ${e.batchWallSeconds} s: service ${e.serviceCpuSecondsDuringBatch} s, its ffmpeg ${e.serviceFfmpegCpuSecondsDuringBatch} s, bench ${e.benchProcessCpuSecondsDuringBatch} s, other processes ${e.otherCpuSecondsDuringBatch} s (of ${cpus().length} × ${e.batchWallSeconds} s)`);
+  console.log(`${line('dense poll lag, unscaled ms', e.densePollLagRealMs, 1)}   (×${SCALE} in poll wait)`);
+  console.log(
+    `seen late (> 1.5 dense intervals): ${early.length} tasks (${early.map((r) => `${r.doneS.toFixed(0)} s job +${r.pollWaitS.toFixed(1)}`).join(', ')})`,
+  );
+  console.log(
+    `${line('service /healthz probe, ms', e.healthzProbeMs, 1)}   (${e.healthzSlowerThan100ms.length} over 100 ms; bench loop delay max ${e.benchEventLoopDelayMs.max} ms; service warnings ${e.serviceWarnings})`,
+  );
+  console.log(
+    `polls after seen done: ${fake.stats.pollsAfterSeen}; resubmits: ${resubmitted.length}; CPU in ${e.batchWallSeconds} s: service ${e.serviceCpuSecondsDuringBatch} s, its ffmpeg ${e.serviceFfmpegCpuSecondsDuringBatch} s, bench ${e.benchProcessCpuSecondsDuringBatch} s, other processes ${e.otherCpuSecondsDuringBatch} s (of ${cpus().length} × ${e.batchWallSeconds} s)`,
+  );
 
-  const extra = [SCALE !== 20 && `BENCH_SCALE=${SCALE}`, TASKS !== 120 && `BENCH_TASKS=${TASKS}`, WARMUP !== 20 && `BENCH_WARMUP=${WARMUP}`,
-    IN_FLIGHT !== 40 && `BENCH_IN_FLIGHT=${IN_FLIGHT}`, process.env.BENCH_SEED && `BENCH_SEED=${SEED}`].filter(Boolean);
+  const extra = [
+    SCALE !== 20 && `BENCH_SCALE=${SCALE}`,
+    TASKS !== 120 && `BENCH_TASKS=${TASKS}`,
+    WARMUP !== 20 && `BENCH_WARMUP=${WARMUP}`,
+    IN_FLIGHT !== 40 && `BENCH_IN_FLIGHT=${IN_FLIGHT}`,
+    process.env.BENCH_SEED && `BENCH_SEED=${SEED}`,
+  ].filter(Boolean);
   const report = {
     date: new Date().toISOString(),
     command: `${extra.length ? `${extra.join(' ')} ` : ''}npm run bench:upstream`,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
     setup,
     results,
-    tasks: measured.map((r) => ({ k: r.k, doneS: Number(r.doneS.toFixed(2)), pollWaitS: Number(r.pollWaitS.toFixed(2)), processingS: Number(r.processingS.toFixed(3)), polls: r.polls, concurrent: r.concurrent,
-      seenAtBatchS: Number(((r.seenAt - batchStart) / 1000).toFixed(3)), completeAtBatchS: Number(((r.completeTime - batchStart) / 1000).toFixed(3)),
-      pollsAtS: fake.byTask.get(r.k).at(-1).pollTimes.map((t) => Number(((t / 1000) * SCALE).toFixed(2))) })),
+    tasks: measured.map((r) => ({
+      k: r.k,
+      doneS: Number(r.doneS.toFixed(2)),
+      pollWaitS: Number(r.pollWaitS.toFixed(2)),
+      processingS: Number(r.processingS.toFixed(3)),
+      polls: r.polls,
+      concurrent: r.concurrent,
+      seenAtBatchS: Number(((r.seenAt - batchStart) / 1000).toFixed(3)),
+      completeAtBatchS: Number(((r.completeTime - batchStart) / 1000).toFixed(3)),
+      pollsAtS: fake.byTask
+        .get(r.k)
+        .at(-1)
+        .pollTimes.map((t) => Number(((t / 1000) * SCALE).toFixed(2))),
+    })),
   };
   await mkdir(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, 'bench/results', `upstream-${report.date.slice(0, 10)}${extra.length ? `-${extra.map((x) => x.replace(/^BENCH_/, '').replace('=', '').toLowerCase()).join('-')}` : ''}.json`);
-  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  const file = join(
+    root,
+    'bench/results',
+    `upstream-${report.date.slice(0, 10)}${
+      extra.length
+        ? `-${extra
+            .map((x) =>
+              x
+                .replace(/^BENCH_/, '')
+                .replace('=', '')
+                .toLowerCase(),
+            )
+            .join('-')}`
+        : ''
+    }.json`,
+  );
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nwritten ${file}`);
 } finally {
   watching = false;

@@ -7,11 +7,12 @@
 // the others at once, and measures per client the time from its task's cancel request being sent
 // to the client reading the new state. Prints a table, writes bench/results/waiters-<date>.json.
 // Exits non-zero only on errors (refused or reset connections, non-200 answers), never on slowness.
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir, cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root, startService, stop, cpuMs, rssMb, peakRssMb, socketCount, pct, sleep } from './lib.mjs';
+import { cpuMs, pct, peakRssMb, root, rssMb, sleep, socketCount, startService, stop } from './lib.mjs';
 
 /** BENCH_TAG=x names the results file <name>-<date>-x.json, so a run does not replace another's file. */
 const TAG = process.env.BENCH_TAG ? `-${process.env.BENCH_TAG.replace(/[^\w.-]/g, '_')}` : '';
@@ -34,8 +35,10 @@ const GOALS = { rssMb: 300, fanoutP99Ms: 100 };
  */
 function openClient(host, port, key, kind, taskId, c) {
   const path = kind === 'poll' ? `/api/v1/statusTask/veo-3-1?taskId=${taskId}&wait=${WAIT_S}` : `/api/v1/events/${taskId}`;
-  const request = `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAuthorization: Bearer ${key}\r\n` +
-    (kind === 'sse' ? 'Accept: text/event-stream\r\n' : '') + 'Connection: keep-alive\r\n\r\n';
+  const request =
+    `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAuthorization: Bearer ${key}\r\n` +
+    (kind === 'sse' ? 'Accept: text/event-stream\r\n' : '') +
+    'Connection: keep-alive\r\n\r\n';
   const socket = connect({ host, port });
   c.socket = socket;
   socket.setNoDelay(true);
@@ -84,9 +87,8 @@ function openClient(host, port, key, kind, taskId, c) {
       }
       // SSE: each event is written at once; the `id:` line carries the state.
       const re = /event: status\nid: (\w+)\ndata: /g;
-      let m;
       let last = 0;
-      while ((m = re.exec(buf))) {
+      for (let m = re.exec(buf); m !== null; m = re.exec(buf)) {
         last = re.lastIndex;
         if (m[1] === 'pending') c.onInitial();
         else c.newState(m[1]);
@@ -110,7 +112,11 @@ async function main() {
   try {
     const taskIds = [];
     for (let i = 0; i < TASKS; i++) {
-      const res = await fetch(`${url}/api/v1/generateTask/veo-3-1`, { method: 'POST', headers: auth, body: JSON.stringify({ input: { prompt: `waiters ${i}`, mode: 'fast' } }) });
+      const res = await fetch(`${url}/api/v1/generateTask/veo-3-1`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ input: { prompt: `waiters ${i}`, mode: 'fast' } }),
+      });
       const body = await res.json();
       if (res.status !== 200 || !body.data?.taskId) throw new Error(`submit answered ${res.status}: ${JSON.stringify(body)}`);
       taskIds.push(body.data.taskId);
@@ -207,7 +213,9 @@ async function main() {
     const holdCpuPct = Number((((cpuMs(pid) - cpu0) / (performance.now() - t0)) * 100).toFixed(1));
     const heldRss = rssMb(pid);
     serverSockets = socketCount(pid);
-    console.log(`held ${held.poll} long-poll + ${held.sse} SSE (opened in ${openSec.toFixed(1)} s); server sockets ${serverSockets}; RSS ${heldRss} MB; server CPU while holding ${holdCpuPct} % of a core`);
+    console.log(
+      `held ${held.poll} long-poll + ${held.sse} SSE (opened in ${openSec.toFixed(1)} s); server sockets ${serverSockets}; RSS ${heldRss} MB; server CPU while holding ${holdCpuPct} % of a core`,
+    );
 
     // Cancel: the first STAGGERED tasks one by one (each waits for its clients), then the rest at once.
     const cancelMs = new Map();
@@ -253,12 +261,18 @@ async function main() {
     const fanout = (ids, kinds) => {
       const set = new Set(ids);
       const group = clients.filter((c) => set.has(c.taskId) && kinds.includes(c.kind) && c.held && !c.error);
-      const lat = group.filter((c) => c.newAt && c.state === 'failed').map((c) => c.newAt - sentAt.get(c.taskId)).sort((a, b) => a - b);
+      const lat = group
+        .filter((c) => c.newAt && c.state === 'failed')
+        .map((c) => c.newAt - sentAt.get(c.taskId))
+        .sort((a, b) => a - b);
       const r = (v) => (v === null ? null : Number(v.toFixed(1)));
       return { tasks: ids.length, clients: group.length, got: lat.length, p50ms: r(pct(lat, 50)), p99ms: r(pct(lat, 99)), maxms: r(lat.at(-1) ?? null) };
     };
     const cancelRoundTrip = (ids) => {
-      const lat = ids.map((id) => cancelMs.get(id)).filter((v) => v !== undefined).sort((a, b) => a - b);
+      const lat = ids
+        .map((id) => cancelMs.get(id))
+        .filter((v) => v !== undefined)
+        .sort((a, b) => a - b);
       return { p50ms: Number((pct(lat, 50) ?? 0).toFixed(1)), maxms: Number((lat.at(-1) ?? 0).toFixed(1)) };
     };
     const burstGot = clients.filter((c) => burstIds.includes(c.taskId) && c.newAt).length;
@@ -298,8 +312,14 @@ async function main() {
       results,
       meetsGoals: {
         rss: heldRss <= GOALS.rssMb && held.poll + held.sse >= 10_000,
-        fanoutStaggered: results.fanout.staggered.all.p99ms !== null && results.fanout.staggered.all.p99ms <= GOALS.fanoutP99Ms && results.fanout.staggered.all.got === results.fanout.staggered.all.clients,
-        fanoutBurst: results.fanout.burst.all.p99ms !== null && results.fanout.burst.all.p99ms <= GOALS.fanoutP99Ms && results.fanout.burst.all.got === results.fanout.burst.all.clients,
+        fanoutStaggered:
+          results.fanout.staggered.all.p99ms !== null &&
+          results.fanout.staggered.all.p99ms <= GOALS.fanoutP99Ms &&
+          results.fanout.staggered.all.got === results.fanout.staggered.all.clients,
+        fanoutBurst:
+          results.fanout.burst.all.p99ms !== null &&
+          results.fanout.burst.all.p99ms <= GOALS.fanoutP99Ms &&
+          results.fanout.burst.all.got === results.fanout.burst.all.clients,
       },
     };
 
@@ -309,7 +329,9 @@ async function main() {
     console.log('|---|---|---|');
     console.log(`| waiting clients held (long-poll + SSE) | ${n(held.poll)} + ${n(held.sse)} = ${n(totalHeld)} of ${n(WAITERS)}, on ${TASKS} tasks | 10,000 |`);
     console.log(`| service RSS, idle (${TASKS} tasks pending) | ${idleRss} MB | — |`);
-    console.log(`| service RSS, ${n(totalHeld)} clients held | ${heldRss} MB (+${(results.rssPerWaiterKb).toFixed(1)} KB per client) | ≤ ${GOALS.rssMb} MB ${totalHeld < 10_000 ? '(fewer than 10,000 held: not judged)' : report.meetsGoals.rss ? '(met)' : '(**not met**)'} |`);
+    console.log(
+      `| service RSS, ${n(totalHeld)} clients held | ${heldRss} MB (+${(results.rssPerWaiterKb).toFixed(1)} KB per client) | ≤ ${GOALS.rssMb} MB ${totalHeld < 10_000 ? '(fewer than 10,000 held: not judged)' : report.meetsGoals.rss ? '(met)' : '(**not met**)'} |`,
+    );
     console.log(`| service RSS peak (VmHWM, through the fan-out) | ${peakRss} MB | — |`);
     console.log(`| service CPU while holding them, no state changes | ${holdCpuPct} % of a core | — |`);
     console.log(`\n| fan-out: cancel sent → client reads the new state | clients got it | p50 ms | p99 ms | max ms | goal p99 ≤ ${GOALS.fanoutP99Ms} ms |`);
@@ -323,13 +345,17 @@ async function main() {
     row('… long-poll', burst.longPoll, '');
     row('… SSE', burst.sse, '');
     const cr = results.cancelRoundTrip;
-    console.log(`\ncancel request round trip: one at a time p50 ${cr.staggered.p50ms} ms, max ${cr.staggered.maxms} ms; at once p50 ${cr.burst.p50ms} ms, max ${cr.burst.maxms} ms`);
+    console.log(
+      `\ncancel request round trip: one at a time p50 ${cr.staggered.p50ms} ms, max ${cr.staggered.maxms} ms; at once p50 ${cr.burst.p50ms} ms, max ${cr.burst.maxms} ms`,
+    );
     const b = results.burst;
-    console.log(`burst: ${b.wallMs} ms wall, service CPU ${b.serverCpuMs} ms (${b.serverCpuUsPerClient} µs per client notified), bench process CPU ${b.benchCpuMs} ms`);
+    console.log(
+      `burst: ${b.wallMs} ms wall, service CPU ${b.serverCpuMs} ms (${b.serverCpuUsPerClient} µs per client notified), bench process CPU ${b.benchCpuMs} ms`,
+    );
     if (errors.length) console.log(`\n${errors.length} client errors, e.g. ${results.errorSamples.join('; ')}`);
     await mkdir(join(root, 'bench/results'), { recursive: true });
     const file = join(root, 'bench/results', `waiters-${report.date.slice(0, 10)}${TAG}.json`);
-    await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwritten ${file}`);
     if (errors.length) throw new Error(`${errors.length} client errors during the bench`);
   } finally {

@@ -24,13 +24,22 @@ describe('LONGSHOT_STATUS_CACHE', () => {
 describe('HTTP server limits', () => {
   it('defaults every timeout and the connection cap', () => {
     expect(loadConfig({}).http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5000, maxConnections: 10_000 });
-    const set = loadConfig({ LONGSHOT_REQUEST_TIMEOUT_MS: '2000', LONGSHOT_HEADERS_TIMEOUT_MS: '500', LONGSHOT_KEEPALIVE_TIMEOUT_MS: '700', LONGSHOT_MAX_CONNECTIONS: '0' });
+    const set = loadConfig({
+      LONGSHOT_REQUEST_TIMEOUT_MS: '2000',
+      LONGSHOT_HEADERS_TIMEOUT_MS: '500',
+      LONGSHOT_KEEPALIVE_TIMEOUT_MS: '700',
+      LONGSHOT_MAX_CONNECTIONS: '0',
+    });
     expect(set.http).toEqual({ requestTimeoutMs: 2000, headersTimeoutMs: 500, keepAliveTimeoutMs: 700, maxConnections: 0 });
   });
 
   it('stops the start on a headers timeout longer than the request timeout, or a bad value', () => {
     expect(() => loadConfig({ LONGSHOT_REQUEST_TIMEOUT_MS: '5000', LONGSHOT_HEADERS_TIMEOUT_MS: '6000' })).toThrow(/LONGSHOT_HEADERS_TIMEOUT_MS/);
-    for (const [name, value] of [['LONGSHOT_REQUEST_TIMEOUT_MS', '0'], ['LONGSHOT_KEEPALIVE_TIMEOUT_MS', 'soon'], ['LONGSHOT_MAX_CONNECTIONS', '-1']]) {
+    for (const [name, value] of [
+      ['LONGSHOT_REQUEST_TIMEOUT_MS', '0'],
+      ['LONGSHOT_KEEPALIVE_TIMEOUT_MS', 'soon'],
+      ['LONGSHOT_MAX_CONNECTIONS', '-1'],
+    ]) {
       expect(() => loadConfig({ [name!]: value }), name).toThrow(ConfigError);
     }
   });

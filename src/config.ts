@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { parseUsd } from './domain/money.js';
-import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './webhooks/schedule.js';
 import type { Strategy } from './domain/models.js';
-import { parseEngineSpecs, VERTEX_MODEL_FAST, VERTEX_MODEL_QUALITY, type EngineSpec, type VertexDefaults } from './engines/engine-specs.js';
+import { parseUsd } from './domain/money.js';
+import { type EngineSpec, parseEngineSpecs, VERTEX_MODEL_FAST, VERTEX_MODEL_QUALITY, type VertexDefaults } from './engines/engine-specs.js';
 import { parseRoutes } from './engines/routes-config.js';
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './webhooks/schedule.js';
 
 /**
  * The one place that reads process.env. Every setting is typed and defaulted; a bad value stops
@@ -82,7 +82,7 @@ export interface HttpServerLimits {
   maxConnections: number;
 }
 
-export interface UpstreamSettings {
+interface UpstreamSettings {
   /** Poll interval once a job may be done (docs/performance.md, added latency). */
   pollMs: number;
   /** Longest wait between polls before that. */
@@ -189,7 +189,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-function engineConfig(env: Env): Pick<Config, 'geminiApiKey' | 'geminiBaseUrl' | 'geminiModelFast' | 'geminiModelQuality' | 'upstream' | 'engineSpecs' | 'routes'> {
+function engineConfig(
+  env: Env,
+): Pick<Config, 'geminiApiKey' | 'geminiBaseUrl' | 'geminiModelFast' | 'geminiModelQuality' | 'upstream' | 'engineSpecs' | 'routes'> {
   const gemini = {
     apiKey: env.GEMINI_API_KEY?.trim() || null,
     baseUrl: str(env, 'LONGSHOT_GEMINI_BASE_URL', 'https://generativelanguage.googleapis.com').replace(/\/+$/, ''),

@@ -1,36 +1,36 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { createContentPolicy, parsePolicyList, type ContentPolicy } from './domain/moderation.js';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, type Config } from './config.js';
-import { openDb, type Db } from './db/connect.js';
+import { type Logger, pino } from 'pino';
+import { type Config, ConfigError } from './config.js';
+import { countAccounts, createAccount, createApiKey } from './db/accounts-repo.js';
+import { type Db, openDb } from './db/connect.js';
 import { migrateToLatest } from './db/migrations.js';
 import { urlSigningKey } from './db/settings-repo.js';
-import { countAccounts, createAccount, createApiKey } from './db/accounts-repo.js';
+import { type ContentPolicy, createContentPolicy, parsePolicyList } from './domain/moderation.js';
 import { buildEngineRegistry } from './engines/build-registry.js';
+import { defaultFontPath } from './engines/ffmpeg.js';
+import { describeFfmpeg, type FfmpegInfo, logFfmpeg } from './engines/ffmpeg-info.js';
 import { createEngineHealth } from './engines/health.js';
 import { createStandingReader, persistStanding } from './engines/health-mirror.js';
-import { startModelChecks } from './engines/model-checks.js';
 import { createLocalEngine } from './engines/local/local-engine.js';
-import { defaultFontPath } from './engines/ffmpeg.js';
-import { describeFfmpeg, logFfmpeg, type FfmpegInfo } from './engines/ffmpeg-info.js';
-import { createFsBlobStore } from './storage/fs-blob-store.js';
-import { createUrlSigner } from './storage/url-signer.js';
+import { startModelChecks } from './engines/model-checks.js';
 import { buildApp } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
 import { createMemoryRateLimiter } from './limits/rate-limiter.js';
 import { createRedisRateLimiter } from './limits/redis-rate-limiter.js';
-import { createPgWakeHub } from './worker/pg-notify-waker.js';
+import { type Clock, type Deps, systemClock } from './services/deps.js';
+import { createTaskEvents } from './services/task-events.js';
+import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { createS3BlobStore } from './storage/s3-blob-store.js';
+import { createUrlSigner } from './storage/url-signer.js';
+import type { CallbackTransport } from './webhooks/deliver.js';
+import { createWebhookSender } from './webhooks/sender.js';
+import { startMaintenance } from './worker/maintenance.js';
+import { createPgWakeHub } from './worker/pg-notify-waker.js';
 import { createWaker } from './worker/waker.js';
 import { createWorkerPool } from './worker/worker-pool.js';
-import { startMaintenance } from './worker/maintenance.js';
-import { createWebhookSender } from './webhooks/sender.js';
-import type { CallbackTransport } from './webhooks/deliver.js';
-import { systemClock, type Clock, type Deps } from './services/deps.js';
-import { createTaskEvents } from './services/task-events.js';
 
 export interface ServiceOptions {
   /** Serve the API (default true). */
@@ -109,16 +109,38 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const taskEvents = hub ? hub.taskEvents(createTaskEvents()) : createTaskEvents();
   const runWorkers = opts.workers ?? config.workers > 0;
   // Engine health belongs to the processes that run engines; an API-only process reports what they stored.
-  const upstreamNames = engines.all().filter((e) => e.name !== 'local').map((e) => e.name);
-  const health = createEngineHealth(engines.all().map((e) => e.name), {
-    failures: config.upstream.breakerFailures,
-    cooldownMs: config.upstream.breakerCooldownMs,
-    probeTimeoutMs: config.upstream.deadlineMs + 60_000,
-    recheckMs: 5 * 60_000,
-  }, runWorkers ? persistStanding(db, log, () => clock.now()) : undefined);
+  const upstreamNames = engines
+    .all()
+    .filter((e) => e.name !== 'local')
+    .map((e) => e.name);
+  const health = createEngineHealth(
+    engines.all().map((e) => e.name),
+    {
+      failures: config.upstream.breakerFailures,
+      cooldownMs: config.upstream.breakerCooldownMs,
+      probeTimeoutMs: config.upstream.deadlineMs + 60_000,
+      recheckMs: 5 * 60_000,
+    },
+    runWorkers ? persistStanding(db, log, () => clock.now()) : undefined,
+  );
   const engineStandings = runWorkers ? () => health.all().filter((s) => upstreamNames.includes(s.engine)) : createStandingReader(db, upstreamNames, log);
-  const deps: Deps = { config, db, clock, blobs, signer, engines, health, engineStandings, log, contentPolicy, taskEvents, publicUrl: config.publicUrl ?? '',
-    wakeWorkers: () => waker.wake(), wakeWebhooks: () => webhookWaker.wake(), callbackTransport: opts.callbackTransport };
+  const deps: Deps = {
+    config,
+    db,
+    clock,
+    blobs,
+    signer,
+    engines,
+    health,
+    engineStandings,
+    log,
+    contentPolicy,
+    taskEvents,
+    publicUrl: config.publicUrl ?? '',
+    wakeWorkers: () => waker.wake(),
+    wakeWebhooks: () => webhookWaker.wake(),
+    callbackTransport: opts.callbackTransport,
+  };
 
   let firstKey: string | null = null;
   if ((await countAccounts(db)) === 0) {
@@ -134,9 +156,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const pool = runWorkers ? createWorkerPool(deps, localWaker, Math.max(1, config.workers)) : null;
   const maintenance = runWorkers ? startMaintenance(deps, { reapEveryMs: Math.max(500, config.leaseMs / 2), sweepEveryMs: 60_000 }) : null;
   // The webhook sender belongs to the worker role; LONGSHOT_WEBHOOK_CONCURRENCY=0 leaves it to other processes.
-  const sender = runWorkers && config.webhookConcurrency > 0
-    ? createWebhookSender(deps, { waker: localWebhookWaker, concurrency: config.webhookConcurrency, transport: opts.callbackTransport })
-    : null;
+  const sender =
+    runWorkers && config.webhookConcurrency > 0
+      ? createWebhookSender(deps, { waker: localWebhookWaker, concurrency: config.webhookConcurrency, transport: opts.callbackTransport })
+      : null;
 
   let ready = false;
   let app: FastifyInstance | null = null;

@@ -2,11 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, waitForExit, type ChildService } from './support/child-service.js';
+import { type ChildService, startChildService, waitForExit } from './support/child-service.js';
 import { startFakeFal } from './support/fake-fal.js';
-import { removeDataDir, startTestService, waitForTask, type TestService } from './support/service.js';
+import { type ImageServer, startImageServer } from './support/image-server.js';
 import { probe } from './support/media.js';
-import { startImageServer, type ImageServer } from './support/image-server.js';
+import { removeDataDir, startTestService, type TestService, waitForTask } from './support/service.js';
 import { until } from './support/until.js';
 
 /**
@@ -65,8 +65,10 @@ async function submit(svc: TestService, model: 'veo-3-1' | 'veo-3-1-extend', bod
 
 const balanceOf = async (svc: TestService, key?: string): Promise<number> => (await svc.api('GET', '/api/v1/apikeys/current-balance', { key })).body.data;
 const tasksOnB = () => b.service.deps.db.kysely.selectFrom('tasks').selectAll().orderBy('create_time').execute();
-const upstreamOf = async (svc: TestService, id: string) => svc.service.deps.db.kysely.selectFrom('task_upstream').selectAll().where('task_id', '=', id).executeTakeFirst();
-const engineOf = async (svc: TestService, id: string) => (await svc.service.deps.db.kysely.selectFrom('tasks').select('engine').where('id', '=', id).executeTakeFirstOrThrow()).engine;
+const upstreamOf = async (svc: TestService, id: string) =>
+  svc.service.deps.db.kysely.selectFrom('task_upstream').selectAll().where('task_id', '=', id).executeTakeFirst();
+const engineOf = async (svc: TestService, id: string) =>
+  (await svc.service.deps.db.kysely.selectFrom('tasks').select('engine').where('id', '=', id).executeTakeFirstOrThrow()).engine;
 
 describe('the apixo engine, pointed at another Longshot', () => {
   let generated = '';
@@ -98,16 +100,20 @@ describe('the apixo engine, pointed at another Longshot', () => {
     expect(Math.abs((await probe(path)).durationSec - 8)).toBeLessThanOrEqual(0.1);
   });
 
-  it('passes the client\'s image URLs and generation type through', async () => {
+  it("passes the client's image URLs and generation type through", async () => {
     const url = `${images.url}/first.png`;
     const prompt = 'a kite from a photo';
-    const data = await waitForTask(a, 'veo-3-1', await submit(a, 'veo-3-1', { provider: 'value', input: { prompt, mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [url] } }));
+    const data = await waitForTask(
+      a,
+      'veo-3-1',
+      await submit(a, 'veo-3-1', { provider: 'value', input: { prompt, mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [url] } }),
+    );
     expect(data.state, JSON.stringify(data)).toBe('success');
     const onB = (await tasksOnB()).find((t) => JSON.parse(t.input).prompt === prompt)!;
     expect(JSON.parse(onB.input)).toMatchObject({ generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', imageUrls: [url] });
   });
 
-  it('extends by the upstream\'s own task id', async () => {
+  it("extends by the upstream's own task id", async () => {
     const id = await submit(a, 'veo-3-1-extend', { provider: 'value', input: { taskId: generated, prompt: 'the tide comes in', mode: 'fast' } });
     const data = await waitForTask(a, 'veo-3-1-extend', id);
     expect(data.state, JSON.stringify(data)).toBe('success');
@@ -118,7 +124,7 @@ describe('the apixo engine, pointed at another Longshot', () => {
     expect(Number(row.duration_ms)).toBe(15_000);
   });
 
-  it('carries the upstream\'s fail codes over and releases the hold', async () => {
+  it("carries the upstream's fail codes over and releases the hold", async () => {
     const before = await balanceOf(a);
     // B's own content policy refuses this; A's lets it through.
     const data = await waitForTask(a, 'veo-3-1', await submit(a, 'veo-3-1', { provider: 'value', input: { prompt: 'a porn set', mode: 'fast' } }));
@@ -134,7 +140,10 @@ describe('the apixo engine, pointed at another Longshot', () => {
     const broke = a.service.deps.health.standing('broke');
     expect(broke.available).toBe(false);
     expect(broke.reason).toMatch(/402/);
-    expect((await a.api('GET', '/healthz', { key: null })).body.data.engines).toContainEqual({ engine: 'broke', reason: 'the upstream account cannot pay for the task' });
+    expect((await a.api('GET', '/healthz', { key: null })).body.data.engines).toContainEqual({
+      engine: 'broke',
+      reason: 'the upstream account cannot pay for the task',
+    });
   });
 });
 
@@ -142,13 +151,15 @@ describe('auto across partner types', () => {
   it('skips a failing fal partner, is served by the APIXO-compatible one, and is charged once', async () => {
     const fal = await startFakeFal();
     fal.alwaysStatus = 503;
-    const svc = await startTestService(partnerEnv(b.key, {
-      LONGSHOT_ENGINES: JSON.stringify({
-        fal: { type: 'fal', apiKey: fal.apiKey, baseUrl: fal.url, allowPrivate: true },
-        partner: { type: 'apixo', baseUrl: b.url, apiKey: b.key, allowPrivate: true },
+    const svc = await startTestService(
+      partnerEnv(b.key, {
+        LONGSHOT_ENGINES: JSON.stringify({
+          fal: { type: 'fal', apiKey: fal.apiKey, baseUrl: fal.url, allowPrivate: true },
+          partner: { type: 'apixo', baseUrl: b.url, apiKey: b.key, allowPrivate: true },
+        }),
+        LONGSHOT_ROUTES: 'value=fal,partner;official=local;auto=value,official',
       }),
-      LONGSHOT_ROUTES: 'value=fal,partner;official=local;auto=value,official',
-    }));
+    );
     try {
       const before = await balanceOf(svc);
       const onBBefore = (await tasksOnB()).length;
@@ -175,13 +186,24 @@ describe('a federation survives a kill -9 of the gateway in front', () => {
     let b2w: TestService | null = null;
     const children: ChildService[] = [];
     try {
-      const env = { ...partnerEnv(b2.key), LONGSHOT_ENGINES: JSON.stringify({ partner: { type: 'apixo', baseUrl: b2.url, apiKey: b2.key, allowPrivate: true } }),
-        LONGSHOT_ROUTES: 'value=partner;auto=value;official=', LONGSHOT_DATA_DIR: aDir, LONGSHOT_LEASE_MS: '1500', LONGSHOT_WORKERS: '1', DATABASE_URL: '' };
+      const env = {
+        ...partnerEnv(b2.key),
+        LONGSHOT_ENGINES: JSON.stringify({ partner: { type: 'apixo', baseUrl: b2.url, apiKey: b2.key, allowPrivate: true } }),
+        LONGSHOT_ROUTES: 'value=partner;auto=value;official=',
+        LONGSHOT_DATA_DIR: aDir,
+        LONGSHOT_LEASE_MS: '1500',
+        LONGSHOT_WORKERS: '1',
+        DATABASE_URL: '',
+      };
       const first = await startChildService(env);
       children.push(first);
       const key = first.key!;
       const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-      const submitted = await fetch(`${first.url}/api/v1/generateTask/veo-3-1`, { method: 'POST', headers, body: JSON.stringify({ provider: 'value', input: { prompt: 'a kill in a federation', mode: 'fast' } }) });
+      const submitted = await fetch(`${first.url}/api/v1/generateTask/veo-3-1`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ provider: 'value', input: { prompt: 'a kill in a federation', mode: 'fast' } }),
+      });
       const { taskId } = ((await submitted.json()) as any).data;
       const onB2 = () => b2.service.deps.db.kysely.selectFrom('tasks').selectAll().execute();
       await until(async () => ((await onB2()).length === 1 ? true : undefined), 'the upstream task');
@@ -192,10 +214,14 @@ describe('a federation survives a kill -9 of the gateway in front', () => {
       const second = await startChildService(env);
       children.push(second);
       b2w = await startTestService({}, { dataDir: bDir, workers: true });
-      const done = await until(async () => {
-        const d = ((await (await fetch(`${second.url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, { headers })).json()) as any).data;
-        return d.state === 'success' || d.state === 'failed' ? d : undefined;
-      }, 'the task to finish after the restart', 60_000);
+      const done = await until(
+        async () => {
+          const d = ((await (await fetch(`${second.url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, { headers })).json()) as any).data;
+          return d.state === 'success' || d.state === 'failed' ? d : undefined;
+        },
+        'the task to finish after the restart',
+        60_000,
+      );
       expect(done.state, JSON.stringify(done)).toBe('success');
       expect(await onB2()).toHaveLength(1);
     } finally {

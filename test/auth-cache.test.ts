@@ -32,7 +32,9 @@ describe('the auth cache', () => {
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < FLOOD) {
           next++;
-          const res = await fetch(`${t.url}/api/v1/apikeys/current-balance`, { headers: { authorization: `Bearer lsk_${randomBytes(32).toString('base64url')}` } });
+          const res = await fetch(`${t.url}/api/v1/apikeys/current-balance`, {
+            headers: { authorization: `Bearer lsk_${randomBytes(32).toString('base64url')}` },
+          });
           await res.arrayBuffer();
           refused.push(res.status);
         }

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,21 @@ afterAll(() => t?.close());
 /** tsc emits even when another file has a type error; the CLI only needs its own modules to be sound. */
 async function build(): Promise<void> {
   await new Promise<void>((resolve) => {
-    execFile(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', outDir, '--declaration', 'false', '--sourceMap', 'false'], () => resolve());
+    execFile(
+      process.execPath,
+      [
+        join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        join(root, 'tsconfig.json'),
+        '--outDir',
+        outDir,
+        '--declaration',
+        'false',
+        '--sourceMap',
+        'false',
+      ],
+      () => resolve(),
+    );
   });
   // Under node_modules/ there is no package scope: say that these files are ES modules.
   await writeFile(join(outDir, 'package.json'), '{"type":"module"}\n');
@@ -129,7 +143,9 @@ describe('longshot creator commands', () => {
     expect(r.code, r.stdout).toBe(0);
     // Redrawn with carriage return + erase-line, showing a spinner, the state and an m:ss clock.
     expect(r.stdout).toContain('\r\x1b[2K');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape codes are what is checked
     const plain = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape codes are what is checked
     expect(plain).toMatch(/\r\x1b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] veo-3-1-extend [0-9a-f]{32}\s+(pending|processing)\s+elapsed \d+:\d\d/);
     expect(plain).toMatch(/✓ veo-3-1-extend [0-9a-f]{32} succeeded in \d+:\d\d/);
     expect(plain).toMatch(/result\s+http:\/\/\S+\.mp4\?/);
@@ -156,8 +172,18 @@ describe('longshot creator commands', () => {
 
   it('exits 6 and prints the failCode when the task fails (--json: one object)', async () => {
     const r = await run([
-      'generate', 'from a picture', '--mode', 'fast', '--type', 'FIRST_AND_LAST_FRAMES_2_VIDEO',
-      '--image', 'http://127.0.0.1:9/a.png', '--wait', '--json', '--poll-interval', '0.2',
+      'generate',
+      'from a picture',
+      '--mode',
+      'fast',
+      '--type',
+      'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      '--image',
+      'http://127.0.0.1:9/a.png',
+      '--wait',
+      '--json',
+      '--poll-interval',
+      '0.2',
     ]);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('INVALID_IMAGE_URL');
@@ -167,7 +193,7 @@ describe('longshot creator commands', () => {
   });
 
   it('exits 3 for a refused key, 4 for a short balance, 2 for bad usage, 8 when unreachable', async () => {
-    const badKey = await run(['balance'], { LONGSHOT_API_KEY: 'lsk_' + 'x'.repeat(43) });
+    const badKey = await run(['balance'], { LONGSHOT_API_KEY: `lsk_${'x'.repeat(43)}` });
     expect(badKey.code).toBe(3);
     expect(badKey.stderr).toMatch(/HTTP 401/);
     expect((await run(['balance'], { LONGSHOT_API_KEY: '' })).code).toBe(3);

@@ -1,9 +1,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  LongshotApiError, LongshotClient, TaskFailedError, type TaskStatus,
-} from '../src/client/index.js';
+import { LongshotApiError, LongshotClient, TaskFailedError, type TaskStatus } from '../src/client/index.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
@@ -75,7 +73,10 @@ describe('LongshotClient against a running service', () => {
   it('throws TaskFailedError from wait() when the task fails', async () => {
     // Loopback image URLs are refused by the network guard when the task runs.
     const taskId = await client.generate({
-      prompt: 'from a picture', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/a.png'],
+      prompt: 'from a picture',
+      mode: 'fast',
+      generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      image_urls: ['http://127.0.0.1:9/a.png'],
     });
     const err = await client.wait('veo-3-1', taskId).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskFailedError);
@@ -100,7 +101,7 @@ describe('LongshotClient against a running service', () => {
 
   it('does not retry a refused key', async () => {
     const retries: number[] = [];
-    const bad = new LongshotClient({ baseUrl: `${t.url}/api/v1`, apiKey: 'lsk_' + 'x'.repeat(43), onRetry: (r) => retries.push(r.attempt) });
+    const bad = new LongshotClient({ baseUrl: `${t.url}/api/v1`, apiKey: `lsk_${'x'.repeat(43)}`, onRetry: (r) => retries.push(r.attempt) });
     const err = await bad.balance().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LongshotApiError);
     expect((err as LongshotApiError).status).toBe(401);
@@ -116,7 +117,10 @@ describe('base URLs as people type them', () => {
     expect(typeof (await typed.balance())).toBe('number');
     // A task that fails when it runs (a loopback image): the submit and status routes are what count here.
     const taskId = await typed.generate({
-      prompt: 'from a picture', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/a.png'],
+      prompt: 'from a picture',
+      mode: 'fast',
+      generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      image_urls: ['http://127.0.0.1:9/a.png'],
     });
     expect((await typed.status('veo-3-1', taskId)).taskId).toBe(taskId);
   });

@@ -23,12 +23,20 @@ describe('authentication', () => {
     ['missing', null],
     ['not bearer', 'Basic abc'],
     ['malformed', 'Bearer nope'],
-    ['unknown', 'Bearer lsk_' + 'A'.repeat(43)],
+    ['unknown', `Bearer lsk_${'A'.repeat(43)}`],
   ];
   for (const [name, header] of cases) {
     it(`401 for a ${name} key on every route`, async () => {
-      for (const [method, path] of [['POST', GEN], ['GET', '/api/v1/statusTask/veo-3-1?taskId=x'], ['GET', '/api/v1/apikeys/current-balance']] as const) {
-        const res = await t.api(method, path, { key: null, headers: header ? { authorization: header } : {}, body: method === 'POST' ? { input: { prompt: 'x' } } : undefined });
+      for (const [method, path] of [
+        ['POST', GEN],
+        ['GET', '/api/v1/statusTask/veo-3-1?taskId=x'],
+        ['GET', '/api/v1/apikeys/current-balance'],
+      ] as const) {
+        const res = await t.api(method, path, {
+          key: null,
+          headers: header ? { authorization: header } : {},
+          body: method === 'POST' ? { input: { prompt: 'x' } } : undefined,
+        });
         expectEnvelope(res, 401, 'Invalid or missing API key');
         expect(res.body.data.error).toMatch(/Authorization/);
       }
@@ -80,10 +88,26 @@ describe('submit', () => {
     ['bad aspect', { input: { prompt: 'x', aspect_ratio: '4:3' } }, 'input.aspect_ratio'],
     ['images for text', { input: { prompt: 'x', image_urls: ['https://example.com/a.png'] } }, 'input.image_urls'],
     ['frames without images', { input: { prompt: 'x', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO' } }, 'input.image_urls'],
-    ['three frame images', { input: { prompt: 'x', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['https://a.com/1', 'https://a.com/2', 'https://a.com/3'] } }, 'input.image_urls'],
-    ['four reference images', { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', image_urls: ['https://a.com/1', 'https://a.com/2', 'https://a.com/3', 'https://a.com/4'] } }, 'input.image_urls'],
-    ['reference in quality mode', { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', mode: 'quality', image_urls: ['https://a.com/1'] } }, 'input.mode'],
-    ['reference at 9:16', { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', aspect_ratio: '9:16', image_urls: ['https://a.com/1'] } }, 'input.aspect_ratio'],
+    [
+      'three frame images',
+      { input: { prompt: 'x', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['https://a.com/1', 'https://a.com/2', 'https://a.com/3'] } },
+      'input.image_urls',
+    ],
+    [
+      'four reference images',
+      { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', image_urls: ['https://a.com/1', 'https://a.com/2', 'https://a.com/3', 'https://a.com/4'] } },
+      'input.image_urls',
+    ],
+    [
+      'reference in quality mode',
+      { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', mode: 'quality', image_urls: ['https://a.com/1'] } },
+      'input.mode',
+    ],
+    [
+      'reference at 9:16',
+      { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', aspect_ratio: '9:16', image_urls: ['https://a.com/1'] } },
+      'input.aspect_ratio',
+    ],
     ['image url not http', { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', image_urls: ['ftp://a.com/1'] } }, 'input.image_urls[0]'],
     ['image url not a string', { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', image_urls: [5] } }, 'input.image_urls[0]'],
     ['watermark too long', { input: { prompt: 'x', watermark: 'w'.repeat(65) } }, 'input.watermark'],
@@ -238,12 +262,37 @@ describe('extension chains', () => {
     const id = newTaskId(now);
     await t.service.deps.db.writeTx((trx) =>
       insertTask(trx, {
-        id, account_id: key.account_id, api_key_id: key.id, model: chainDepth ? 'veo-3-1-extend' : 'veo-3-1', state: 'success',
-        request_type: 'async', callback_url: null, provider: 'auto', input: '{}', source_task_id: null, chain_depth: chainDepth,
-        price_micros: 0, create_time: now, start_time: now, complete_time: now, fail_code: null, fail_msg: null, attempts: 1,
-        run_after: now, lease_token: null, lease_expires_at: null, engine: 'local', result_key: `results/${id}.mp4`,
-        poster_key: `results/${id}.jpg`, result_size: 1, result_etag: '"1"', duration_ms: 8000 + chainDepth * 7000,
-        width: 1280, height: 720, expires_at: now + 86_400_000, deleted_at: null,
+        id,
+        account_id: key.account_id,
+        api_key_id: key.id,
+        model: chainDepth ? 'veo-3-1-extend' : 'veo-3-1',
+        state: 'success',
+        request_type: 'async',
+        callback_url: null,
+        provider: 'auto',
+        input: '{}',
+        source_task_id: null,
+        chain_depth: chainDepth,
+        price_micros: 0,
+        create_time: now,
+        start_time: now,
+        complete_time: now,
+        fail_code: null,
+        fail_msg: null,
+        attempts: 1,
+        run_after: now,
+        lease_token: null,
+        lease_expires_at: null,
+        engine: 'local',
+        result_key: `results/${id}.mp4`,
+        poster_key: `results/${id}.jpg`,
+        result_size: 1,
+        result_etag: '"1"',
+        duration_ms: 8000 + chainDepth * 7000,
+        width: 1280,
+        height: 720,
+        expires_at: now + 86_400_000,
+        deleted_at: null,
       }),
     );
     return id;

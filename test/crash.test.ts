@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startChildService, waitForExit, type ChildService } from './support/child-service.js';
+import { type ChildService, startChildService, waitForExit } from './support/child-service.js';
 import { until } from './support/until.js';
 
 /**
@@ -25,7 +25,6 @@ async function api(svc: ChildService, key: string, method: string, path: string,
   });
   return { status: res.status, body: (await res.json()) as any };
 }
-
 
 describe('crash recovery', () => {
   it('finishes a task once after its worker was killed mid-render', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -18,7 +18,9 @@ function sources(dir: string): string[] {
 }
 
 describe('package.json dependencies', () => {
-  const code = sources(join(root, 'src')).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const code = sources(join(root, 'src'))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
   it.each(Object.keys(pkg.dependencies))('%s is loaded by the shipped code', (name) => {
     // A module specifier: the package itself or a path inside it, in either kind of quotes.
     const escaped = name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

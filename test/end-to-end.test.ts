@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
 import { frameHashes, probe } from './support/media.js';
+import { startTestService, type TestService, waitForTask } from './support/service.js';
 
 /**
  * The seed page's walkthrough over real HTTP: generate → poll → download → ffprobe; extend →
@@ -75,7 +75,8 @@ describe('generate and extend over HTTP', () => {
   });
 
   it('renders 9:16 at 720×1280', async () => {
-    const { taskId } = (await t.api('POST', '/api/v1/generateTask/veo-3-1', { body: { input: { prompt: 'night city', mode: 'fast', aspect_ratio: '9:16' } } })).body.data;
+    const { taskId } = (await t.api('POST', '/api/v1/generateTask/veo-3-1', { body: { input: { prompt: 'night city', mode: 'fast', aspect_ratio: '9:16' } } }))
+      .body.data;
     const data = await waitForTask(t, 'veo-3-1', taskId);
     expect(data.state).toBe('success');
     const info = await probe(await download(JSON.parse(data.resultJson).resultUrls[0], 'portrait.mp4'));

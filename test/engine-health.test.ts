@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEngines } from '../src/cli/engines.js';
-import { startFakeGemini, type FakeGemini } from './support/fake-gemini.js';
-import { startFakeVertex, type FakeVertex } from './support/fake-vertex.js';
+import { type FakeGemini, startFakeGemini } from './support/fake-gemini.js';
+import { type FakeVertex, startFakeVertex } from './support/fake-vertex.js';
 import { killWhileWaiting } from './support/kill-resume.js';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
+import { startTestService, type TestService, waitForTask } from './support/service.js';
 import { vertexEnv } from './support/vertex-env.js';
 
 /**
@@ -38,7 +38,11 @@ async function submit(svc: TestService, provider: string, prompt: string): Promi
 /** What `longshot engines --json` prints for this service's data dir and settings. */
 async function enginesJson(svc: TestService, env: Record<string, string>): Promise<any[]> {
   let out = '';
-  const code = await runEngines(['--json'], { env: { ...env, LONGSHOT_DATA_DIR: svc.dataDir, ...databaseEnvOf(svc) }, out: (s) => (out += s), err: () => undefined });
+  const code = await runEngines(['--json'], {
+    env: { ...env, LONGSHOT_DATA_DIR: svc.dataDir, ...databaseEnvOf(svc) },
+    out: (s) => (out += s),
+    err: () => undefined,
+  });
   expect(code).toBe(0);
   return JSON.parse(out);
 }
@@ -65,7 +69,10 @@ describe('a retired model', () => {
     expect(gemini.modelGets).toContain('veo-3.1-fast-generate-preview');
     const health = await t.api('GET', '/healthz', { key: null });
     expect(health.status).toBe(200);
-    expect(health.body.data).toEqual({ status: 'degraded', engines: [{ engine: 'gemini', reason: 'the upstream model veo-3.1-fast-generate-preview is not available' }] });
+    expect(health.body.data).toEqual({
+      status: 'degraded',
+      engines: [{ engine: 'gemini', reason: 'the upstream model veo-3.1-fast-generate-preview is not available' }],
+    });
 
     const geminiSubmits = gemini.submitRequests;
     const id = await submit(t, 'auto', 'a lighthouse on auto');

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { ApiError, createFalClient, ValidationError, type FalClient, type QueueStatus } from '@fal-ai/client';
+import { ApiError, createFalClient, type FalClient, type QueueStatus, ValidationError } from '@fal-ai/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveFfmpeg } from '../src/engines/ffmpeg.js';
-import { startFakeFal, type FakeFal } from './support/fake-fal.js';
+import { type FakeFal, startFakeFal } from './support/fake-fal.js';
 import { veoClip } from './support/fake-vertex-media.js';
 import { probe } from './support/media.js';
 
@@ -58,7 +58,10 @@ async function download(url: string): Promise<Awaited<ReturnType<typeof probe>>>
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function rejection(p: Promise<unknown>): Promise<ApiError<any>> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ApiError);
   return err as ApiError<any>;
 }
@@ -109,7 +112,9 @@ describe('the fake fal queue, through @fal-ai/client', () => {
     const { data, requestId } = await fal.subscribe('fal-ai/veo3.1', {
       input: { prompt: 'a tall waterfall', aspect_ratio: '9:16' },
       pollInterval: 20,
-      onEnqueue: (id) => void (enqueued = id),
+      onEnqueue: (id) => {
+        enqueued = id;
+      },
       onQueueUpdate: (s) => void (updates.at(-1) !== s.status && updates.push(s.status)),
     });
     expect(requestId).toBe(enqueued);
@@ -125,7 +130,9 @@ describe('the fake fal queue, through @fal-ai/client', () => {
     // aspect_ratio "auto" follows the portrait image.
     expect((await download(data.video.url)).video).toMatchObject({ width: 720, height: 1280 });
 
-    const err = await rejection(fal.subscribe('fal-ai/veo3.1/image-to-video', { input: { prompt: 'x', image_url: 'data:image/png;base64,AAAA' }, pollInterval: 20 }));
+    const err = await rejection(
+      fal.subscribe('fal-ai/veo3.1/image-to-video', { input: { prompt: 'x', image_url: 'data:image/png;base64,AAAA' }, pollInterval: 20 }),
+    );
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).fieldErrors[0]).toMatchObject({ loc: ['body', 'image_url'], type: 'image_load_error' });
   });
@@ -137,7 +144,11 @@ describe('the fake fal queue, through @fal-ai/client', () => {
     expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(bytes)).toBe(true);
     // A Blob in the input is uploaded by the client, which submits its URL.
     const { data } = await fal.subscribe('fal-ai/veo3.1/first-last-frame-to-video', {
-      input: { prompt: 'from dawn to dusk', first_frame_url: new Blob([new Uint8Array(bytes)], { type: 'image/png' }), last_frame_url: dataUri('image/png', bytes) },
+      input: {
+        prompt: 'from dawn to dusk',
+        first_frame_url: new Blob([new Uint8Array(bytes)], { type: 'image/png' }),
+        last_frame_url: dataUri('image/png', bytes),
+      },
       pollInterval: 20,
     });
     expect(fake.submits.at(-1)?.body.first_frame_url).toMatch(new RegExp(`^${fake.url}/files/`));
@@ -147,7 +158,8 @@ describe('the fake fal queue, through @fal-ai/client', () => {
   it('extends an 8 s clip to the input followed by 7 s, and refuses inputs over 8 s', async () => {
     const clip8 = await readFile(await veoClip({ width: 1280, height: 720, seconds: 8, audio: true }));
     const { data } = await fal.subscribe('fal-ai/veo3.1/fast/extend-video', {
-      input: { prompt: 'the camera pulls back', video_url: dataUri('video/mp4', clip8) }, pollInterval: 20,
+      input: { prompt: 'the camera pulls back', video_url: dataUri('video/mp4', clip8) },
+      pollInterval: 20,
     });
     expect(fake.submits.at(-1)?.inputVideoSeconds).toBeCloseTo(8, 0);
     const info = await download(data.video.url);
@@ -156,16 +168,19 @@ describe('the fake fal queue, through @fal-ai/client', () => {
     expect(info.video).toMatchObject({ width: 1280, height: 720 });
 
     const clip12 = await readFile(await veoClip({ width: 1280, height: 720, seconds: 12, audio: true }));
-    const long = await rejection(fal.subscribe('fal-ai/veo3.1/extend-video', {
-      input: { prompt: 'more', video_url: dataUri('video/mp4', clip12) }, pollInterval: 20,
-    }));
+    const long = await rejection(
+      fal.subscribe('fal-ai/veo3.1/extend-video', {
+        input: { prompt: 'more', video_url: dataUri('video/mp4', clip12) },
+        pollInterval: 20,
+      }),
+    );
     expect(long).toBeInstanceOf(ValidationError);
     expect(long.status).toBe(422);
     expect(long.body.detail[0]).toMatchObject({ loc: ['body', 'video_url'], type: 'video_duration_too_long', ctx: { max_duration: 8 } });
     expect(fake.submits.at(-1)?.inputVideoSeconds).toBeCloseTo(12, 0);
 
     // The fake's own file URL is a valid input too; the 15 s extension is itself too long.
-    const chained = await rejection(fal.subscribe(FAST + '/extend-video', { input: { prompt: 'again', video_url: data.video.url }, pollInterval: 20 }));
+    const chained = await rejection(fal.subscribe(`${FAST}/extend-video`, { input: { prompt: 'again', video_url: data.video.url }, pollInterval: 20 }));
     expect(chained.body.detail[0].type).toBe('video_duration_too_long');
   });
 
@@ -184,12 +199,18 @@ describe('the fake fal queue, through @fal-ai/client', () => {
 
   it('completes a flagged prompt and answers its result with content_policy_violation', async () => {
     const updates: QueueStatus[] = [];
-    const err = await rejection(fal.subscribe(FAST, { input: { prompt: 'fake:content a beach' }, pollInterval: 20, onQueueUpdate: (s) => void updates.push(s) }));
+    const err = await rejection(
+      fal.subscribe(FAST, { input: { prompt: 'fake:content a beach' }, pollInterval: 20, onQueueUpdate: (s) => void updates.push(s) }),
+    );
     expect(updates.at(-1)?.status).toBe('COMPLETED');
     expect(updates.at(-1)).not.toHaveProperty('error');
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.status).toBe(422);
-    expect(err.body.detail[0]).toMatchObject({ loc: ['body', 'prompt'], type: 'content_policy_violation', url: 'https://docs.fal.ai/errors#content_policy_violation' });
+    expect(err.body.detail[0]).toMatchObject({
+      loc: ['body', 'prompt'],
+      type: 'content_policy_violation',
+      url: 'https://docs.fal.ai/errors#content_policy_violation',
+    });
   });
 
   it('reports a failed request in the COMPLETED status and a 500 result', async () => {
@@ -260,7 +281,13 @@ describe('the fake fal queue over plain HTTP', () => {
       codes.push([res.status, ((await res.json()) as { status: string }).status]);
       await sleep(5);
     }
-    expect(codes).toEqual([[202, 'IN_QUEUE'], [202, 'IN_PROGRESS'], [202, 'IN_PROGRESS'], [202, 'IN_PROGRESS'], [202, 'IN_PROGRESS']]);
+    expect(codes).toEqual([
+      [202, 'IN_QUEUE'],
+      [202, 'IN_PROGRESS'],
+      [202, 'IN_PROGRESS'],
+      [202, 'IN_PROGRESS'],
+      [202, 'IN_PROGRESS'],
+    ]);
     const early = await fetch(sub.response_url, { headers: key() });
     expect(early.status).toBe(400);
   });

@@ -2,11 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeFal, type FakeFal } from './support/fake-fal.js';
+import { type FakeFal, startFakeFal } from './support/fake-fal.js';
+import { type ImageServer, startImageServer } from './support/image-server.js';
 import { killWhileWaiting } from './support/kill-resume.js';
 import { frameHashes, probe } from './support/media.js';
-import { startImageServer, type ImageServer } from './support/image-server.js';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
+import { startTestService, type TestService, waitForTask } from './support/service.js';
 
 /**
  * The `fal` engine against a fake fal queue (test/support/fake-fal.ts, proven with @fal-ai/client
@@ -81,9 +81,24 @@ describe('the fal engine', () => {
 
   it('sends each kind of input to its endpoint, images as data URIs', async () => {
     const cases = [
-      { prompt: 'fal one frame', input: { mode: 'quality', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [`${imagesUrl}/first.png`] }, endpoint: 'fal-ai/veo3.1/image-to-video', fields: ['image_url'] },
-      { prompt: 'fal two frames', input: { mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [`${imagesUrl}/first.png`, `${imagesUrl}/last.png`] }, endpoint: 'fal-ai/veo3.1/fast/first-last-frame-to-video', fields: ['first_frame_url', 'last_frame_url'] },
-      { prompt: 'fal references', input: { mode: 'fast', generationType: 'REFERENCE_2_VIDEO', image_urls: [`${imagesUrl}/ref.jpg`, `${imagesUrl}/first.png`] }, endpoint: 'fal-ai/veo3.1/reference-to-video', fields: ['image_urls'] },
+      {
+        prompt: 'fal one frame',
+        input: { mode: 'quality', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [`${imagesUrl}/first.png`] },
+        endpoint: 'fal-ai/veo3.1/image-to-video',
+        fields: ['image_url'],
+      },
+      {
+        prompt: 'fal two frames',
+        input: { mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [`${imagesUrl}/first.png`, `${imagesUrl}/last.png`] },
+        endpoint: 'fal-ai/veo3.1/fast/first-last-frame-to-video',
+        fields: ['first_frame_url', 'last_frame_url'],
+      },
+      {
+        prompt: 'fal references',
+        input: { mode: 'fast', generationType: 'REFERENCE_2_VIDEO', image_urls: [`${imagesUrl}/ref.jpg`, `${imagesUrl}/first.png`] },
+        endpoint: 'fal-ai/veo3.1/reference-to-video',
+        fields: ['image_urls'],
+      },
       { prompt: 'fal quality text', input: { mode: 'quality', aspect_ratio: '9:16' }, endpoint: 'fal-ai/veo3.1', fields: [] },
     ];
     const ids = await Promise.all(cases.map((c) => submit('veo-3-1', { provider: 'official', input: { prompt: c.prompt, ...c.input } })));
@@ -126,7 +141,7 @@ describe('the fal engine', () => {
     expect(await frameHashes(resultPath, { to: headFrames })).toEqual(await frameHashes(sourcePath, { to: headFrames }));
   });
 
-  it('maps fal\'s refusals and failures to fail codes and releases every hold', async () => {
+  it("maps fal's refusals and failures to fail codes and releases every hold", async () => {
     const before = await balance();
     const cases: Array<[string, string]> = [
       ['a garden fake:content', 'CONTENT_VIOLATION'],
@@ -157,7 +172,18 @@ describe('a worker killed while fal renders', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'longshot-fal-kill-'));
     const env = { ...falEnv(), LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LEASE_MS: '1500', LONGSHOT_WORKERS: '1', DATABASE_URL: '' };
     const prompt = 'a kill -9 while fal renders';
-    const upstream = { get hold() { return fal.hold; }, set hold(v: boolean) { fal.hold = v; }, get polls() { return fal.statusPolls; }, release: () => fal.release() };
+    const upstream = {
+      get hold() {
+        return fal.hold;
+      },
+      set hold(v: boolean) {
+        fal.hold = v;
+      },
+      get polls() {
+        return fal.statusPolls;
+      },
+      release: () => fal.release(),
+    };
     try {
       const done = await killWhileWaiting(env, upstream, { provider: 'official', input: { prompt, mode: 'fast' } }, () => sentFor(prompt).length);
       expect(done.state, JSON.stringify(done)).toBe('success');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteExpiredResults } from '../src/worker/maintenance.js';
-import { shiftClock, startTestService, waitForTask, type TestService } from './support/service.js';
+import { shiftClock, startTestService, type TestService, waitForTask } from './support/service.js';
 
 /** docs/contract.md §8: signed URLs, Range, HEAD, ETag, 403 when expired or forged, 410 once deleted. */
 let t: TestService;

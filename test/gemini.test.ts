@@ -1,15 +1,15 @@
-import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeGemini, type FakeGemini } from './support/fake-gemini.js';
-import { removeDataDir, startTestService, waitForTask, type TestService } from './support/service.js';
-import { probe } from './support/media.js';
-import { startImageServer, type ImageServer } from './support/image-server.js';
 import { runTasks } from '../src/cli/tasks.js';
 import { runTask } from '../src/services/run-task.js';
+import { type FakeGemini, startFakeGemini } from './support/fake-gemini.js';
+import { type ImageServer, startImageServer } from './support/image-server.js';
 import { killWhileWaiting } from './support/kill-resume.js';
+import { probe } from './support/media.js';
+import { removeDataDir, startTestService, type TestService, waitForTask } from './support/service.js';
 
 /**
  * Veo 3.1 through the Gemini API engine, end to end: the service talks real HTTP to a fake
@@ -119,7 +119,11 @@ describe('the gemini engine', () => {
     const id = await submit('veo-3-1', {
       provider: 'official',
       input: {
-        prompt, mode: 'quality', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [`${imagesUrl}/first.png`, `${imagesUrl}/last.png`], watermark: 'LONGSHOT',
+        prompt,
+        mode: 'quality',
+        generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+        image_urls: [`${imagesUrl}/first.png`, `${imagesUrl}/last.png`],
+        watermark: 'LONGSHOT',
       },
     });
     expect((await waitForTask(t, 'veo-3-1', id)).state).toBe('success');
@@ -127,10 +131,20 @@ describe('the gemini engine', () => {
     expect(sent!.model).toBe('veo-3.1-generate-preview');
     const inst = sent!.body.instances[0];
     // What is sent is sharp's re-encode of each download (src/net/clean-image.ts): the same pixels.
-    for (const [field, name] of [['image', 'first.png'], ['lastFrame', 'last.png']] as const) {
+    for (const [field, name] of [
+      ['image', 'first.png'],
+      ['lastFrame', 'last.png'],
+    ] as const) {
       expect(inst[field].mimeType, field).toBe('image/png');
       const sentPixels = await sharp(Buffer.from(inst[field].bytesBase64Encoded, 'base64')).raw().toBuffer();
-      expect(sentPixels.equals(await sharp(await readFile(join(imageDir, name))).raw().toBuffer()), field).toBe(true);
+      expect(
+        sentPixels.equals(
+          await sharp(await readFile(join(imageDir, name)))
+            .raw()
+            .toBuffer(),
+        ),
+        field,
+      ).toBe(true);
     }
     expect(inst.referenceImages).toBeUndefined();
     // The watermark is ours to draw, never sent upstream.
@@ -145,11 +159,14 @@ describe('the gemini engine', () => {
     });
     expect((await waitForTask(t, 'veo-3-1', id)).state).toBe('success');
     const inst = submitsFor(fake, prompt)[0]!.body.instances[0];
-    expect(inst.referenceImages.map((r: any) => [r.referenceType, r.image.mimeType])).toEqual([['asset', 'image/jpeg'], ['asset', 'image/png']]);
+    expect(inst.referenceImages.map((r: any) => [r.referenceType, r.image.mimeType])).toEqual([
+      ['asset', 'image/jpeg'],
+      ['asset', 'image/png'],
+    ]);
     expect(inst.image).toBeUndefined();
   });
 
-  it('extends its own video by sending Google\'s video handle back', async () => {
+  it("extends its own video by sending Google's video handle back", async () => {
     const prompt = 'the storm clears';
     const id = await submit('veo-3-1-extend', { provider: 'official', input: { taskId: sourceId, prompt } });
     extendId = id;
@@ -163,7 +180,11 @@ describe('the gemini engine', () => {
   });
 
   it('refuses to extend once Google no longer keeps the source (400 TASKID_ERROR, nothing held)', async () => {
-    await t.service.deps.db.kysely.updateTable('tasks').set({ complete_time: Date.now() - 3 * 86_400_000 }).where('id', '=', sourceId).execute();
+    await t.service.deps.db.kysely
+      .updateTable('tasks')
+      .set({ complete_time: Date.now() - 3 * 86_400_000 })
+      .where('id', '=', sourceId)
+      .execute();
     const before = await balance();
     const submitsBefore = fake.submits.length;
     const res = await t.api('POST', '/api/v1/generateTask/veo-3-1-extend', { body: { provider: 'official', input: { taskId: sourceId, prompt: 'too late' } } });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstResponse, rawConnect, type RawConnection } from './support/raw-http.js';
+import { firstResponse, type RawConnection, rawConnect } from './support/raw-http.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
@@ -47,7 +47,10 @@ describe('slow clients', () => {
       const reader = sse.body!.getReader();
       expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: status');
       let sseEnded = false;
-      const sseDone = reader.read().then(() => (sseEnded = true), () => (sseEnded = true));
+      const sseDone = reader.read().then(
+        () => (sseEnded = true),
+        () => (sseEnded = true),
+      );
       const poll = await t.api('GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}&wait=4`);
       expect(poll.status).toBe(200);
       expect(poll.body.data.state).toBe('pending');

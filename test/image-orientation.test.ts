@@ -1,10 +1,10 @@
-import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
-import { startImageServer, type ImageServer } from './support/image-server.js';
+import { type ImageServer, startImageServer } from './support/image-server.js';
 import { orientedJpeg } from './support/images.js';
 import { frameAt, meanRgb, probe } from './support/media.js';
+import { startTestService, type TestService, waitForTask } from './support/service.js';
 
 /**
  * A portrait phone photo is usually stored as landscape pixels plus EXIF orientation 6. The

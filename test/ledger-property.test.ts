@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCredit, createAccount, createApiKey, NO_KEY_SETTINGS } from '../src/db/accounts-repo.js';
 import { getBalance, ledgerTotals } from '../src/db/ledger-repo.js';
 import { claimNextTask } from '../src/db/tasks-repo.js';
-import { cancelTask } from '../src/services/cancel-task.js';
 import type { Caller } from '../src/services/caller.js';
+import { cancelTask } from '../src/services/cancel-task.js';
 import { settleFailure, settleSuccess } from '../src/services/settle-task.js';
 import { submitTask } from '../src/services/submit-task.js';
 import { reapExpiredLeases } from '../src/worker/maintenance.js';
@@ -45,7 +45,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant({ op: 'crash' as const }),
 );
 
-const FIELDS = { engine: 'local', result_key: 'k', poster_key: 'p', result_size: 1, result_etag: 'e', duration_ms: 8000, width: 1280, height: 720, expires_at: 0 };
+const FIELDS = {
+  engine: 'local',
+  result_key: 'k',
+  poster_key: 'p',
+  result_size: 1,
+  result_etag: 'e',
+  duration_ms: 8000,
+  width: 1280,
+  height: 720,
+  expires_at: 0,
+};
 let runs = 0;
 
 async function checkInvariant(accountId: string): Promise<void> {
@@ -87,7 +97,7 @@ describe('ledger invariant (property)', () => {
         let tokens = 0;
         const pick = <T>(xs: T[], n: number): T | undefined => (xs.length ? xs[n % xs.length] : undefined);
         const owned = async () =>
-          (await deps.db.kysely.selectFrom('tasks').select(['id', 'account_id', 'price_micros']).where('account_id', '=', account.id).execute());
+          await deps.db.kysely.selectFrom('tasks').select(['id', 'account_id', 'price_micros']).where('account_id', '=', account.id).execute();
         for (const o of ops) {
           switch (o.op) {
             case 'submit': {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeySettings } from '../src/db/accounts-repo.js';
 import { getBalance, ledgerTotals } from '../src/db/ledger-repo.js';
-import { shiftClock, startTestService, waitForTask, type TestService } from './support/service.js';
+import { type ApiResponse, shiftClock, startTestService, type TestService, waitForTask } from './support/service.js';
 
 /** docs/contract.md §4 and §7: permissions, rate and concurrency limits, idempotent submits, no overdraft. */
 let t: TestService;
@@ -22,7 +22,7 @@ describe('rate limits', () => {
     time.offset = 0;
     const { key } = await keyWith('rpm', { submitRpm: 3 });
     const codes: number[] = [];
-    let last;
+    let last: ApiResponse | undefined;
     for (let i = 0; i < 4; i++) {
       last = await t.api('POST', GEN, { key, body: fast });
       codes.push(last.status);
@@ -114,12 +114,15 @@ describe('idempotent submits', () => {
 
   it('50 parallel submits with one key make one task and one hold', async () => {
     const { key, accountId } = await keyWith('idem-race', { submitRpm: 0, maxUnfinished: 0 }, 10);
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => t.api('POST', GEN, { key, body: fast, headers: { 'idempotency-key': 'race-1' } })),
-    );
+    const results = await Promise.all(Array.from({ length: 50 }, () => t.api('POST', GEN, { key, body: fast, headers: { 'idempotency-key': 'race-1' } })));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(new Set(results.map((r) => r.body.data.taskId)).size).toBe(1);
-    const holds = await t.service.deps.db.kysely.selectFrom('ledger_entries').selectAll().where('account_id', '=', accountId).where('kind', '=', 'hold').execute();
+    const holds = await t.service.deps.db.kysely
+      .selectFrom('ledger_entries')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('kind', '=', 'hold')
+      .execute();
     expect(holds).toHaveLength(1);
     expect((await getBalance(t.service.deps.db, accountId))!.availableMicros).toBe(9_800_000);
   });

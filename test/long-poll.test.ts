@@ -48,7 +48,14 @@ describe('server-sent events', () => {
     const events = text
       .split('\n\n')
       .filter((block) => block.startsWith('event: status'))
-      .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
+      .map((block) =>
+        JSON.parse(
+          block
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        ),
+      );
     expect(events.at(-1).state).toBe('success');
     expect(events.at(-1).taskId).toBe(taskId);
     expect(JSON.parse(events.at(-1).resultJson).resultUrls).toHaveLength(1);

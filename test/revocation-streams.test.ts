@@ -51,7 +51,12 @@ describe('revoking a key', () => {
     const events = streamed.split('\n\n').filter(Boolean);
     const last = events.at(-1)!;
     expect(last).toMatch(/^event: revoked\n/);
-    const data = JSON.parse(last.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+    const data = JSON.parse(
+      last
+        .split('\n')
+        .find((l) => l.startsWith('data: '))!
+        .slice(6),
+    );
     expect(data).toMatchObject({ code: 401, message: 'Invalid or missing API key' });
     expect(data.data.error).toMatch(/revoked/);
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRole } from '../src/cli/serve.js';
-import { startChildService, waitForExit, type ChildService } from './support/child-service.js';
+import { type ChildService, startChildService, waitForExit } from './support/child-service.js';
 
 /** `longshot serve --role api|worker|all`: the API and the workers scale as separate processes. */
 const children: ChildService[] = [];

@@ -19,7 +19,10 @@ describe('shutdown with held requests', () => {
       const headers = { authorization: `Bearer ${t.key}` };
       const sse = await fetch(`${t.url}/api/v1/events/${taskId}`, { headers });
       const sseText = sse.text();
-      const poll = fetch(`${t.url}/api/v1/statusTask/veo-3-1?taskId=${taskId}&wait=60`, { headers }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      const poll = fetch(`${t.url}/api/v1/statusTask/veo-3-1?taskId=${taskId}&wait=60`, { headers }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as any,
+      }));
       // Both are held once the service counts two waiting readers.
       while (t.service.deps.taskEvents.waiting() < 2) await new Promise((r) => setTimeout(r, 20));
 

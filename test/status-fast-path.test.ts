@@ -54,15 +54,22 @@ async function submitted(): Promise<string> {
 }
 
 describe('status fast path', () => {
-  it('answers pending, failed and successful tasks with the route\'s exact bytes and headers', async () => {
+  it("answers pending, failed and successful tasks with the route's exact bytes and headers", async () => {
     if (!sync()) return; // PostgreSQL answers asynchronously; then every read takes the full route (next test)
     const done = await submitted();
     const deps = t.service.deps;
     const claimed = await claimNextTask(deps.db, deps.clock.now(), 60_000, 'tok');
     expect(claimed?.id).toBe(done);
     await settleSuccess(deps, claimed!, 'tok', {
-      engine: 'local', result_key: `results/${done}.mp4`, poster_key: `results/${done}.jpg`, result_size: 1, result_etag: 'e',
-      duration_ms: 8000, width: 1280, height: 720, expires_at: deps.clock.now() + 86_400_000,
+      engine: 'local',
+      result_key: `results/${done}.mp4`,
+      poster_key: `results/${done}.jpg`,
+      result_size: 1,
+      result_etag: 'e',
+      duration_ms: 8000,
+      width: 1280,
+      height: 720,
+      expires_at: deps.clock.now() + 86_400_000,
     });
     const pending = await submitted();
     const cancelled = await submitted();
@@ -80,7 +87,9 @@ describe('status fast path', () => {
       expect(fast.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     }
     // The caller's own request id is kept, as on every route.
-    const tagged = await fetch(`${fastUrl}/api/v1/statusTask/veo-3-1?taskId=${pending}`, { headers: { authorization: `Bearer ${t.key}`, 'x-request-id': 'poll-42' } });
+    const tagged = await fetch(`${fastUrl}/api/v1/statusTask/veo-3-1?taskId=${pending}`, {
+      headers: { authorization: `Bearer ${t.key}`, 'x-request-id': 'poll-42' },
+    });
     expect(tagged.headers.get('x-request-id')).toBe('poll-42');
   });
 
@@ -112,7 +121,7 @@ describe('status fast path', () => {
     ];
     for (const path of cases) expect((await viaFast(path)).status, path).toBe(DECLINED);
     expect((await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${id}`, other.key)).status).toBe(DECLINED); // another account's task
-    expect((await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${id}`, 'lsk_' + 'x'.repeat(43))).status).toBe(DECLINED); // unknown key
+    expect((await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${id}`, `lsk_${'x'.repeat(43)}`)).status).toBe(DECLINED); // unknown key
     expect((await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${id}`)).status).toBe(sync() ? 200 : DECLINED);
   });
 
@@ -126,6 +135,12 @@ describe('status fast path', () => {
       seen.push([res.status, res.headers.get('ratelimit')]);
     }
     const remaining = seen.map(([status, h]) => [status, h === null ? null : Number(/r=(\d+)/.exec(h)![1])]);
-    expect(remaining).toEqual([[200, 2], [200, 1], [200, 0], [429, 0], [429, 0]]);
+    expect(remaining).toEqual([
+      [200, 2],
+      [200, 1],
+      [200, 0],
+      [429, 0],
+      [429, 0],
+    ]);
   });
 });

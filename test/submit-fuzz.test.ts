@@ -24,11 +24,13 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 250);
 
 const asciiChar = (min: number, max: number) => fc.integer({ min, max }).map((c) => String.fromCharCode(c));
 
-const keyText = fc.oneof(
-  fc.constantFrom('input', 'prompt', 'mode', 'seed', 'taskId', 'request_type', 'callback_url', 'provider', 'watermark', 'image_urls'),
-  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', ''),
-  fc.string({ unit: 'binary', maxLength: 12 }),
-).map((k) => JSON.stringify(k));
+const keyText = fc
+  .oneof(
+    fc.constantFrom('input', 'prompt', 'mode', 'seed', 'taskId', 'request_type', 'callback_url', 'provider', 'watermark', 'image_urls'),
+    fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', ''),
+    fc.string({ unit: 'binary', maxLength: 12 }),
+  )
+  .map((k) => JSON.stringify(k));
 // The escaped spelling of __proto__ gets past a naive text check for the key.
 const rawKeyText = fc.oneof({ weight: 9, arbitrary: keyText }, { weight: 1, arbitrary: fc.constant('"\\u005f_proto__"') });
 
@@ -45,14 +47,7 @@ const stringText = fc.oneof(
 );
 
 const { value: jsonText } = fc.letrec<{ value: string; array: string; object: string }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', maxDepth: 4 },
-    numberText,
-    stringText,
-    fc.constantFrom('true', 'false', 'null'),
-    tie('array'),
-    tie('object'),
-  ),
+  value: fc.oneof({ depthSize: 'small', maxDepth: 4 }, numberText, stringText, fc.constantFrom('true', 'false', 'null'), tie('array'), tie('object')),
   array: fc.array(tie('value'), { maxLength: 5 }).map((xs) => `[${xs.join(',')}]`),
   object: fc.array(fc.tuple(rawKeyText, tie('value')), { maxLength: 5 }).map((kv) => `{${kv.map(([k, v]) => `${k}:${v}`).join(',')}}`),
 }));
@@ -115,12 +110,10 @@ const deepText = fc
   });
 
 /** Thousands of fields or elements beside a valid input. */
-const wideText = fc
-  .record({ n: fc.integer({ min: 100, max: 20_000 }), asObject: fc.boolean() })
-  .map(({ n, asObject }) => {
-    const items = Array.from({ length: n }, (_, i) => (asObject ? `"k${i}":${i}` : String(i)));
-    return `{"input":{"prompt":"a calm sea","mode":"fast"},"w":${asObject ? `{${items.join(',')}}` : `[${items.join(',')}]`}}`;
-  });
+const wideText = fc.record({ n: fc.integer({ min: 100, max: 20_000 }), asObject: fc.boolean() }).map(({ n, asObject }) => {
+  const items = Array.from({ length: n }, (_, i) => (asObject ? `"k${i}":${i}` : String(i)));
+  return `{"input":{"prompt":"a calm sea","mode":"fast"},"w":${asObject ? `{${items.join(',')}}` : `[${items.join(',')}]`}}`;
+});
 
 const notJson = fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.constantFrom('', 'null', '[]', '"x"', '1', '{"input":', '{"input":{"prompt":"a"}}}'));
 
@@ -138,8 +131,22 @@ const headerValue = fc.string({ unit: fc.oneof(asciiChar(0x20, 0x7e), asciiChar(
 // Mostly what a client sends, so that bodies reach validation; the rest tries the parser's edges.
 const contentType = fc.oneof(
   { weight: 8, arbitrary: fc.constant('application/json') },
-  { weight: 2, arbitrary: fc.constantFrom('application/json; charset=utf-8', 'Application/JSON', 'application/json; charset=utf-16', 'application/json; charset=latin1') },
-  { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/vnd.api+json', 'application/json, text/plain', ';', '') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('application/json; charset=utf-8', 'Application/JSON', 'application/json; charset=utf-16', 'application/json; charset=latin1'),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/vnd.api+json',
+      'application/json, text/plain',
+      ';',
+      '',
+    ),
+  },
   { weight: 1, arbitrary: headerValue },
   { weight: 1, arbitrary: fc.constant(undefined) },
 );
@@ -156,7 +163,14 @@ const idempotencyKey = fc.oneof(
 async function snapshot(): Promise<{ tasks: number; held: number; ledger: number; idempotencyKeys: number }> {
   const db = t.service.deps.db.kysely;
   const count = async (table: 'tasks' | 'ledger_entries' | 'idempotency_keys') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const balance = await getBalance(t.service.deps.db, account.accountId);
   return { tasks: await count('tasks'), held: balance!.heldMicros, ledger: await count('ledger_entries'), idempotencyKeys: await count('idempotency_keys') };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, findAccountByName, type KeySettings } from '../src/db/accounts-repo.js';
-import { removeDataDir, startTestService, waitForTask, type TestService } from './support/service.js';
+import { removeDataDir, startTestService, type TestService, waitForTask } from './support/service.js';
 
 /**
  * One permission check for every route that names a task: a key may act on a task only if its
@@ -57,7 +57,8 @@ const routes: Record<string, (key: string, tk: Task) => ReturnType<TestService['
   cancel: (key, tk) => t.api('POST', `/api/v1/tasks/${tk.id}/cancel`, { key }),
   webhookDeliveries: (key, tk) => t.api('GET', `/api/v1/webhookDeliveries?taskId=${tk.id}`, { key }),
   redeliver: (key, tk) => t.api('POST', '/api/v1/webhookDeliveries/redeliver', { key, body: { taskId: tk.id } }),
-  'extend (input.taskId)': (key, tk) => t.api('POST', '/api/v1/generateTask/veo-3-1-extend', { key, body: { input: { taskId: tk.id, prompt: 'more', mode: 'fast' } } }),
+  'extend (input.taskId)': (key, tk) =>
+    t.api('POST', '/api/v1/generateTask/veo-3-1-extend', { key, body: { input: { taskId: tk.id, prompt: 'more', mode: 'fast' } } }),
 };
 
 describe('a key may not act on a task its permissions do not cover', () => {
@@ -73,7 +74,13 @@ describe('a key may not act on a task its permissions do not cover', () => {
 });
 
 describe('another account’s task is a 404 on every route', () => {
-  const cases = Object.keys(routes).flatMap((route) => [[route, 'G'], [route, 'E']] as Array<[string, keyof typeof task]>);
+  const cases = Object.keys(routes).flatMap(
+    (route) =>
+      [
+        [route, 'G'],
+        [route, 'E'],
+      ] as Array<[string, keyof typeof task]>,
+  );
   it.each(cases)('%s on task %s', async (route, tk) => {
     const res = await routes[route]!(keys.stranger, task[tk]);
     if (route.startsWith('extend')) {

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { claimNextTask } from '../src/db/tasks-repo.js';
 import { sweepTempDirs } from '../src/worker/temp-sweep.js';
-import { startChildService, waitForExit, type ChildService } from './support/child-service.js';
+import { type ChildService, startChildService, waitForExit } from './support/child-service.js';
 import { shiftClock, startTestService } from './support/service.js';
 import { until } from './support/until.js';
 
@@ -57,7 +57,7 @@ function descendants(pid: number): number[] {
     }
   }
   const found: number[] = [];
-  for (let frontier = [pid]; frontier.length > 0;) {
+  for (let frontier = [pid]; frontier.length > 0; ) {
     const next = [...parentOf].filter(([, ppid]) => frontier.includes(ppid)).map(([p]) => p);
     found.push(...next);
     frontier = next;
@@ -71,7 +71,7 @@ async function renderFolder(tmp: string, taskId: string): Promise<string | undef
 }
 
 describe('temp folders after a crash', () => {
-  it('removes a killed render\'s folders at start and keeps those of a task rendering elsewhere', async () => {
+  it("removes a killed render's folders at start and keeps those of a task rendering elsewhere", async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'longshot-tmp-sweep-'));
     const tmp = join(dataDir, 'tmp');
     const env = { LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LEASE_MS: '1500', LONGSHOT_WORKERS: '1' };

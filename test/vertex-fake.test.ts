@@ -4,15 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { GoogleGenAI, type GenerateVideosOperation, type GenerateVideosParameters } from '@google/genai';
+import { type GenerateVideosOperation, type GenerateVideosParameters, GoogleGenAI } from '@google/genai';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveFfmpeg } from '../src/engines/ffmpeg.js';
-import { startFakeVertex, type FakeVertex } from './support/fake-vertex.js';
+import { type FakeVertex, startFakeVertex } from './support/fake-vertex.js';
 import { probe } from './support/media.js';
-import {
-  assertionClaims, exchangeAssertion, fetchAccessToken, makeServiceAccount, signAssertion, type ServiceAccountKey,
-} from './support/service-account.js';
+import { assertionClaims, exchangeAssertion, fetchAccessToken, makeServiceAccount, type ServiceAccountKey, signAssertion } from './support/service-account.js';
 
 /**
  * The fake Vertex AI Veo (test/support/fake-vertex.ts) proved against Google's own Node client,
@@ -31,8 +29,11 @@ function sdk(accessToken: string, expiryDate: number): GoogleGenAI {
   const authClient = new OAuth2Client();
   authClient.setCredentials({ access_token: accessToken, expiry_date: expiryDate });
   return new GoogleGenAI({
-    vertexai: true, project: fake.project, location: fake.location,
-    httpOptions: { baseUrl: fake.url, apiVersion: 'v1' }, googleAuthOptions: { authClient },
+    vertexai: true,
+    project: fake.project,
+    location: fake.location,
+    httpOptions: { baseUrl: fake.url, apiVersion: 'v1' },
+    googleAuthOptions: { authClient },
   });
 }
 
@@ -80,7 +81,9 @@ describe('the fake Vertex AI Veo, through @google/genai', () => {
       config: { seed: 42, aspectRatio: '16:9', durationSeconds: 8, numberOfVideos: 1, generateAudio: true, resolution: '720p' },
     });
     expect(op.error).toBeUndefined();
-    expect(op.name).toMatch(/^projects\/test-project\/locations\/us-central1\/publishers\/google\/models\/veo-3\.1-fast-generate-001\/operations\/[0-9a-f-]{36}$/);
+    expect(op.name).toMatch(
+      /^projects\/test-project\/locations\/us-central1\/publishers\/google\/models\/veo-3\.1-fast-generate-001\/operations\/[0-9a-f-]{36}$/,
+    );
     const video = op.response?.generatedVideos?.[0]?.video;
     expect(video?.mimeType).toBe('video/mp4');
     clip8 = Buffer.from(video!.videoBytes!, 'base64');
@@ -114,7 +117,11 @@ describe('the fake Vertex AI Veo, through @google/genai', () => {
     expect(fake.downloads).toBe(1);
     expect((await fetch(media)).status).toBe(401);
     // A result in the bucket can be extended by its gs:// URI, as on Vertex.
-    const ext = await generate({ model: 'veo-3.1-generate-001', source: { prompt: 'extend from gcs', video: { uri } }, config: { outputGcsUri: 'gs://fake-veo-bucket/out' } });
+    const ext = await generate({
+      model: 'veo-3.1-generate-001',
+      source: { prompt: 'extend from gcs', video: { uri } },
+      config: { outputGcsUri: 'gs://fake-veo-bucket/out' },
+    });
     expect(ext.response!.generatedVideos![0]!.video!.uri).toMatch(/^gs:\/\/fake-veo-bucket\/out\/[0-9a-f-]{36}\/sample_0\.mp4$/);
     expect(submitted('extend from gcs')!.inputVideoSeconds).toBeCloseTo(8, 0);
     const other = ai.models.generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'x' }, config: { outputGcsUri: 'gs://someone-else/out' } });
@@ -123,7 +130,10 @@ describe('the fake Vertex AI Veo, through @google/genai', () => {
 
   it('extends an 8 s clip to ~15 s and refuses a 36 s one', async () => {
     expect(clip8).not.toBeNull();
-    const op = await generate({ model: 'veo-3.1-fast-generate-001', source: { prompt: 'keep going', video: { videoBytes: clip8!.toString('base64'), mimeType: 'video/mp4' } } });
+    const op = await generate({
+      model: 'veo-3.1-fast-generate-001',
+      source: { prompt: 'keep going', video: { videoBytes: clip8!.toString('base64'), mimeType: 'video/mp4' } },
+    });
     const info = await probeBytes(Buffer.from(op.response!.generatedVideos![0]!.video!.videoBytes!, 'base64'), 'ext.mp4');
     expect(info.durationSec).toBeGreaterThan(14.5);
     expect(info.durationSec).toBeLessThan(15.5);
@@ -131,8 +141,25 @@ describe('the fake Vertex AI Veo, through @google/genai', () => {
     expect(submitted('keep going')!.inputVideoSeconds).toBeCloseTo(8, 0);
 
     const long = join(dir, 'long.mp4');
-    await promisify(execFile)(resolveFfmpeg(), ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:size=320x180:rate=24', '-t', '36', '-c:v', 'libx264', '-preset', 'ultrafast', long]);
-    const refused = ai.models.generateVideos({ model: 'veo-3.1-fast-generate-001', source: { prompt: 'too long', video: { videoBytes: (await readFile(long)).toString('base64'), mimeType: 'video/mp4' } } });
+    await promisify(execFile)(resolveFfmpeg(), [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=gray:size=320x180:rate=24',
+      '-t',
+      '36',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      long,
+    ]);
+    const refused = ai.models.generateVideos({
+      model: 'veo-3.1-fast-generate-001',
+      source: { prompt: 'too long', video: { videoBytes: (await readFile(long)).toString('base64'), mimeType: 'video/mp4' } },
+    });
     await expect(refused).rejects.toMatchObject({ status: 400, message: expect.stringContaining('between 1 and 30 seconds') });
     expect(submitted('too long')).toBeUndefined();
   });
@@ -146,16 +173,20 @@ describe('the fake Vertex AI Veo, through @google/genai', () => {
     const failed = await generate({ model: 'veo-3.1-generate-001', source: { prompt: 'fake:error13' } });
     expect(failed.error).toMatchObject({ code: 13 });
 
-    await expect(ai.models.generateVideos({ model: 'veo-9-generate-001', source: { prompt: 'x' } }))
-      .rejects.toMatchObject({ status: 404, message: expect.stringContaining('was not found or your project does not have access to it') });
+    await expect(ai.models.generateVideos({ model: 'veo-9-generate-001', source: { prompt: 'x' } })).rejects.toMatchObject({
+      status: 404,
+      message: expect.stringContaining('was not found or your project does not have access to it'),
+    });
     expect((await ai.models.get({ model: 'veo-3.1-generate-001' })).name).toBe('publishers/google/models/veo-3.1-generate-001');
     await expect(ai.models.get({ model: 'veo-9-generate-001' })).rejects.toMatchObject({ status: 404 });
     expect(fake.modelGets).toEqual(['veo-3.1-generate-001', 'veo-9-generate-001']);
 
     const before = fake.unauthorized;
     fake.expireTokens();
-    await expect(ai.models.generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'late' } }))
-      .rejects.toMatchObject({ status: 401, message: expect.stringContaining('UNAUTHENTICATED') });
+    await expect(ai.models.generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'late' } })).rejects.toMatchObject({
+      status: 401,
+      message: expect.stringContaining('UNAUTHENTICATED'),
+    });
     expect(fake.unauthorized).toBe(before + 1);
     const { accessToken, expiryDate } = await fetchAccessToken(key);
     ai = sdk(accessToken, expiryDate);
@@ -180,7 +211,9 @@ describe('the fake Vertex AI Veo, over plain HTTP', () => {
       expect(body.error).toBe('invalid_grant');
       expect(body.error_description).toContain(why);
     }
-    expect((await exchangeAssertion(fake.tokenUri, signAssertion(key, claims({ scope: 'https://www.googleapis.com/auth/drive' })))).body.error).toBe('invalid_scope');
+    expect((await exchangeAssertion(fake.tokenUri, signAssertion(key, claims({ scope: 'https://www.googleapis.com/auth/drive' })))).body.error).toBe(
+      'invalid_scope',
+    );
     expect((await exchangeAssertion(fake.tokenUri, signAssertion(key, claims()), 'client_credentials')).body.error).toBe('unsupported_grant_type');
   });
 
@@ -200,15 +233,17 @@ describe('the fake Vertex AI Veo, over plain HTTP', () => {
     const { accessToken } = await fetchAccessToken(key);
     const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
     const base = `${fake.url}/v1/projects/test-project/locations/us-central1/publishers/google/models/veo-3.1-generate-001`;
-    const submit = (prompt: string, parameters: object = {}) => fetch(`${base}:predictLongRunning`, { method: 'POST', headers, body: JSON.stringify({ instances: [{ prompt }], parameters }) });
-    const poll = async (operationName: string) => (await fetch(`${base}:fetchPredictOperation`, { method: 'POST', headers, body: JSON.stringify({ operationName }) })).json() as Promise<any>;
+    const submit = (prompt: string, parameters: object = {}) =>
+      fetch(`${base}:predictLongRunning`, { method: 'POST', headers, body: JSON.stringify({ instances: [{ prompt }], parameters }) });
+    const poll = async (operationName: string) =>
+      (await fetch(`${base}:fetchPredictOperation`, { method: 'POST', headers, body: JSON.stringify({ operationName }) })).json() as Promise<any>;
 
     expect((await submit('fake:429once')).status).toBe(429);
     expect((await submit('fake:429once')).status).toBe(200);
     expect((await submit('x', { durationSeconds: 5 })).status).toBe(400);
     expect((await submit('x', { seed: -1 })).status).toBe(400);
     expect((await (await submit('x', { aspectRatio: '1:1' })).json()).error.status).toBe('INVALID_ARGUMENT');
-    expect((await fetch(base.replace('test-project', 'other-project') + ':predictLongRunning', { method: 'POST', headers, body: '{}' })).status).toBe(403);
+    expect((await fetch(`${base.replace('test-project', 'other-project')}:predictLongRunning`, { method: 'POST', headers, body: '{}' })).status).toBe(403);
 
     fake.hold = true;
     const { name } = (await (await submit('held')).json()) as { name: string };

@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeVertex, type FakeVertex } from './support/fake-vertex.js';
-import { startTestService, waitForTask, type TestService } from './support/service.js';
+import { type FakeVertex, startFakeVertex } from './support/fake-vertex.js';
 import { frameHashes, probe } from './support/media.js';
+import { startTestService, type TestService, waitForTask } from './support/service.js';
 import { vertexEnv } from './support/vertex-env.js';
 
 /**
@@ -143,7 +143,10 @@ describe('extension of any source', () => {
     return { id, model };
   }
 
-  for (const [extensions, seconds] of [[1, 15], [4, 36]] as const) {
+  for (const [extensions, seconds] of [
+    [1, 15],
+    [4, 36],
+  ] as const) {
     it(`extends a ${seconds} s local video on Vertex: only its tail is sent, the head is kept frame for frame`, async () => {
       const source = await localSource(extensions, `a harbour at noon ${seconds}`);
       const sourcePath = await download(t, await waitForTask(t, source.model, source.id), `source-${seconds}.mp4`);

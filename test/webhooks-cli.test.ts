@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWebhooks } from '../src/cli/webhooks.js';
 import { CliError } from '../src/cli/cli-error.js';
+import { runWebhooks } from '../src/cli/webhooks.js';
 import { findAccountByName } from '../src/db/accounts-repo.js';
 import { claimNextTask } from '../src/db/tasks-repo.js';
 import { getWebhookSecrets } from '../src/db/webhook-secrets-repo.js';
@@ -20,7 +20,11 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   let err = '';
   // The CLI opens the same database as the service (a PostgreSQL schema under LONGSHOT_TEST_DATABASE=postgres).
   const database = t.config.databaseUrl ? { DATABASE_URL: t.config.databaseUrl } : {};
-  const code = await runWebhooks(args, { env: { LONGSHOT_DATA_DIR: t.dataDir, LONGSHOT_LOG_LEVEL: 'error', ...database }, out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await runWebhooks(args, {
+    env: { LONGSHOT_DATA_DIR: t.dataDir, LONGSHOT_LOG_LEVEL: 'error', ...database },
+    out: (s) => (out += s),
+    err: (s) => (err += s),
+  });
   return { code, out, err };
 }
 
@@ -52,8 +56,10 @@ describe('longshot webhooks', () => {
     await expect(cli('frobnicate')).rejects.toThrow(/unknown command/);
   });
 
-  it('lists a task\'s deliveries and queues a redelivery', async () => {
-    const res = await t.api('POST', '/api/v1/generateTask/veo-3-1', { body: { request_type: 'callback', callback_url: 'http://127.0.0.1:9/hook', input: { prompt: 'x', mode: 'fast' } } });
+  it("lists a task's deliveries and queues a redelivery", async () => {
+    const res = await t.api('POST', '/api/v1/generateTask/veo-3-1', {
+      body: { request_type: 'callback', callback_url: 'http://127.0.0.1:9/hook', input: { prompt: 'x', mode: 'fast' } },
+    });
     const taskId = res.body.data.taskId;
     expect((await cli('deliveries', taskId)).out).toMatch(/has no webhook deliveries/);
     await expect(cli('redeliver', taskId)).rejects.toThrow(/only a finished task/);

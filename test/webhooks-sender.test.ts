@@ -6,25 +6,25 @@ import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { createAccount } from '../src/db/accounts-repo.js';
 import { openDb } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrations.js';
-import { createAccount } from '../src/db/accounts-repo.js';
 import { insertTask, type TaskRow } from '../src/db/tasks-repo.js';
 import { expirePreviousSecret, rotateWebhookSecret } from '../src/db/webhook-secrets-repo.js';
 import { newTaskId } from '../src/domain/ids.js';
+import { createContentPolicy } from '../src/domain/moderation.js';
 import { createEngineHealth } from '../src/engines/health.js';
 import { createEngineRegistry } from '../src/engines/registry.js';
 import type { Deps } from '../src/services/deps.js';
 import { settleFailure, settleSuccess } from '../src/services/settle-task.js';
+import { createTaskEvents } from '../src/services/task-events.js';
 import { redeliverTask, taskDeliveries } from '../src/services/webhook-deliveries.js';
 import { createFsBlobStore } from '../src/storage/fs-blob-store.js';
 import { createUrlSigner } from '../src/storage/url-signer.js';
 import { createWebhookSender, type WebhookSender } from '../src/webhooks/sender.js';
 import { newWebhookSecret } from '../src/webhooks/sign.js';
 import { createWaker } from '../src/worker/waker.js';
-import { startReceiver, type Receiver } from './support/webhook-receiver.js';
-import { createContentPolicy } from '../src/domain/moderation.js';
-import { createTaskEvents } from '../src/services/task-events.js';
+import { type Receiver, startReceiver } from './support/webhook-receiver.js';
 
 /**
  * The sender against a real HTTPS receiver on loopback, driven one attempt at a time
@@ -96,19 +96,53 @@ async function finishedTask(url: string, outcome: 'success' | 'failed' = 'succes
   const id = newTaskId(now);
   const token = randomUUID();
   const row: TaskRow = {
-    id, account_id: accountId, api_key_id: 'key_test', model: 'veo-3-1', state: 'processing', request_type: 'callback',
-    callback_url: url, provider: 'auto', input: '{}', source_task_id: null, chain_depth: 0, price_micros: 0,
-    create_time: now - 5000, start_time: now - 4000, complete_time: null, fail_code: null, fail_msg: null, attempts: 1,
-    run_after: now, lease_token: token, lease_expires_at: now + 30_000, engine: null, result_key: null, poster_key: null,
-    result_size: null, result_etag: null, duration_ms: null, width: null, height: null, expires_at: null, deleted_at: null,
+    id,
+    account_id: accountId,
+    api_key_id: 'key_test',
+    model: 'veo-3-1',
+    state: 'processing',
+    request_type: 'callback',
+    callback_url: url,
+    provider: 'auto',
+    input: '{}',
+    source_task_id: null,
+    chain_depth: 0,
+    price_micros: 0,
+    create_time: now - 5000,
+    start_time: now - 4000,
+    complete_time: null,
+    fail_code: null,
+    fail_msg: null,
+    attempts: 1,
+    run_after: now,
+    lease_token: token,
+    lease_expires_at: now + 30_000,
+    engine: null,
+    result_key: null,
+    poster_key: null,
+    result_size: null,
+    result_etag: null,
+    duration_ms: null,
+    width: null,
+    height: null,
+    expires_at: null,
+    deleted_at: null,
   };
   await deps.db.writeTx((trx) => insertTask(trx, row));
-  const settled = outcome === 'success'
-    ? await settleSuccess(deps, row, token, {
-      engine: 'local', result_key: `results/${id}.mp4`, poster_key: `results/${id}.jpg`, result_size: 1, result_etag: '"e"',
-      duration_ms: 8000, width: 1280, height: 720, expires_at: now + 86_400_000,
-    })
-    : await settleFailure(deps, row, token, 'CONTENT_VIOLATION', 'the prompt was refused');
+  const settled =
+    outcome === 'success'
+      ? await settleSuccess(deps, row, token, {
+          engine: 'local',
+          result_key: `results/${id}.mp4`,
+          poster_key: `results/${id}.jpg`,
+          result_size: 1,
+          result_etag: '"e"',
+          duration_ms: 8000,
+          width: 1280,
+          height: 720,
+          expires_at: now + 86_400_000,
+        })
+      : await settleFailure(deps, row, token, 'CONTENT_VIOLATION', 'the prompt was refused');
   expect(settled).toBe(true);
   return id;
 }
@@ -161,7 +195,11 @@ describe('webhook delivery', () => {
 
     const [d] = await log(taskId);
     expect(d).toMatchObject({ webhookId: `msg_${taskId}`, trigger: 'settle', state: 'delivered', nextAttemptTime: null });
-    expect(d!.attempts.map((a) => [a.attempt, a.statusCode, a.state])).toEqual([[1, 500, 'pending'], [2, 500, 'pending'], [3, 200, 'delivered']]);
+    expect(d!.attempts.map((a) => [a.attempt, a.statusCode, a.state])).toEqual([
+      [1, 500, 'pending'],
+      [2, 500, 'pending'],
+      [3, 200, 'delivered'],
+    ]);
     expect(d!.attempts[0]!.nextAttemptTime).toBeGreaterThanOrEqual(t0 + 30_000);
     expect(d!.attempts[0]!.error).toMatch(/500/);
     expect(d!.attempts[2]!.error).toBeNull();
@@ -268,7 +306,10 @@ describe('webhook delivery', () => {
     expect(a).toBe(`msg_${taskId}`);
     expect(b).not.toBe(a);
     expect(b).toBe(out.ok && out.webhookId);
-    expect((await log(taskId)).map((d) => [d.trigger, d.state])).toEqual([['settle', 'delivered'], ['redeliver', 'delivered']]);
+    expect((await log(taskId)).map((d) => [d.trigger, d.state])).toEqual([
+      ['settle', 'delivered'],
+      ['redeliver', 'delivered'],
+    ]);
   });
 
   it('two senders on separate connections never send the same delivery twice', async () => {

@@ -1,14 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhook } from '../src/client/webhook.js';
 import { findAccountByName } from '../src/db/accounts-repo.js';
 import { defaultLookup, type LookupFn } from '../src/net/guarded-http.js';
-import { verifyWebhook } from '../src/client/webhook.js';
-import { removeDataDir, startTestService, waitForTask, type TestService } from './support/service.js';
-import { startReceiver, type Receiver } from './support/webhook-receiver.js';
+import { removeDataDir, startTestService, type TestService, waitForTask } from './support/service.js';
 import { until } from './support/until.js';
+import { type Receiver, startReceiver } from './support/webhook-receiver.js';
 
 /**
  * Callbacks through the whole service (docs/contract.md §5): submit-time SSRF checks, a rendered task
@@ -46,7 +46,6 @@ afterAll(async () => {
 });
 
 const at = (path: string) => rx.received.filter((r) => r.path === path);
-
 
 describe('callback_url at submit (operator switch off)', () => {
   const refused: Array<[string, RegExp]> = [
@@ -151,7 +150,10 @@ describe('delivery through the service', () => {
       const r = await open.api('GET', `/api/v1/webhookDeliveries?taskId=${taskId}`);
       return r.body.data.deliveries[1]?.state === 'delivered' ? r : undefined;
     }, 'the redelivery in the log');
-    expect(log.body.data.deliveries.map((d: any) => [d.webhookId, d.trigger])).toEqual([[`msg_${taskId}`, 'settle'], [webhookId, 'redeliver']]);
+    expect(log.body.data.deliveries.map((d: any) => [d.webhookId, d.trigger])).toEqual([
+      [`msg_${taskId}`, 'settle'],
+      [webhookId, 'redeliver'],
+    ]);
   });
 
   it('refuses to redeliver a task without a callback, an unfinished one, and a bad body', async () => {
@@ -174,17 +176,19 @@ describe('a URL that passed submit but rebinds to loopback', () => {
     // Operator switch off; host names resolve through `rebinding`.
     const strict = await startTestService({}, { service: { callbackTransport: { ca: rx.ca, lookup: rebinding } } });
     try {
-    const res = await strict.api('POST', GEN, { body: { request_type: 'callback', callback_url: `https://hooks.example:${rx.port}/rebind`, input: input(7) } });
-    expect(res.status).toBe(200);
-    const taskId = res.body.data.taskId;
-    await waitForTask(strict, 'veo-3-1', taskId);
-    const d = await until(async () => {
-      const r = await strict.api('GET', `/api/v1/webhookDeliveries?taskId=${taskId}`);
-      return r.body.data.deliveries[0]?.attempts.length ? r.body.data.deliveries[0] : undefined;
-    }, 'the first attempt');
-    expect(d.attempts[0]).toMatchObject({ statusCode: null, state: 'pending' });
-    expect(d.attempts[0].error).toMatch(/^blocked: hooks\.example resolves to 127\.0\.0\.1, which is not public/);
-    expect(at('/rebind')).toHaveLength(0);
+      const res = await strict.api('POST', GEN, {
+        body: { request_type: 'callback', callback_url: `https://hooks.example:${rx.port}/rebind`, input: input(7) },
+      });
+      expect(res.status).toBe(200);
+      const taskId = res.body.data.taskId;
+      await waitForTask(strict, 'veo-3-1', taskId);
+      const d = await until(async () => {
+        const r = await strict.api('GET', `/api/v1/webhookDeliveries?taskId=${taskId}`);
+        return r.body.data.deliveries[0]?.attempts.length ? r.body.data.deliveries[0] : undefined;
+      }, 'the first attempt');
+      expect(d.attempts[0]).toMatchObject({ statusCode: null, state: 'pending' });
+      expect(d.attempts[0].error).toMatch(/^blocked: hooks\.example resolves to 127\.0\.0\.1, which is not public/);
+      expect(at('/rebind')).toHaveLength(0);
     } finally {
       await strict.close();
     }

@@ -63,8 +63,12 @@ async function api(method, path, body) {
   let res;
   try {
     res = await fetch(API + path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer',
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
     });
   } catch {
     throw new ApiError(0, 'The server cannot be reached.');
@@ -127,7 +131,7 @@ async function submitExtend(event) {
   clearError();
   const source = chain[selected];
   const prompt = els.extendPrompt.value.trim();
-  if (!source || source.state !== 'success') return;
+  if (source?.state !== 'success') return;
   if (!prompt) return els.extendPrompt.focus();
   els.extend.disabled = true;
   try {
@@ -275,8 +279,9 @@ function renderTimeline() {
     if (!li) {
       li = document.createElement('li');
       li.dataset.taskId = entry.taskId;
-      li.innerHTML = '<button type="button" class="clip"><span class="thumb"></span>'
-        + '<span class="meta"><span class="title"></span><span class="prompt"></span><span class="badge"></span></span></button>';
+      li.innerHTML =
+        '<button type="button" class="clip"><span class="thumb"></span>' +
+        '<span class="meta"><span class="title"></span><span class="prompt"></span><span class="badge"></span></span></button>';
       li.querySelector('button').addEventListener('click', () => select(chain.indexOf(entry)));
     }
     const button = li.querySelector('button');
@@ -324,13 +329,17 @@ function thumbnail(entry) {
     img.alt = '';
     img.decoding = 'async';
     img.loading = 'lazy';
-    img.addEventListener('error', () => {
-      // An unreadable poster (expired, or a server without posters): grab a frame instead.
-      if (entry.posterUrl === src) entry.posterUrl = undefined;
-      else entry.thumbVideo = true;
-      entry.thumb = undefined;
-      renderTimeline();
-    }, { once: true });
+    img.addEventListener(
+      'error',
+      () => {
+        // An unreadable poster (expired, or a server without posters): grab a frame instead.
+        if (entry.posterUrl === src) entry.posterUrl = undefined;
+        else entry.thumbVideo = true;
+        entry.thumb = undefined;
+        renderTimeline();
+      },
+      { once: true },
+    );
     return img;
   }
   if (entry.thumbVideo) {
@@ -341,13 +350,11 @@ function thumbnail(entry) {
     v.setAttribute('aria-hidden', 'true');
     return v;
   }
-  grabLastFrame(entry.resultUrl).then(
-    (dataUrl) => {
-      if (dataUrl) entry.thumb = dataUrl;
-      else entry.thumbVideo = true;
-      renderTimeline();
-    },
-  );
+  grabLastFrame(entry.resultUrl).then((dataUrl) => {
+    if (dataUrl) entry.thumb = dataUrl;
+    else entry.thumbVideo = true;
+    renderTimeline();
+  });
   const s = document.createElement('span');
   s.className = 'placeholder busy';
   s.setAttribute('aria-hidden', 'true');
@@ -366,20 +373,28 @@ function grabLastFrame(url) {
       resolve(value);
     };
     v.addEventListener('error', () => done(null), { once: true });
-    v.addEventListener('loadedmetadata', () => {
-      v.currentTime = Math.max(0, v.duration - 0.05);
-    }, { once: true });
-    v.addEventListener('seeked', () => {
-      try {
-        const canvas = document.createElement('canvas');
-        canvas.width = 320;
-        canvas.height = Math.round((320 * v.videoHeight) / Math.max(1, v.videoWidth));
-        canvas.getContext('2d').drawImage(v, 0, 0, canvas.width, canvas.height);
-        done(canvas.toDataURL('image/jpeg', 0.8));
-      } catch {
-        done(null);
-      }
-    }, { once: true });
+    v.addEventListener(
+      'loadedmetadata',
+      () => {
+        v.currentTime = Math.max(0, v.duration - 0.05);
+      },
+      { once: true },
+    );
+    v.addEventListener(
+      'seeked',
+      () => {
+        try {
+          const canvas = document.createElement('canvas');
+          canvas.width = 320;
+          canvas.height = Math.round((320 * v.videoHeight) / Math.max(1, v.videoWidth));
+          canvas.getContext('2d').drawImage(v, 0, 0, canvas.width, canvas.height);
+          done(canvas.toDataURL('image/jpeg', 0.8));
+        } catch {
+          done(null);
+        }
+      },
+      { once: true },
+    );
     v.src = url;
   });
 }

@@ -1,15 +1,13 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openMigratedDb } from '../main.js';
-import { migrateToLatest } from '../db/migrations.js';
-import {
-  addCredit, createAccount, createApiKey, findAccountByName, listAccounts, listApiKeys, revokeApiKey, updateApiKey,
-} from '../db/accounts-repo.js';
-import { getBalance, listLedger } from '../db/ledger-repo.js';
-import { KEY_OPTIONS, keySettingsFromFlags } from './key-flags.js';
-import { microsToUsd, parseUsd } from '../domain/money.js';
+import { addCredit, createAccount, createApiKey, findAccountByName, listAccounts, listApiKeys, revokeApiKey, updateApiKey } from '../db/accounts-repo.js';
 import type { Db } from '../db/connect.js';
+import { getBalance, listLedger } from '../db/ledger-repo.js';
+import { migrateToLatest } from '../db/migrations.js';
+import { microsToUsd, parseUsd } from '../domain/money.js';
+import { openMigratedDb } from '../main.js';
 import { CliError } from './cli-error.js';
+import { KEY_OPTIONS, keySettingsFromFlags } from './key-flags.js';
 
 export const ADMIN_HELP: Record<string, string> = {
   migrate: `Usage: longshot migrate\n\nCreates or upgrades the database schema (also done by serve at start).\n`,
@@ -88,8 +86,12 @@ async function accountsList(db: Db, args: string[]): Promise<number> {
     heldUsd: microsToUsd(Number(r.held_micros)),
     capturedUsd: microsToUsd(Number(r.captured_micros)),
   }));
-  if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-  else for (const r of rows) process.stdout.write(`${r.name}\t${r.id}\tavailable $${r.availableUsd.toFixed(2)}\theld $${r.heldUsd.toFixed(2)}\tcaptured $${r.capturedUsd.toFixed(2)}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else
+    for (const r of rows)
+      process.stdout.write(
+        `${r.name}\t${r.id}\tavailable $${r.availableUsd.toFixed(2)}\theld $${r.heldUsd.toFixed(2)}\tcaptured $${r.capturedUsd.toFixed(2)}\n`,
+      );
   return 0;
 }
 
@@ -113,10 +115,11 @@ async function keysList(db: Db, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { account: { type: 'string' }, json: { type: 'boolean' } } });
   const account = await accountByFlag(db, values.account);
   const keys = await listApiKeys(db, account.id);
-  if (values.json) process.stdout.write(JSON.stringify(keys, null, 2) + '\n');
-  else for (const k of keys) {
-    process.stdout.write(`${k.id}\t${k.revokedAt ? 'revoked' : 'active'}\t${new Date(k.createdAt).toISOString()}\t${k.label ?? ''}\n`);
-  }
+  if (values.json) process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+  else
+    for (const k of keys) {
+      process.stdout.write(`${k.id}\t${k.revokedAt ? 'revoked' : 'active'}\t${new Date(k.createdAt).toISOString()}\t${k.label ?? ''}\n`);
+    }
   return 0;
 }
 
@@ -152,7 +155,7 @@ async function accountsShow(db: Db, args: string[]): Promise<number> {
     capturedUsd: microsToUsd(b.capturedMicros),
     creditedUsd: microsToUsd(b.creditMicros),
   };
-  if (values.json) process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+  if (values.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
   else {
     process.stdout.write(
       `${view.name} (${view.id})\n  available $${view.availableUsd.toFixed(2)}\n  held      $${view.heldUsd.toFixed(2)}\n` +
@@ -182,9 +185,19 @@ async function ledger(db: Db, args: string[]): Promise<number> {
   const limit = values.limit === undefined ? 50 : /^\d{1,9}$/.test(values.limit) ? Number(values.limit) : NaN;
   if (!(limit >= 1)) throw new CliError(`--limit ${JSON.stringify(values.limit)} must be a positive whole number in decimal digits, such as 20`);
   const rows = await listLedger(db, account.id, { limit });
-  if (values.json) process.stdout.write(JSON.stringify(rows.map((r) => ({ ...r, amountUsd: microsToUsd(r.amount_micros) })), null, 2) + '\n');
-  else for (const r of rows) {
-    process.stdout.write(`${new Date(r.created_at).toISOString()}\t${r.kind.padEnd(7)}\t$${microsToUsd(r.amount_micros).toFixed(2)}\t${r.task_id ?? ''}\t${r.note ?? ''}\n`);
-  }
+  if (values.json)
+    process.stdout.write(
+      `${JSON.stringify(
+        rows.map((r) => ({ ...r, amountUsd: microsToUsd(r.amount_micros) })),
+        null,
+        2,
+      )}\n`,
+    );
+  else
+    for (const r of rows) {
+      process.stdout.write(
+        `${new Date(r.created_at).toISOString()}\t${r.kind.padEnd(7)}\t$${microsToUsd(r.amount_micros).toFixed(2)}\t${r.task_id ?? ''}\t${r.note ?? ''}\n`,
+      );
+    }
   return 0;
 }

@@ -1,11 +1,19 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import {
-  DEFAULT_BASE_URL, LongshotApiError, LongshotClient, TaskFailedError, WaitTimeoutError,
-  type GenerateInput, type ExtendInput, type Mode, type Model, type TaskStatus,
+  DEFAULT_BASE_URL,
+  type ExtendInput,
+  type GenerateInput,
+  LongshotApiError,
+  LongshotClient,
+  type Mode,
+  type Model,
+  TaskFailedError,
+  type TaskStatus,
+  WaitTimeoutError,
 } from '../client/index.js';
 import { CliError } from './cli-error.js';
-import { EXIT, classify } from './exit-codes.js';
-import { createProgress, formatElapsed, paint, type OutStream, type Progress } from './progress.js';
+import { classify, EXIT } from './exit-codes.js';
+import { createProgress, formatElapsed, type OutStream, type Progress, paint } from './progress.js';
 
 /** The creator commands: they talk to a running service over HTTP, never to its database. */
 export const CREATOR_COMMANDS: ReadonlySet<string> = new Set(['generate', 'extend', 'status', 'balance']);
@@ -69,9 +77,14 @@ export async function runCreator(cmd: string, args: string[], io: CreatorIo = pr
 
 async function generate(args: string[], io: CreatorIo): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...COMMON, ...WAITING,
-    mode: { type: 'string' }, aspect: { type: 'string' }, type: { type: 'string' },
-    image: { type: 'string', multiple: true }, seed: { type: 'string' }, watermark: { type: 'string' },
+    ...COMMON,
+    ...WAITING,
+    mode: { type: 'string' },
+    aspect: { type: 'string' },
+    type: { type: 'string' },
+    image: { type: 'string', multiple: true },
+    seed: { type: 'string' },
+    watermark: { type: 'string' },
   });
   checkWaitFlags(values);
   const prompt = positionals.join(' ');
@@ -94,7 +107,11 @@ async function generate(args: string[], io: CreatorIo): Promise<number> {
 
 async function extend(args: string[], io: CreatorIo): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...COMMON, ...WAITING, mode: { type: 'string' }, seed: { type: 'string' }, watermark: { type: 'string' },
+    ...COMMON,
+    ...WAITING,
+    mode: { type: 'string' },
+    seed: { type: 'string' },
+    watermark: { type: 'string' },
   });
   checkWaitFlags(values);
   const [source, ...words] = positionals;
@@ -130,7 +147,9 @@ async function status(args: string[], io: CreatorIo): Promise<number> {
       data = await client.status(model, taskId);
     } catch (err2) {
       if (err2 instanceof LongshotApiError && err2.status === 404) {
-        throw new LongshotApiError(404, `no task ${taskId} under veo-3-1 or veo-3-1-extend for this key`, { ...(err2.requestId ? { requestId: err2.requestId } : {}) });
+        throw new LongshotApiError(404, `no task ${taskId} under veo-3-1 or veo-3-1-extend for this key`, {
+          ...(err2.requestId ? { requestId: err2.requestId } : {}),
+        });
       }
       throw err2;
     }
@@ -141,7 +160,7 @@ async function status(args: string[], io: CreatorIo): Promise<number> {
     return waitAndFinish(client, model, taskId, 'fast', values, io, notes);
   }
   if (values.json) {
-    write(io.stdout, JSON.stringify({ model, ...data }) + '\n');
+    write(io.stdout, `${JSON.stringify({ model, ...data })}\n`);
     return EXIT.OK;
   }
   printStatus(io.stdout, model, data);
@@ -152,7 +171,7 @@ async function balance(args: string[], io: CreatorIo): Promise<number> {
   const { values, positionals } = parse(args, COMMON);
   if (positionals.length) throw new CliError('balance takes no arguments');
   const usd = await makeClient(values, io).balance();
-  if (values.json) write(io.stdout, JSON.stringify({ balance: usd, currency: 'USD' }) + '\n');
+  if (values.json) write(io.stdout, `${JSON.stringify({ balance: usd, currency: 'USD' })}\n`);
   else write(io.stdout, `${formatUsd(usd)}\n`);
   return EXIT.OK;
 }
@@ -160,7 +179,7 @@ async function balance(args: string[], io: CreatorIo): Promise<number> {
 /** Without --wait: the task id alone (so `ID=$(longshot generate …)` works). With it: wait, then the result. */
 async function afterSubmit(client: LongshotClient, model: Model, taskId: string, mode: Mode, values: Values, io: CreatorIo, notes: Notes): Promise<number> {
   if (!values.wait && !values.out) {
-    if (values.json) write(io.stdout, JSON.stringify({ taskId, model, state: 'pending' }) + '\n');
+    if (values.json) write(io.stdout, `${JSON.stringify({ taskId, model, state: 'pending' })}\n`);
     else {
       write(io.stdout, `${taskId}\n`);
       if (io.stdout.isTTY) write(io.stderr, `submitted; follow it with: longshot status ${taskId} --wait\n`);
@@ -171,14 +190,12 @@ async function afterSubmit(client: LongshotClient, model: Model, taskId: string,
   return waitAndFinish(client, model, taskId, mode, values, io, notes);
 }
 
-async function waitAndFinish(
-  client: LongshotClient, model: Model, taskId: string, mode: Mode, values: Values, io: CreatorIo, notes: Notes,
-): Promise<number> {
+async function waitAndFinish(client: LongshotClient, model: Model, taskId: string, mode: Mode, values: Values, io: CreatorIo, notes: Notes): Promise<number> {
   const json = values.json === true;
   const tty = !json && io.stdout.isTTY === true;
   const color = tty && !io.env.NO_COLOR;
   const progress: Progress | null = json ? null : createProgress(io.stdout, { label: `${model} ${taskId}`, tty, color, notes: io.stderr });
-  notes.current = (text) => (progress ? progress.note(text) : write(io.stderr, text + '\n'));
+  notes.current = (text) => (progress ? progress.note(text) : write(io.stderr, `${text}\n`));
   const local = isLoopback(client.baseUrl);
   const controller = new AbortController();
   const removeInterrupt = io.onInterrupt(() => controller.abort(Object.assign(new Error('interrupted'), { name: 'AbortError' })));
@@ -217,7 +234,7 @@ async function finish(client: LongshotClient, model: Model, data: TaskStatus, va
     file = { path: got.path, bytes: got.bytes };
   }
   if (values.json) {
-    write(io.stdout, JSON.stringify({ model, ...data, ...(file ? { file } : {}) }) + '\n');
+    write(io.stdout, `${JSON.stringify({ model, ...data, ...(file ? { file } : {}) })}\n`);
     return EXIT.OK;
   }
   if (!io.stdout.isTTY) write(io.stdout, `result ${url ?? ''}\n`);
@@ -227,12 +244,17 @@ async function finish(client: LongshotClient, model: Model, data: TaskStatus, va
 }
 
 function printStatus(out: OutStream, model: Model, d: TaskStatus): void {
-  const rows: [string, string][] = [['task', d.taskId], ['model', model], ['state', d.state], ['created', iso(d.createTime)]];
+  const rows: [string, string][] = [
+    ['task', d.taskId],
+    ['model', model],
+    ['state', d.state],
+    ['created', iso(d.createTime)],
+  ];
   if (d.completeTime !== undefined) rows.push(['completed', `${iso(d.completeTime)}${d.costTime !== undefined ? ` (took ${formatElapsed(d.costTime)})` : ''}`]);
   if (d.state === 'failed') rows.push(['fail code', d.failCode ?? ''], ['fail msg', d.failMsg ?? '']);
   for (const url of d.resultUrls) rows.push(['result', url]);
   if (typeof d.posterUrl === 'string') rows.push(['poster', d.posterUrl]);
-  write(out, rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join('\n') + '\n');
+  write(out, `${rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join('\n')}\n`);
 }
 
 /** Prints what went wrong (stderr; and with --json one object on stdout) and returns the exit code. */
@@ -247,7 +269,12 @@ function report(err: unknown, io: CreatorIo, json: boolean): number {
     line = `${err.message}; it keeps running: longshot status ${err.taskId} --wait`;
     Object.assign(error, { taskId: err.taskId, state: err.lastStatus?.state ?? null });
   } else if (err instanceof LongshotApiError) {
-    const extra = [`HTTP ${err.status}`, err.failCode, err.retryAfter !== undefined ? `retry after ${err.retryAfter} s` : undefined, err.requestId ? `request id ${err.requestId}` : undefined];
+    const extra = [
+      `HTTP ${err.status}`,
+      err.failCode,
+      err.retryAfter !== undefined ? `retry after ${err.retryAfter} s` : undefined,
+      err.requestId ? `request id ${err.requestId}` : undefined,
+    ];
     line = `${err.message} (${extra.filter(Boolean).join(', ')})`;
     Object.assign(error, { status: err.status, failCode: err.failCode, field: err.field, retryAfter: err.retryAfter, requestId: err.requestId });
   } else if (kind === 'unexpected') {
@@ -258,7 +285,7 @@ function report(err: unknown, io: CreatorIo, json: boolean): number {
   write(io.stderr, `longshot: ${line}\n`);
   if (json) {
     const payload = err instanceof TaskFailedError ? { ...err.task, error, exitCode: code } : { error, exitCode: code };
-    write(io.stdout, JSON.stringify(payload) + '\n');
+    write(io.stdout, `${JSON.stringify(payload)}\n`);
   }
   return code;
 }
@@ -285,7 +312,7 @@ function makeClient(values: Values, io: CreatorIo, notes: Notes = { current: nul
       const why = r.status ? `HTTP ${r.status}` : (r.error?.message ?? 'network error');
       const text = `${why}; retry ${r.attempt} in ${(r.delayMs / 1000).toFixed(1)} s`;
       if (notes.current) notes.current(text);
-      else if (!values.json) write(io.stderr, text + '\n');
+      else if (!values.json) write(io.stderr, `${text}\n`);
     },
   });
 }

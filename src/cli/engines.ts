@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from '../config.js';
-import { openMigratedDb } from '../main.js';
+import { type Config, loadConfig } from '../config.js';
 import { engineRunStats, listEngineHealth } from '../db/engine-health-repo.js';
-import { fromRow } from '../engines/health-mirror.js';
-import type { EngineSpec } from '../engines/engine-specs.js';
 import { buildEngineRegistry } from '../engines/build-registry.js';
-import { createLocalEngine } from '../engines/local/local-engine.js';
-import { defaultFontPath, resolveFfmpeg } from '../engines/ffmpeg.js';
 import type { ModelCheck } from '../engines/engine.js';
+import type { EngineSpec } from '../engines/engine-specs.js';
+import { defaultFontPath, resolveFfmpeg } from '../engines/ffmpeg.js';
+import { fromRow } from '../engines/health-mirror.js';
+import { createLocalEngine } from '../engines/local/local-engine.js';
+import { openMigratedDb } from '../main.js';
 import type { CliIo } from './webhooks.js';
 
 const processIo: CliIo = {
@@ -61,7 +61,9 @@ export async function runEngines(args: string[], io: CliIo = processIo): Promise
         engine: spec.name,
         type: spec.type,
         models: models(spec),
-        routes: Object.entries(config.routes).filter(([, list]) => list.includes(spec.name)).map(([strategy]) => strategy),
+        routes: Object.entries(config.routes)
+          .filter(([, list]) => list.includes(spec.name))
+          .map(([strategy]) => strategy),
         available: h ? h.available : true,
         reason: h?.reason ?? null,
         fix: h?.fix ?? null,
@@ -76,7 +78,7 @@ export async function runEngines(args: string[], io: CliIo = processIo): Promise
       };
     });
     if (values.json) {
-      io.out(JSON.stringify(view, null, 2) + '\n');
+      io.out(`${JSON.stringify(view, null, 2)}\n`);
       return 0;
     }
     for (const e of view) {
@@ -93,7 +95,9 @@ export async function runEngines(args: string[], io: CliIo = processIo): Promise
       io.out(`  last hour   ${e.lastHour.runs} runs, success ${rate}, p50 ${p50}\n`);
       if (e.checkNow) {
         const c = e.checkNow;
-        io.out(`  check now   ${c.state === 'ok' ? 'ok' : c.state === 'unavailable' ? `UNAVAILABLE: ${c.reason} — fix: ${c.fix}` : `could not reach the upstream: ${c.reason}`}\n`);
+        io.out(
+          `  check now   ${c.state === 'ok' ? 'ok' : c.state === 'unavailable' ? `UNAVAILABLE: ${c.reason} — fix: ${c.fix}` : `could not reach the upstream: ${c.reason}`}\n`,
+        );
       }
     }
     return 0;
@@ -108,13 +112,15 @@ async function checkNow(config: Config): Promise<Map<string, ModelCheck>> {
   const local = createLocalEngine({ ffmpegPath, fontPath: defaultFontPath(), tmpDir: config.dataDir });
   const registry = buildEngineRegistry(config, local, { ffmpegPath, fontPath: defaultFontPath() });
   const out = new Map<string, ModelCheck>();
-  await Promise.all(registry.all().map(async (e) => {
-    if (!e.checkModels) return;
-    try {
-      out.set(e.name, await e.checkModels(AbortSignal.timeout(30_000)));
-    } catch (err) {
-      out.set(e.name, { state: 'unknown', reason: (err as Error).message });
-    }
-  }));
+  await Promise.all(
+    registry.all().map(async (e) => {
+      if (!e.checkModels) return;
+      try {
+        out.set(e.name, await e.checkModels(AbortSignal.timeout(30_000)));
+      } catch (err) {
+        out.set(e.name, { state: 'unknown', reason: (err as Error).message });
+      }
+    }),
+  );
   return out;
 }

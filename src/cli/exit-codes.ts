@@ -1,6 +1,4 @@
-import {
-  LongshotApiError, LongshotNetworkError, TaskFailedError, WaitTimeoutError,
-} from '../client/index.js';
+import { LongshotApiError, LongshotNetworkError, TaskFailedError, WaitTimeoutError } from '../client/index.js';
 import { CliError } from './cli-error.js';
 
 /** Exit codes of the creator commands (documented in docs/cli.md and docs/errors.md). */
@@ -47,9 +45,12 @@ export function classify(err: unknown): { kind: ExitKind; code: number } {
 
 function kindOf(err: unknown): ExitKind {
   if (err instanceof CliError) return 'usage';
-  if ((err as { code?: unknown })?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    || (err as { code?: unknown })?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
-    || (err as { code?: unknown })?.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return 'usage';
+  if (
+    (err as { code?: unknown })?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+    (err as { code?: unknown })?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
+    (err as { code?: unknown })?.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+  )
+    return 'usage';
   if (err instanceof TaskFailedError) return 'task_failed';
   if (err instanceof WaitTimeoutError) return 'timeout';
   if (err instanceof LongshotNetworkError) return 'unreachable';

@@ -1,5 +1,5 @@
-import { MODELS, STRATEGIES, type Strategy } from '../domain/models.js';
 import type { KeySettings } from '../db/accounts-repo.js';
+import { MODELS, STRATEGIES, type Strategy } from '../domain/models.js';
 import { CliError } from './cli-error.js';
 
 /** The parseArgs options shared by `keys create` and `keys update`. */
@@ -34,7 +34,10 @@ export function keySettingsFromFlags(flags: Flags): Partial<KeySettings> {
 
 function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] | null {
   if (raw === 'all') return null;
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new CliError(`${flag}: ${i} is not one of ${allowed.join(', ')}`);
   if (items.length === 0) throw new CliError(`${flag} needs at least one of ${allowed.join(', ')}, or "all"`);
   return items as T[];

@@ -46,7 +46,9 @@ export async function runServe(args: string[]): Promise<number> {
     `ffmpeg: ${service.ffmpeg.version ?? 'unknown version'} (${service.ffmpeg.source})${service.ffmpeg.bundled ? ' — the bundled 2018 build: install a current ffmpeg on PATH or set LONGSHOT_FFMPEG' : ''}`,
     Object.values(config.routes).every((r) => r.length === 1 && r[0] === 'local')
       ? 'Engine: local — a deterministic procedural renderer for development, tests and demos (not AI).'
-      : `Engine: routes ${Object.entries(config.routes).map(([s, r]) => `${s} → ${r.join(', ') || '(none)'}`).join('; ')} (docs/vertex.md, docs/gemini.md)`,
+      : `Engine: routes ${Object.entries(config.routes)
+          .map(([s, r]) => `${s} → ${r.join(', ') || '(none)'}`)
+          .join('; ')} (docs/vertex.md, docs/gemini.md)`,
   ];
   // The model checks ran before the start finished: an engine that cannot serve is said here too.
   for (const s of service.deps.health.all().filter((h) => !h.available)) {
@@ -64,7 +66,7 @@ export async function runServe(args: string[]): Promise<number> {
       `    -d '{"request_type":"async","input":{"prompt":"a calm ocean at sunset","mode":"fast"}}'`,
     );
   }
-  process.stdout.write(lines.join('\n') + '\n\n');
+  process.stdout.write(`${lines.join('\n')}\n\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openMigratedDb } from '../main.js';
 import { getTaskById } from '../db/tasks-repo.js';
 import { getUpstream } from '../db/upstream-repo.js';
+import { openMigratedDb } from '../main.js';
 import { CliError } from './cli-error.js';
 import type { CliIo } from './webhooks.js';
 
@@ -51,7 +51,7 @@ export async function runTasks(args: string[], io: CliIo = processIo): Promise<n
       upstream: up ? { engine: up.engine, ref: up.ref, video: up.video, updatedAt: time(up.updated_at) } : null,
     };
     if (values.json) {
-      io.out(JSON.stringify(view, null, 2) + '\n');
+      io.out(`${JSON.stringify(view, null, 2)}\n`);
       return 0;
     }
     for (const [key, value] of Object.entries(view)) {

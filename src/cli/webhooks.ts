@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openMigratedDb } from '../main.js';
 import { findAccountByName } from '../db/accounts-repo.js';
-import { expirePreviousSecret, getWebhookSecrets, rotateWebhookSecret } from '../db/webhook-secrets-repo.js';
 import type { Db } from '../db/connect.js';
+import { expirePreviousSecret, getWebhookSecrets, rotateWebhookSecret } from '../db/webhook-secrets-repo.js';
+import { openMigratedDb } from '../main.js';
 import { redeliverTask, taskDeliveries } from '../services/webhook-deliveries.js';
-import { newWebhookSecret } from '../webhooks/sign.js';
 import { parseDuration } from '../webhooks/schedule.js';
+import { newWebhookSecret } from '../webhooks/sign.js';
 import { CliError } from './cli-error.js';
 
 /** How long a rotated-out secret keeps signing unless --overlap or --expire-old say otherwise. */
@@ -44,7 +44,7 @@ export async function runWebhooks(args: string[], io: CliIo = processIo): Promis
     if (sub === 'rotate') return await rotate(db, rest, io);
     if (sub === 'deliveries') return await deliveries(db, rest, io);
     if (sub === 'redeliver') return await redeliver(db, rest, io);
-    throw new CliError(`unknown command "webhooks${sub ? ' ' + sub : ''}"; run longshot webhooks --help`);
+    throw new CliError(`unknown command "webhooks${sub ? ` ${sub}` : ''}"; run longshot webhooks --help`);
   } finally {
     await db.close();
   }
@@ -99,7 +99,7 @@ async function deliveries(db: Db, args: string[], io: CliIo): Promise<number> {
   const out = await taskDeliveries(db, null, taskId);
   if (!out.ok) throw new CliError(out.error);
   if (values.json) {
-    io.out(JSON.stringify(out.deliveries, null, 2) + '\n');
+    io.out(`${JSON.stringify(out.deliveries, null, 2)}\n`);
     return 0;
   }
   if (out.deliveries.length === 0) io.out(`task ${taskId} has no webhook deliveries\n`);

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LongshotApiError, LongshotClient, LongshotNetworkError, WaitTimeoutError, parseRetryAfter } from './index.js';
+import { LongshotApiError, LongshotClient, LongshotNetworkError, parseRetryAfter, WaitTimeoutError } from './index.js';
 import { abortableSleep } from './retry.js';
 
 /**

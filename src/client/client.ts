@@ -6,11 +6,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { LongshotApiError, LongshotError, LongshotNetworkError, TaskFailedError, WaitTimeoutError } from './errors.js';
-import { RETRYABLE_STATUSES, abortableSleep, parseRetryAfter, retryDelay } from './retry.js';
-import type {
-  DownloadResult, Envelope, ExtendInput, GenerateInput, Model, SubmitOptions, TaskStatus, WaitOptions,
-} from './types.js';
-import { verifyWebhook, type VerifyWebhookOptions, type WebhookHeaders, type WebhookPayload } from './webhook.js';
+import { abortableSleep, parseRetryAfter, RETRYABLE_STATUSES, retryDelay } from './retry.js';
+import type { DownloadResult, Envelope, ExtendInput, GenerateInput, Model, SubmitOptions, TaskStatus, WaitOptions } from './types.js';
+import { type VerifyWebhookOptions, verifyWebhook, type WebhookHeaders, type WebhookPayload } from './webhook.js';
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:3000/api/v1';
 
@@ -273,7 +271,7 @@ export class LongshotClient {
  * server prints when it starts) means its `/api/v1`; an address with a path is the API root itself
  * (`…/api/v1` as in the docs, or a proxy's own prefix). Trailing slashes do not matter.
  */
-export function apiRoot(typed: string): string {
+function apiRoot(typed: string): string {
   const base = typed.trim().replace(/\/+$/, '');
   let url: URL;
   try {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { LongshotClient, WebhookVerificationError, verifyWebhook } from './index.js';
+import { LongshotClient, verifyWebhook, WebhookVerificationError } from './index.js';
 
 /** verifyWebhook against signatures made by the reference `standardwebhooks` library. */
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
@@ -12,7 +12,7 @@ const payload = JSON.stringify({
 });
 
 function signed(body: string, at: Date = new Date(), withSecret = secret): Record<string, string> {
-  const id = 'msg_' + randomBytes(8).toString('hex');
+  const id = `msg_${randomBytes(8).toString('hex')}`;
   return {
     'webhook-id': id,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),

@@ -23,12 +23,7 @@ const DEFAULT_TOLERANCE_SEC = 5 * 60;
  * {@link WebhookVerificationError}. Pass the body exactly as received (a string or the raw
  * bytes), before any JSON parsing: re-serialised JSON does not match the signature.
  */
-export function verifyWebhook<T = WebhookPayload>(
-  rawBody: string | Uint8Array,
-  headers: WebhookHeaders,
-  secret: string,
-  opts: VerifyWebhookOptions = {},
-): T {
+export function verifyWebhook<T = WebhookPayload>(rawBody: string | Uint8Array, headers: WebhookHeaders, secret: string, opts: VerifyWebhookOptions = {}): T {
   const id = header(headers, 'webhook-id');
   const timestamp = header(headers, 'webhook-timestamp');
   const signatures = header(headers, 'webhook-signature');

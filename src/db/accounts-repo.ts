@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { newShortId } from '../domain/ids.js';
-import type { ApiKeysTable, Database } from './schema.js';
 import type { Model, Strategy } from '../domain/models.js';
 import type { Db } from './connect.js';
+import type { ApiKeysTable, Database } from './schema.js';
 
 export interface AccountRow {
   id: string;
@@ -31,7 +31,12 @@ export interface KeyRecord extends KeySettings {
 }
 
 export const NO_KEY_SETTINGS: KeySettings = {
-  models: null, strategies: null, defaultStrategy: null, submitRpm: null, statusRpm: null, maxUnfinished: null,
+  models: null,
+  strategies: null,
+  defaultStrategy: null,
+  submitRpm: null,
+  statusRpm: null,
+  maxUnfinished: null,
 };
 
 type KeyColumns = Pick<ApiKeysTable, 'allowed_models' | 'allowed_strategies' | 'default_strategy' | 'submit_rpm' | 'status_rpm' | 'max_unfinished'>;
@@ -59,8 +64,8 @@ export function columnsToSettings(c: KeyColumns): KeySettings {
 }
 
 /** API keys are `lsk_` + 32 random bytes (base64url). Only their SHA-256 is stored. */
-export function newApiKey(): string {
-  return 'lsk_' + randomBytes(32).toString('base64url');
+function newApiKey(): string {
+  return `lsk_${randomBytes(32).toString('base64url')}`;
 }
 
 export function hashApiKey(key: string): string {
@@ -71,7 +76,7 @@ export async function createAccount(db: Db, name: string, creditMicros: number, 
   const account: AccountRow = {
     id: newShortId('acc_'),
     name,
-    webhook_secret: 'whsec_' + randomBytes(24).toString('base64'),
+    webhook_secret: `whsec_${randomBytes(24).toString('base64')}`,
     created_at: now,
   };
   await db.writeTx(async (trx) => {
@@ -84,7 +89,10 @@ export async function createAccount(db: Db, name: string, creditMicros: number, 
 
 /** Appends a credit entry and raises the running total; call inside a write transaction. */
 export async function addCredit(trx: Kysely<Database>, accountId: string, micros: number, note: string | null, now: number): Promise<void> {
-  await trx.insertInto('ledger_entries').values({ account_id: accountId, kind: 'credit', amount_micros: micros, task_id: null, note, created_at: now }).execute();
+  await trx
+    .insertInto('ledger_entries')
+    .values({ account_id: accountId, kind: 'credit', amount_micros: micros, task_id: null, note, created_at: now })
+    .execute();
   await trx
     .updateTable('balances')
     .set((eb) => ({ credit_micros: eb('credit_micros', '+', micros) }))
@@ -94,10 +102,6 @@ export async function addCredit(trx: Kysely<Database>, accountId: string, micros
 
 export async function findAccountByName(db: Db, name: string): Promise<AccountRow | undefined> {
   return db.kysely.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
-}
-
-export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
-  return db.kysely.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 export async function listAccounts(db: Db) {
@@ -110,20 +114,32 @@ export async function listAccounts(db: Db) {
 }
 
 export async function countAccounts(db: Db): Promise<number> {
-  const row = await db.kysely.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await db.kysely
+    .selectFrom('accounts')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
 /** Creates a key for the account and returns the key text, which is shown once and never stored. */
 export async function createApiKey(
-  db: Db, accountId: string, label: string | null, now: number, settings: Partial<KeySettings> = {},
+  db: Db,
+  accountId: string,
+  label: string | null,
+  now: number,
+  settings: Partial<KeySettings> = {},
 ): Promise<{ id: string; key: string }> {
   const key = newApiKey();
   const id = newShortId('key_');
   await db.kysely
     .insertInto('api_keys')
     .values({
-      id, account_id: accountId, key_hash: hashApiKey(key), label, created_at: now, revoked_at: null,
+      id,
+      account_id: accountId,
+      key_hash: hashApiKey(key),
+      label,
+      created_at: now,
+      revoked_at: null,
       ...settingsToColumns({ ...NO_KEY_SETTINGS, ...settings }),
     } as ApiKeysTable)
     .execute();
@@ -152,8 +168,16 @@ export async function findKeyByHash(db: Db, keyHash: string) {
   return db.kysely
     .selectFrom('api_keys')
     .select([
-      'id', 'account_id', 'key_hash', 'revoked_at',
-      'allowed_models', 'allowed_strategies', 'default_strategy', 'submit_rpm', 'status_rpm', 'max_unfinished',
+      'id',
+      'account_id',
+      'key_hash',
+      'revoked_at',
+      'allowed_models',
+      'allowed_strategies',
+      'default_strategy',
+      'submit_rpm',
+      'status_rpm',
+      'max_unfinished',
     ])
     .where('key_hash', '=', keyHash)
     .executeTakeFirst();

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
-import type { Database } from './schema.js';
 import { groupCommitter } from './group-commit.js';
+import type { Database } from './schema.js';
 import { sqliteTaskReadCache, type TaskRowReader } from './sqlite-task-cache.js';
 
-export type Dialect = 'sqlite' | 'postgres';
+type Dialect = 'sqlite' | 'postgres';
 
 /** An open database: the Kysely handle plus what differs between dialects. */
 export interface Db {
@@ -130,6 +130,9 @@ export function openPostgres(url: string): Db {
 const statementNames = new Map<string, string>();
 function statementName(text: string): string {
   let name = statementNames.get(text);
-  if (!name) statementNames.set(text, (name = `ls_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`));
+  if (!name) {
+    name = `ls_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
   return name;
 }

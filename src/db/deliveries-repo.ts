@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { newTaskId } from '../domain/ids.js';
-import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from './schema.js';
 import type { Db } from './connect.js';
+import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from './schema.js';
 
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type AttemptRow = Selectable<WebhookAttemptsTable>;
@@ -13,7 +13,7 @@ export type DeliveryTrigger = 'settle' | 'redeliver';
  * cannot be written twice for one task (the primary key refuses it) and receivers can dedupe.
  * Redeliveries get fresh ids: they are new messages the client asked for.
  */
-export function settleDeliveryId(taskId: string): string {
+function settleDeliveryId(taskId: string): string {
   return `msg_${taskId}`;
 }
 
@@ -52,12 +52,8 @@ export async function insertDelivery(
  * finds the row on restart) and a rollback delivers nothing. Returns whether a row was written.
  */
 export async function enqueueTaskCallback(trx: Kysely<Database>, taskId: string, now: number): Promise<boolean> {
-  const task = await trx
-    .selectFrom('tasks')
-    .select(['account_id', 'request_type', 'callback_url'])
-    .where('id', '=', taskId)
-    .executeTakeFirst();
-  if (!task || task.request_type !== 'callback' || !task.callback_url) return false;
+  const task = await trx.selectFrom('tasks').select(['account_id', 'request_type', 'callback_url']).where('id', '=', taskId).executeTakeFirst();
+  if (task?.request_type !== 'callback' || !task.callback_url) return false;
   await insertDelivery(trx, { id: settleDeliveryId(taskId), taskId, accountId: task.account_id, url: task.callback_url, trigger: 'settle', now });
   return true;
 }
@@ -113,7 +109,7 @@ export async function recordAttempt(db: Db, deliveryId: string, leaseToken: stri
     await trx
       .insertInto('webhook_attempts')
       .values({
-        id: 'att_' + randomBytes(8).toString('hex'),
+        id: `att_${randomBytes(8).toString('hex')}`,
         delivery_id: deliveryId,
         attempt: a.attempt,
         started_at: a.startedAt,
@@ -155,18 +151,16 @@ export async function releaseDelivery(db: Db, deliveryId: string, leaseToken: st
 
 /** Every delivery of a task, oldest first, each with its attempts in order. */
 export async function listTaskDeliveries(db: Db, taskId: string): Promise<Array<DeliveryRow & { log: AttemptRow[] }>> {
-  const deliveries = await db.kysely
-    .selectFrom('webhook_deliveries')
-    .selectAll()
-    .where('task_id', '=', taskId)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+  const deliveries = await db.kysely.selectFrom('webhook_deliveries').selectAll().where('task_id', '=', taskId).orderBy('created_at').orderBy('id').execute();
   if (deliveries.length === 0) return [];
   const attempts = await db.kysely
     .selectFrom('webhook_attempts')
     .selectAll()
-    .where('delivery_id', 'in', deliveries.map((d) => d.id))
+    .where(
+      'delivery_id',
+      'in',
+      deliveries.map((d) => d.id),
+    )
     .orderBy('attempt')
     .orderBy('started_at')
     .execute();

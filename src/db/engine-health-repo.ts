@@ -7,7 +7,13 @@ export type EngineHealthRow = Selectable<EngineHealthTable>;
 /** Writes an engine's latest standing (the last writer wins: it is a picture, not a lock). */
 export async function saveEngineHealth(db: Db, row: EngineHealthRow): Promise<void> {
   const { engine, ...rest } = row;
-  await db.writeTx((trx) => trx.insertInto('engine_health').values(row).onConflict((oc) => oc.column('engine').doUpdateSet(rest)).execute());
+  await db.writeTx((trx) =>
+    trx
+      .insertInto('engine_health')
+      .values(row)
+      .onConflict((oc) => oc.column('engine').doUpdateSet(rest))
+      .execute(),
+  );
 }
 
 export async function listEngineHealth(db: Db): Promise<EngineHealthRow[]> {
@@ -25,9 +31,18 @@ export async function listEngineHealth(db: Db): Promise<EngineHealthRow[]> {
 
 /** One engine attempt of a task: `success`, or its fail code. */
 export async function recordEngineRun(db: Db, run: { engine: string; taskId: string; outcome: string; latencyMs: number; finishedAt: number }): Promise<void> {
-  await db.writeTx((trx) => trx.insertInto('engine_runs').values({
-    engine: run.engine, task_id: run.taskId, outcome: run.outcome, latency_ms: Math.max(0, Math.round(run.latencyMs)), finished_at: run.finishedAt,
-  }).execute());
+  await db.writeTx((trx) =>
+    trx
+      .insertInto('engine_runs')
+      .values({
+        engine: run.engine,
+        task_id: run.taskId,
+        outcome: run.outcome,
+        latency_ms: Math.max(0, Math.round(run.latencyMs)),
+        finished_at: run.finishedAt,
+      })
+      .execute(),
+  );
 }
 
 export interface EngineRunStats {
@@ -48,10 +63,12 @@ export async function engineRunStats(db: Db, since: number): Promise<EngineRunSt
     if (r.outcome === 'success') s.ok.push(Number(r.latency_ms));
     by.set(r.engine, s);
   }
-  return [...by.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([engine, s]) => {
-    const sorted = s.ok.sort((a, b) => a - b);
-    return { engine, runs: s.runs, successes: sorted.length, p50LatencyMs: sorted.length ? sorted[Math.ceil(sorted.length / 2) - 1]! : null };
-  });
+  return [...by.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([engine, s]) => {
+      const sorted = s.ok.sort((a, b) => a - b);
+      return { engine, runs: s.runs, successes: sorted.length, p50LatencyMs: sorted.length ? sorted[Math.ceil(sorted.length / 2) - 1]! : null };
+    });
 }
 
 /** Forgets runs older than `before` (the maintenance sweep). */

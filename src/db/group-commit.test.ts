@@ -66,7 +66,9 @@ for (const dialect of DIALECTS) {
       const seen = await Promise.all(
         Array.from({ length: 10 }, () =>
           db.writeTx(async (trx) => {
-            const before = Number((await trx.selectFrom('balances').select('credit_micros').where('account_id', '=', account.id).executeTakeFirstOrThrow()).credit_micros);
+            const before = Number(
+              (await trx.selectFrom('balances').select('credit_micros').where('account_id', '=', account.id).executeTakeFirstOrThrow()).credit_micros,
+            );
             await addCredit(trx, account.id, 1, null, 2);
             return before;
           }),

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from './schema.js';
 
 type TxFn<T> = (trx: Kysely<Database>) => Promise<T>;
@@ -68,7 +68,9 @@ export function groupCommitter(kysely: Kysely<Database>, onWriteLock: (held: boo
       const batch = queue.length <= MAX_BATCH ? queue : queue.slice(0, MAX_BATCH);
       queue = queue.length <= MAX_BATCH ? [] : queue.slice(MAX_BATCH);
       // runBatch settles every job itself; a failure to get the connection must not stall the queue.
-      await runBatch(batch).catch((err: unknown) => batch.forEach((job) => job.reject(err)));
+      await runBatch(batch).catch((err: unknown) => {
+        for (const job of batch) job.reject(err);
+      });
     }
     scheduled = false;
   };

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
 import type { Db } from './connect.js';
+import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
   request_hash: string;
@@ -23,10 +23,19 @@ export async function findIdempotent(db: Db, apiKeyId: string, idemKey: string, 
  * current one makes the insert fail, which rolls the whole submit back (a concurrent duplicate).
  */
 export async function rememberIdempotent(
-  trx: Kysely<Database>, apiKeyId: string, idemKey: string, requestHash: string, taskId: string, now: number, since: number,
+  trx: Kysely<Database>,
+  apiKeyId: string,
+  idemKey: string,
+  requestHash: string,
+  taskId: string,
+  now: number,
+  since: number,
 ): Promise<void> {
   await trx.deleteFrom('idempotency_keys').where('api_key_id', '=', apiKeyId).where('idem_key', '=', idemKey).where('created_at', '<', since).execute();
-  await trx.insertInto('idempotency_keys').values({ api_key_id: apiKeyId, idem_key: idemKey, request_hash: requestHash, task_id: taskId, created_at: now }).execute();
+  await trx
+    .insertInto('idempotency_keys')
+    .values({ api_key_id: apiKeyId, idem_key: idemKey, request_hash: requestHash, task_id: taskId, created_at: now })
+    .execute();
 }
 
 /** Drops records past the window; run by maintenance. */

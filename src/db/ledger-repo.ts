@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
 import type { Db } from './connect.js';
+import type { Database } from './schema.js';
 
 export interface Balance {
   creditMicros: number;
@@ -31,7 +31,10 @@ export async function placeHold(trx: Kysely<Database>, accountId: string, taskId
     .where((eb) => eb(eb(eb.ref('credit_micros'), '-', eb(eb.ref('held_micros'), '+', eb.ref('captured_micros'))), '>=', micros))
     .executeTakeFirst();
   if (Number(res.numUpdatedRows) === 0) return false;
-  await trx.insertInto('ledger_entries').values({ account_id: accountId, kind: 'hold', amount_micros: micros, task_id: taskId, note: null, created_at: now }).execute();
+  await trx
+    .insertInto('ledger_entries')
+    .values({ account_id: accountId, kind: 'hold', amount_micros: micros, task_id: taskId, note: null, created_at: now })
+    .execute();
   return true;
 }
 
@@ -39,9 +42,19 @@ export async function placeHold(trx: Kysely<Database>, accountId: string, taskId
  * Settles a task's hold: `capture` on success, `release` on any failure. The unique index on
  * (task_id, kind) and the caller's compare-and-set on the task row make this happen at most once.
  */
-export async function settleHold(trx: Kysely<Database>, accountId: string, taskId: string, micros: number, outcome: 'capture' | 'release', now: number): Promise<void> {
+export async function settleHold(
+  trx: Kysely<Database>,
+  accountId: string,
+  taskId: string,
+  micros: number,
+  outcome: 'capture' | 'release',
+  now: number,
+): Promise<void> {
   if (micros === 0) return;
-  await trx.insertInto('ledger_entries').values({ account_id: accountId, kind: outcome, amount_micros: micros, task_id: taskId, note: null, created_at: now }).execute();
+  await trx
+    .insertInto('ledger_entries')
+    .values({ account_id: accountId, kind: outcome, amount_micros: micros, task_id: taskId, note: null, created_at: now })
+    .execute();
   await trx
     .updateTable('balances')
     .set((eb) =>

@@ -4,7 +4,15 @@ import { newTaskId } from '../domain/ids.js';
 import { createAccount } from './accounts-repo.js';
 import { getBalance, ledgerTotals, placeHold, settleHold } from './ledger-repo.js';
 import {
-  claimNextTask, findExpiredLeases, insertTask, markFailed, markSucceeded, releaseExpiredLease, renewLease, requeue, type TaskRow,
+  claimNextTask,
+  findExpiredLeases,
+  insertTask,
+  markFailed,
+  markSucceeded,
+  releaseExpiredLease,
+  renewLease,
+  requeue,
+  type TaskRow,
 } from './tasks-repo.js';
 
 /** The task queue and ledger port suite, run against every database implementation. */
@@ -19,11 +27,37 @@ for (const dialect of DIALECTS) {
     afterAll(() => t?.drop());
 
     const task = (id: string, now: number): TaskRow => ({
-      id, account_id: accountId, api_key_id: 'k', model: 'veo-3-1', state: 'pending', request_type: 'async', callback_url: null,
-      provider: 'auto', input: '{}', source_task_id: null, chain_depth: 0, price_micros: 0, create_time: now, start_time: null,
-      complete_time: null, fail_code: null, fail_msg: null, attempts: 0, run_after: now, lease_token: null, lease_expires_at: null,
-      engine: null, result_key: null, poster_key: null, result_size: null, result_etag: null, duration_ms: null, width: null,
-      height: null, expires_at: null, deleted_at: null,
+      id,
+      account_id: accountId,
+      api_key_id: 'k',
+      model: 'veo-3-1',
+      state: 'pending',
+      request_type: 'async',
+      callback_url: null,
+      provider: 'auto',
+      input: '{}',
+      source_task_id: null,
+      chain_depth: 0,
+      price_micros: 0,
+      create_time: now,
+      start_time: null,
+      complete_time: null,
+      fail_code: null,
+      fail_msg: null,
+      attempts: 0,
+      run_after: now,
+      lease_token: null,
+      lease_expires_at: null,
+      engine: null,
+      result_key: null,
+      poster_key: null,
+      result_size: null,
+      result_etag: null,
+      duration_ms: null,
+      width: null,
+      height: null,
+      expires_at: null,
+      deleted_at: null,
     });
 
     it('hands each pending task to exactly one of many concurrent claimers, oldest first', async () => {
@@ -58,7 +92,17 @@ for (const dialect of DIALECTS) {
       expect(again?.id).toBe(id);
       expect(again?.attempts).toBe(2);
       // The first holder wakes up late: it can neither succeed nor fail the task.
-      const fields = { engine: 'local', result_key: 'k', poster_key: 'p', result_size: 1, result_etag: 'e', duration_ms: 1, width: 1, height: 1, expires_at: 1 };
+      const fields = {
+        engine: 'local',
+        result_key: 'k',
+        poster_key: 'p',
+        result_size: 1,
+        result_etag: 'e',
+        duration_ms: 1,
+        width: 1,
+        height: 1,
+        expires_at: 1,
+      };
       expect(await t.db.writeTx((trx) => markSucceeded(trx, id, 'holder', 22_500, fields))).toBe(false);
       expect(await t.db.writeTx((trx) => markFailed(trx, id, 'holder', 22_500, 'TIMEOUT', 'x', null))).toBe(false);
       expect(await t.db.writeTx((trx) => markSucceeded(trx, id, 'second', 22_500, fields))).toBe(true);

@@ -1,7 +1,7 @@
 import type { Generated } from 'kysely';
 
 /** Row types of every table, shared by the SQLite and PostgreSQL dialects. Times are Unix ms. */
-export interface AccountsTable {
+interface AccountsTable {
   id: string;
   name: string;
   webhook_secret: string;
@@ -32,7 +32,7 @@ export interface ApiKeysTable {
 }
 
 /** A submit's `Idempotency-Key`, scoped to the API key, remembered for 24 h. */
-export interface IdempotencyKeysTable {
+interface IdempotencyKeysTable {
   api_key_id: string;
   idem_key: string;
   /** SHA-256 of the model and the canonical JSON body: the same key with another body is a 422. */
@@ -41,10 +41,10 @@ export interface IdempotencyKeysTable {
   created_at: number;
 }
 
-export type LedgerKind = 'credit' | 'hold' | 'capture' | 'release';
+type LedgerKind = 'credit' | 'hold' | 'capture' | 'release';
 
 /** Append-only: balances are sums of these rows. */
-export interface LedgerEntriesTable {
+interface LedgerEntriesTable {
   id: Generated<number>;
   account_id: string;
   kind: LedgerKind;
@@ -55,7 +55,7 @@ export interface LedgerEntriesTable {
 }
 
 /** A running total of the ledger per account, updated in the same transaction as each entry. */
-export interface BalancesTable {
+interface BalancesTable {
   account_id: string;
   credit_micros: number;
   held_micros: number;
@@ -176,7 +176,7 @@ export interface EngineHealthTable {
 }
 
 /** Append-only: one row per engine attempt of a task. */
-export interface EngineRunsTable {
+interface EngineRunsTable {
   id: Generated<number>;
   engine: string;
   task_id: string;
@@ -186,7 +186,7 @@ export interface EngineRunsTable {
   finished_at: number;
 }
 
-export interface SettingsTable {
+interface SettingsTable {
   key: string;
   value: string;
 }

@@ -5,8 +5,12 @@ import type { Db } from './connect.js';
  * Returns the stored value of `key`, creating it with `make()` the first time. Several processes
  * may race here; the insert ignores conflicts and everyone reads back the one value that won.
  */
-export async function getOrCreateSetting(db: Db, key: string, make: () => string): Promise<string> {
-  await db.kysely.insertInto('settings').values({ key, value: make() }).onConflict((oc) => oc.column('key').doNothing()).execute();
+async function getOrCreateSetting(db: Db, key: string, make: () => string): Promise<string> {
+  await db.kysely
+    .insertInto('settings')
+    .values({ key, value: make() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
   const row = await db.kysely.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
   return row.value;
 }

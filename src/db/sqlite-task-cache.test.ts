@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newTaskId } from '../domain/ids.js';
 import { createAccount } from './accounts-repo.js';
-import { openSqlite, type Db } from './connect.js';
+import { type Db, openSqlite } from './connect.js';
 import { migrateToLatest } from './migrations.js';
 import { sqliteTaskReadCache, type TaskReadCache, type TaskRowReader } from './sqlite-task-cache.js';
 import { claimNextTask, findTaskStatusNow, insertTask } from './tasks-repo.js';
@@ -47,7 +47,10 @@ afterEach(async () => {
 
 const read: TaskRowReader = (text, params, make) => {
   reads++;
-  const values = reader.prepare(text).raw(true).get(...params) as unknown[] | undefined;
+  const values = reader
+    .prepare(text)
+    .raw(true)
+    .get(...params) as unknown[] | undefined;
   return values === undefined ? undefined : make(values);
 };
 const asIs = (values: unknown[]) => values;
@@ -104,7 +107,7 @@ describe('sqlite task read cache', () => {
     expect(reads).toBe(before); // kept again once the transaction has ended
   });
 
-  it("drops every row when another connection commits, and caches again afterwards", () => {
+  it('drops every row when another connection commits, and caches again afterwards', () => {
     expect(state('a')).toBe('pending');
     expect(state('b')).toBe('pending');
     commitElsewhere(file, "update tasks set state = 'success' where id = 'b'");
@@ -196,13 +199,41 @@ describe('status read through openSqlite', () => {
     const id = newTaskId(5000);
     const state = () => findTaskStatusNow(db, accountId, id)?.row.state;
     expect(state()).toBeUndefined();
-    await db.writeTx((trx) => insertTask(trx, {
-      id, account_id: accountId, api_key_id: 'k', model: 'veo-3-1', state: 'pending', request_type: 'async', callback_url: null,
-      provider: 'auto', input: '{}', source_task_id: null, chain_depth: 0, price_micros: 0, create_time: 5000, start_time: null,
-      complete_time: null, fail_code: null, fail_msg: null, attempts: 0, run_after: 5000, lease_token: null, lease_expires_at: null,
-      engine: null, result_key: null, poster_key: null, result_size: null, result_etag: null, duration_ms: null, width: null,
-      height: null, expires_at: null, deleted_at: null,
-    }));
+    await db.writeTx((trx) =>
+      insertTask(trx, {
+        id,
+        account_id: accountId,
+        api_key_id: 'k',
+        model: 'veo-3-1',
+        state: 'pending',
+        request_type: 'async',
+        callback_url: null,
+        provider: 'auto',
+        input: '{}',
+        source_task_id: null,
+        chain_depth: 0,
+        price_micros: 0,
+        create_time: 5000,
+        start_time: null,
+        complete_time: null,
+        fail_code: null,
+        fail_msg: null,
+        attempts: 0,
+        run_after: 5000,
+        lease_token: null,
+        lease_expires_at: null,
+        engine: null,
+        result_key: null,
+        poster_key: null,
+        result_size: null,
+        result_etag: null,
+        duration_ms: null,
+        width: null,
+        height: null,
+        expires_at: null,
+        deleted_at: null,
+      }),
+    );
     expect(state()).toBe('pending');
     expect((await claimNextTask(db, 6000, 60_000, 'tok'))?.id).toBe(id); // one statement, outside writeTx
     expect(state()).toBe('processing');

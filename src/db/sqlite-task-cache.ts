@@ -51,12 +51,7 @@ const sameParams = (a: readonly unknown[], b: readonly unknown[]): boolean => {
  * `read` reads a row on the reader; `holdsWriteLock` tells whether the writer's open transaction
  * holds the write lock.
  */
-export function sqliteTaskReadCache(
-  writer: SQLite.Database,
-  file: string,
-  read: TaskRowReader,
-  holdsWriteLock: () => boolean = () => false,
-): TaskReadCache {
+export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read: TaskRowReader, holdsWriteLock: () => boolean = () => false): TaskReadCache {
   const entries = new Map<string, Entry>();
   /** Tasks written by the writer's open transaction: a read meanwhile keeps the committed row. */
   const touched = new Set<string>();

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, TasksTable } from './schema.js';
 import type { Db } from './connect.js';
+import type { Database, TasksTable } from './schema.js';
 
 export type TaskRow = Selectable<TasksTable>;
 
@@ -9,7 +9,17 @@ export type TaskRow = Selectable<TasksTable>;
  * `provider` are what the key's permissions are checked against (services/caller.ts taskRefusal).
  */
 const STATUS_COLUMNS = [
-  'id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'poster_key', 'deleted_at', 'provider',
+  'id',
+  'model',
+  'state',
+  'create_time',
+  'complete_time',
+  'fail_code',
+  'fail_msg',
+  'result_key',
+  'poster_key',
+  'deleted_at',
+  'provider',
 ] as const;
 export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]>;
 
@@ -72,8 +82,17 @@ export function findTaskStatusNow(db: Db, accountId: string, id: string): Status
 /** Values in the order of STATUS_COLUMNS, which is the select order. */
 const statusRead = (v: unknown[]): StatusRead => ({
   row: {
-    id: v[0], model: v[1], state: v[2], create_time: v[3], complete_time: v[4], fail_code: v[5], fail_msg: v[6],
-    result_key: v[7], poster_key: v[8], deleted_at: v[9], provider: v[10],
+    id: v[0],
+    model: v[1],
+    state: v[2],
+    create_time: v[3],
+    complete_time: v[4],
+    fail_code: v[5],
+    fail_msg: v[6],
+    result_key: v[7],
+    poster_key: v[8],
+    deleted_at: v[9],
+    provider: v[10],
   } as TaskStatusRow,
   derived: undefined,
 });
@@ -108,14 +127,7 @@ export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseT
     }))
     .where('state', '=', 'pending')
     .where('id', '=', (eb) => {
-      let q = eb
-        .selectFrom('tasks')
-        .select('id')
-        .where('state', '=', 'pending')
-        .where('run_after', '<=', now)
-        .orderBy('run_after')
-        .orderBy('id')
-        .limit(1);
+      let q = eb.selectFrom('tasks').select('id').where('state', '=', 'pending').where('run_after', '<=', now).orderBy('run_after').orderBy('id').limit(1);
       if (db.dialect === 'postgres') q = q.forUpdate().skipLocked();
       return q;
     })
@@ -164,7 +176,13 @@ export async function markSucceeded(trx: Kysely<Database>, id: string, leaseToke
  * a processing task can be failed only by its lease holder.
  */
 export async function markFailed(
-  trx: Kysely<Database>, id: string, leaseToken: string | null, now: number, failCode: string, failMsg: string, engine: string | null,
+  trx: Kysely<Database>,
+  id: string,
+  leaseToken: string | null,
+  now: number,
+  failCode: string,
+  failMsg: string,
+  engine: string | null,
 ): Promise<boolean> {
   let q = trx
     .updateTable('tasks')
@@ -181,7 +199,11 @@ export async function markFailed(
  * `expiredBefore` makes it a reaper's hand-back: only if the lease has also run out.
  */
 export async function requeue(
-  db: Db, id: string, leaseToken: string, runAfter: number, opts: { uncountAttempt?: boolean; expiredBefore?: number } = {},
+  db: Db,
+  id: string,
+  leaseToken: string,
+  runAfter: number,
+  opts: { uncountAttempt?: boolean; expiredBefore?: number } = {},
 ): Promise<boolean> {
   let q = db.kysely
     .updateTable('tasks')
@@ -219,11 +241,7 @@ export function releaseExpiredLease(db: Db, id: string, leaseToken: string, now:
 /** State, attempt and lease of these tasks (the temp sweep asks which renders may still be running). */
 export async function findTaskLeases(db: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
-  return db.kysely
-    .selectFrom('tasks')
-    .select(['id', 'state', 'attempts', 'lease_expires_at'])
-    .where('id', 'in', ids)
-    .execute();
+  return db.kysely.selectFrom('tasks').select(['id', 'state', 'attempts', 'lease_expires_at']).where('id', 'in', ids).execute();
 }
 
 /** Finished results whose retention ran out and whose files are still on disk. */
@@ -239,14 +257,4 @@ export async function findExpiredResults(db: Db, now: number, limit = 100) {
 
 export async function markResultDeleted(db: Db, id: string, now: number): Promise<void> {
   await db.kysely.updateTable('tasks').set({ deleted_at: now }).where('id', '=', id).execute();
-}
-
-/** Earliest `run_after` among pending tasks, so an idle worker knows when to look again. */
-export async function nextDueTime(db: Db): Promise<number | null> {
-  const row = await db.kysely
-    .selectFrom('tasks')
-    .select((eb) => eb.fn.min<number>('run_after').as('t'))
-    .where('state', '=', 'pending')
-    .executeTakeFirst();
-  return row?.t == null ? null : Number(row.t);
 }

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, TaskUpstreamTable } from './schema.js';
 import type { Db } from './connect.js';
+import type { Database, TaskUpstreamTable } from './schema.js';
 
 export type TaskUpstreamRow = Selectable<TaskUpstreamTable>;
 
@@ -26,7 +26,12 @@ async function holdsLease(trx: Kysely<Database>, taskId: string, leaseToken: str
  * the lease is lost. `fields` left out keep their stored value.
  */
 export async function saveUpstream(
-  db: Db, taskId: string, leaseToken: string, engine: string, fields: { ref?: string | null; video?: string | null }, now: number,
+  db: Db,
+  taskId: string,
+  leaseToken: string,
+  engine: string,
+  fields: { ref?: string | null; video?: string | null },
+  now: number,
 ): Promise<boolean> {
   return db.writeTx(async (trx) => {
     if (!(await holdsLease(trx, taskId, leaseToken))) return false;

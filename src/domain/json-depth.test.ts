@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 
 const nested = (levels: number, wrap: (inner: unknown) => unknown): unknown => {
   let v: unknown = 'leaf';

@@ -1,6 +1,6 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { createContentPolicy, normaliseForPolicy, parsePolicyList } from './moderation.js';
 
 const policy = createContentPolicy(parsePolicyList(readFileSync(new URL('../../assets/moderation.txt', import.meta.url), 'utf8')));

@@ -57,7 +57,10 @@ export function createContentPolicy(phrases: string[]): ContentPolicy {
   const compiled: Phrase[] = [];
   for (const p of phrases) {
     // Normalising is idempotent, so a list from parsePolicyList and raw phrases both work.
-    const words = normaliseForPolicy(p).trim().split(' ').filter((w) => w !== '');
+    const words = normaliseForPolicy(p)
+      .trim()
+      .split(' ')
+      .filter((w) => w !== '');
     if (words.length === 0) continue;
     compiled.push({ name: words.join(' '), forms: words.length > 1 ? [words, [words.join('')]] : [words] });
   }

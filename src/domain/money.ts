@@ -1,5 +1,5 @@
 /** Money is integer micro-dollars everywhere inside; dollars appear only at the edges. */
-export const MICROS_PER_USD = 1_000_000;
+const MICROS_PER_USD = 1_000_000;
 
 /** Micro-dollars to a USD number for JSON (exact to 6 decimals, which a double holds). */
 export function microsToUsd(micros: number): number {

@@ -29,7 +29,25 @@ describe('retryAfterMs', () => {
   });
 
   it('is null when absent, negative, fractional or not a date', () => {
-    for (const v of [undefined, null, '', '  ', '-3', '1.5', '+5', '1e3', '0x10', 'soon', 'soon 5', 'foo 2024', 'June 2030', '2030-01-01T00:00:00Z', 'Mon, 99 Foo 2026', 'Fri, 31 Feb 2026 00:00:00 GMT', 'Thu, 15 Jan 2026 25:00:00 GMT']) {
+    for (const v of [
+      undefined,
+      null,
+      '',
+      '  ',
+      '-3',
+      '1.5',
+      '+5',
+      '1e3',
+      '0x10',
+      'soon',
+      'soon 5',
+      'foo 2024',
+      'June 2030',
+      '2030-01-01T00:00:00Z',
+      'Mon, 99 Foo 2026',
+      'Fri, 31 Feb 2026 00:00:00 GMT',
+      'Thu, 15 Jan 2026 25:00:00 GMT',
+    ]) {
       expect(retryAfterMs(v, NOW), String(v)).toBeNull();
     }
   });

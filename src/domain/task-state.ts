@@ -1,8 +1,6 @@
 /** Task lifecycle. `pending` until a worker claims it; `success` and `failed` are final. */
 export type TaskState = 'pending' | 'processing' | 'success' | 'failed';
 
-export const FINAL_STATES: readonly TaskState[] = ['success', 'failed'];
-
 export function isFinal(state: TaskState): boolean {
   return state === 'success' || state === 'failed';
 }

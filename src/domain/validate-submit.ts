@@ -1,9 +1,20 @@
-import {
-  ASPECT_RATIOS, GENERATION_TYPES, MODES, REQUEST_TYPES, STRATEGIES,
-  type AspectRatio, type ExtendInput, type GenerateInput, type GenerationType, type Mode, type Model,
-  type RequestType, type Strategy, type TaskInput,
-} from './models.js';
 import { isTaskId } from './ids.js';
+import {
+  ASPECT_RATIOS,
+  type AspectRatio,
+  type ExtendInput,
+  GENERATION_TYPES,
+  type GenerateInput,
+  type GenerationType,
+  MODES,
+  type Mode,
+  type Model,
+  REQUEST_TYPES,
+  type RequestType,
+  STRATEGIES,
+  type Strategy,
+  type TaskInput,
+} from './models.js';
 import { isBlankText } from './unicode-text.js';
 
 /** A submit body after validation: every field typed and defaulted. */
@@ -15,7 +26,7 @@ export interface SubmitRequest {
 }
 
 /** A rule broken by the request; `failCode` is set when the source task is the problem. */
-export interface Invalid {
+interface Invalid {
   ok: false;
   field: string;
   error: string;
@@ -24,8 +35,8 @@ export interface Invalid {
 
 export type Validated<T> = { ok: true; value: T } | Invalid;
 
-export const MAX_PROMPT_CHARS = 10_000;
-export const MAX_WATERMARK_CHARS = 64;
+const MAX_PROMPT_CHARS = 10_000;
+const MAX_WATERMARK_CHARS = 64;
 export const MAX_SEED = 4_294_967_295;
 
 const invalid = (field: string, error: string): Invalid => ({ ok: false, field, error });

@@ -1,12 +1,12 @@
-import { ConfigError, type Config } from '../config.js';
+import { type Config, ConfigError } from '../config.js';
 import { STRATEGIES, type Strategy } from '../domain/models.js';
-import type { Engine } from './engine.js';
 import { createApixoEngine } from './apixo/apixo-engine.js';
+import type { Engine } from './engine.js';
 import { createFalEngine } from './fal/fal-engine.js';
 import { createGeminiEngine } from './gemini/gemini-engine.js';
 import { DEFAULT_X264_THREADS } from './local/local-engine.js';
 import { createEngineRegistry, type EngineRegistry } from './registry.js';
-import { loadServiceAccount, ServiceAccountError } from './vertex/service-account.js';
+import { loadServiceAccount, type ServiceAccount, ServiceAccountError } from './vertex/service-account.js';
 import { createVertexEngine } from './vertex/vertex-engine.js';
 
 /**
@@ -32,7 +32,7 @@ export function buildEngineRegistry(config: Config, local: Engine, tools: { ffmp
         instances.set(spec.name, createGeminiEngine({ ...spec, ...common }));
         break;
       case 'vertex': {
-        let serviceAccount;
+        let serviceAccount: ServiceAccount;
         try {
           serviceAccount = loadServiceAccount(spec.credentialsFile);
         } catch (err) {

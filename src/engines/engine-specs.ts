@@ -1,18 +1,13 @@
-import { DEFAULT_FAL_ENDPOINTS, falEndpoints, type FalEndpoints } from './fal/fal-request.js';
+import { DEFAULT_FAL_ENDPOINTS, type FalEndpoints, falEndpoints } from './fal/fal-request.js';
 
 /** One engine instance the operator configured; routes name instances (docs/gemini.md, docs/vertex.md). */
-export type EngineSpec =
-  | { name: string; type: 'local' }
-  | GeminiSpec
-  | VertexSpec
-  | ApixoSpec
-  | FalSpec;
+export type EngineSpec = { name: string; type: 'local' } | GeminiSpec | VertexSpec | ApixoSpec | FalSpec;
 
 /** The engine types that are partner resellers: the default `value` route (docs/partners.md). */
 export const PARTNER_TYPES: ReadonlySet<EngineSpec['type']> = new Set(['apixo', 'fal']);
 
 /** fal.ai's queue API serving Veo 3.1. */
-export interface FalSpec {
+interface FalSpec {
   name: string;
   type: 'fal';
   apiKey: string;
@@ -23,7 +18,7 @@ export interface FalSpec {
 }
 
 /** Any APIXO-compatible API: APIXO itself, a reseller with its shape, another Longshot. */
-export interface ApixoSpec {
+interface ApixoSpec {
   name: string;
   type: 'apixo';
   /** Normalised to end in `/api/v1`. */
@@ -35,7 +30,7 @@ export interface ApixoSpec {
   extendWindowHours: number;
 }
 
-export interface GeminiSpec {
+interface GeminiSpec {
   name: string;
   type: 'gemini';
   apiKey: string;
@@ -44,7 +39,7 @@ export interface GeminiSpec {
   modelQuality: string;
 }
 
-export interface VertexSpec {
+interface VertexSpec {
   name: string;
   type: 'vertex';
   project: string;
@@ -89,20 +84,26 @@ const GCS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?$/;
 const KEYS: Record<Exclude<EngineSpec['type'], 'local'>, Record<string, 'string' | 'boolean' | 'number' | 'object'>> = {
   gemini: { apiKey: 'string', baseUrl: 'string', modelFast: 'string', modelQuality: 'string' },
   vertex: {
-    project: 'string', location: 'string', credentialsFile: 'string', modelFast: 'string', modelQuality: 'string', baseUrl: 'string',
-    storageUri: 'string', storageBaseUrl: 'string',
+    project: 'string',
+    location: 'string',
+    credentialsFile: 'string',
+    modelFast: 'string',
+    modelQuality: 'string',
+    baseUrl: 'string',
+    storageUri: 'string',
+    storageBaseUrl: 'string',
   },
   apixo: { baseUrl: 'string', apiKey: 'string', allowPrivate: 'boolean', extendWindowHours: 'number' },
   fal: { apiKey: 'string', baseUrl: 'string', models: 'object', allowPrivate: 'boolean' },
 };
 
 /** Vertex AI's regional endpoint (`global` has none of its own). */
-export function vertexBaseUrl(location: string): string {
+function vertexBaseUrl(location: string): string {
   return location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${location}-aiplatform.googleapis.com`;
 }
 
 /** Checks the Vertex settings that are the same for the built-in and extra instances. */
-export function checkVertex(label: string, v: Omit<VertexSpec, 'type' | 'name'>): string | null {
+function checkVertex(label: string, v: Omit<VertexSpec, 'type' | 'name'>): string | null {
   if (!LOCATION.test(v.location)) return `${label}: location "${v.location}" is not a Vertex AI location such as us-central1`;
   if (!/^https?:\/\//.test(v.baseUrl)) return `${label}: baseUrl must be an http(s) URL`;
   if (!/^https?:\/\//.test(v.storageBaseUrl)) return `${label}: storageBaseUrl must be an http(s) URL`;
@@ -113,7 +114,7 @@ export function checkVertex(label: string, v: Omit<VertexSpec, 'type' | 'name'>)
 const trimSlash = (u: string): string => u.replace(/\/+$/, '');
 
 /** `https://host` or `https://host/api/v1` → `https://host/api/v1`. */
-export function apixoBaseUrl(raw: string): string {
+function apixoBaseUrl(raw: string): string {
   const trimmed = trimSlash(raw.trim());
   return /\/api\/v1$/.test(trimmed) ? trimmed : `${trimmed}/api/v1`;
 }
@@ -126,13 +127,32 @@ export function apixoBaseUrl(raw: string): string {
  */
 export function parseEngineSpecs(raw: string | undefined, gemini: GeminiDefaults, vertex?: VertexDefaults, falKey?: string | null): Parsed<EngineSpec[]> {
   const specs: EngineSpec[] = [{ name: 'local', type: 'local' }];
-  if (gemini.apiKey) specs.push({ name: 'gemini', type: 'gemini', apiKey: gemini.apiKey, baseUrl: gemini.baseUrl, modelFast: gemini.modelFast, modelQuality: gemini.modelQuality });
+  if (gemini.apiKey)
+    specs.push({
+      name: 'gemini',
+      type: 'gemini',
+      apiKey: gemini.apiKey,
+      baseUrl: gemini.baseUrl,
+      modelFast: gemini.modelFast,
+      modelQuality: gemini.modelQuality,
+    });
   if (vertex?.project) {
-    if (!vertex.credentialsFile) return { ok: false, error: 'needs a service-account key for the vertex engine: set GOOGLE_APPLICATION_CREDENTIALS=/path/key.json (LONGSHOT_VERTEX_PROJECT is set)' };
+    if (!vertex.credentialsFile)
+      return {
+        ok: false,
+        error: 'needs a service-account key for the vertex engine: set GOOGLE_APPLICATION_CREDENTIALS=/path/key.json (LONGSHOT_VERTEX_PROJECT is set)',
+      };
     const spec: VertexSpec = {
-      name: 'vertex', type: 'vertex', project: vertex.project, location: vertex.location, credentialsFile: vertex.credentialsFile,
-      modelFast: vertex.modelFast, modelQuality: vertex.modelQuality, baseUrl: trimSlash(vertex.baseUrl ?? vertexBaseUrl(vertex.location)),
-      storageUri: vertex.storageUri, storageBaseUrl: trimSlash(vertex.storageBaseUrl),
+      name: 'vertex',
+      type: 'vertex',
+      project: vertex.project,
+      location: vertex.location,
+      credentialsFile: vertex.credentialsFile,
+      modelFast: vertex.modelFast,
+      modelQuality: vertex.modelQuality,
+      baseUrl: trimSlash(vertex.baseUrl ?? vertexBaseUrl(vertex.location)),
+      storageUri: vertex.storageUri,
+      storageBaseUrl: trimSlash(vertex.storageBaseUrl),
     };
     const bad = checkVertex('the vertex engine (LONGSHOT_VERTEX_*)', spec);
     if (bad) return { ok: false, error: bad };
@@ -160,13 +180,19 @@ export function parseEngineSpecs(raw: string | undefined, gemini: GeminiDefaults
       if (k === 'type') continue;
       const want = allowed[k];
       if (!want) return { ok: false, error: `engine "${name}" has an unknown setting "${k}" (a ${type} engine takes ${Object.keys(allowed).join(', ')})` };
-      if (typeof x !== want || x === null || (want === 'object' && Array.isArray(x))) return { ok: false, error: `engine "${name}": "${k}" must be a${want === 'object' ? 'n' : ''} ${want}` };
+      if (typeof x !== want || x === null || (want === 'object' && Array.isArray(x)))
+        return { ok: false, error: `engine "${name}": "${k}" must be a${want === 'object' ? 'n' : ''} ${want}` };
     }
-    const str = (k: string, fallback: string | null): string | null => (typeof v[k] === 'string' && (v[k] as string).trim() ? (v[k] as string).trim() : fallback);
-    const parsed = type === 'gemini' ? geminiSpec(name, str, gemini)
-      : type === 'vertex' ? vertexSpec(name, str, vertex)
-        : type === 'apixo' ? apixoSpec(name, v, str)
-          : falSpec(name, v, str);
+    const str = (k: string, fallback: string | null): string | null =>
+      typeof v[k] === 'string' && (v[k] as string).trim() ? (v[k] as string).trim() : fallback;
+    const parsed =
+      type === 'gemini'
+        ? geminiSpec(name, str, gemini)
+        : type === 'vertex'
+          ? vertexSpec(name, str, vertex)
+          : type === 'apixo'
+            ? apixoSpec(name, v, str)
+            : falSpec(name, v, str);
     if (!parsed.ok) return parsed;
     specs.push(parsed.value);
   }
@@ -180,7 +206,10 @@ function geminiSpec(name: string, str: Str, gemini: GeminiDefaults): Parsed<Gemi
   if (!apiKey) return { ok: false, error: `engine "${name}" needs "apiKey" (or set GEMINI_API_KEY)` };
   const baseUrl = trimSlash(str('baseUrl', gemini.baseUrl)!);
   if (!/^https?:\/\//.test(baseUrl)) return { ok: false, error: `engine "${name}": baseUrl must be an http(s) URL` };
-  return { ok: true, value: { name, type: 'gemini', apiKey, baseUrl, modelFast: str('modelFast', gemini.modelFast)!, modelQuality: str('modelQuality', gemini.modelQuality)! } };
+  return {
+    ok: true,
+    value: { name, type: 'gemini', apiKey, baseUrl, modelFast: str('modelFast', gemini.modelFast)!, modelQuality: str('modelQuality', gemini.modelQuality)! },
+  };
 }
 
 function vertexSpec(name: string, str: Str, vertex: VertexDefaults | undefined): Parsed<VertexSpec> {
@@ -190,7 +219,11 @@ function vertexSpec(name: string, str: Str, vertex: VertexDefaults | undefined):
   if (!credentialsFile) return { ok: false, error: `engine "${name}" needs "credentialsFile" (or set GOOGLE_APPLICATION_CREDENTIALS)` };
   const location = str('location', vertex?.location ?? 'us-central1')!;
   const spec: VertexSpec = {
-    name, type: 'vertex', project, location, credentialsFile,
+    name,
+    type: 'vertex',
+    project,
+    location,
+    credentialsFile,
     modelFast: str('modelFast', vertex?.modelFast ?? VERTEX_MODEL_FAST)!,
     modelQuality: str('modelQuality', vertex?.modelQuality ?? VERTEX_MODEL_QUALITY)!,
     baseUrl: trimSlash(str('baseUrl', vertexBaseUrl(location))!),
@@ -211,11 +244,12 @@ function falSpec(name: string, v: Record<string, unknown>, str: Str): Parsed<Fal
   return { ok: true, value: { name, type: 'fal', apiKey, baseUrl, endpoints: endpoints.value, allowPrivate: v.allowPrivate === true } };
 }
 
-export const FAL_QUEUE_URL = 'https://queue.fal.run';
+const FAL_QUEUE_URL = 'https://queue.fal.run';
 
 function apixoSpec(name: string, v: Record<string, unknown>, str: Str): Parsed<ApixoSpec> {
   const baseUrl = str('baseUrl', null);
-  if (!baseUrl || !/^https?:\/\/[^/]/.test(baseUrl)) return { ok: false, error: `engine "${name}" needs "baseUrl": the upstream's http(s) URL, e.g. https://api.apixo.ai/api/v1` };
+  if (!baseUrl || !/^https?:\/\/[^/]/.test(baseUrl))
+    return { ok: false, error: `engine "${name}" needs "baseUrl": the upstream's http(s) URL, e.g. https://api.apixo.ai/api/v1` };
   const apiKey = str('apiKey', null);
   if (!apiKey) return { ok: false, error: `engine "${name}" needs "apiKey": a key of the upstream account` };
   const hours = v.extendWindowHours === undefined ? 24 : (v.extendWindowHours as number);
@@ -226,4 +260,3 @@ function apixoSpec(name: string, v: Record<string, unknown>, str: Str): Parsed<A
 /** Vertex AI's GA Veo 3.1 ids (docs/model-ids.md): the preview ids were retired there on 2026-04-02. */
 export const VERTEX_MODEL_FAST = 'veo-3.1-fast-generate-001';
 export const VERTEX_MODEL_QUALITY = 'veo-3.1-generate-001';
-

@@ -1,5 +1,5 @@
-import type { FailCode } from '../domain/task-state.js';
 import type { GenerationType, Mode, Model } from '../domain/models.js';
+import type { FailCode } from '../domain/task-state.js';
 
 /**
  * A still image the engine may use: downloaded, decoded and re-encoded by sharp
@@ -98,7 +98,7 @@ export interface EngineFailure {
  */
 export type ModelCheck =
   | { state: 'ok' }
-  | { state: 'unavailable'; reason: string; fix: string; /** Safe to show a client: no account detail. */ summary: string }
+  | { state: 'unavailable'; reason: string; fix: string /** Safe to show a client: no account detail. */; summary: string }
   | { state: 'unknown'; reason: string };
 
 export type RenderOutcome = RenderedVideo | EngineFailure;

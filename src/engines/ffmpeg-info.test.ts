@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locateFfmpeg } from './ffmpeg.js';
 import { BUNDLED_FFMPEG_WARNING, describeFfmpeg, logFfmpeg, parseFfmpegVersion } from './ffmpeg-info.js';
@@ -39,7 +39,10 @@ afterAll(async () => {
 
 describe('parseFfmpegVersion', () => {
   it.each([
-    ['ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/  Copyright (c) 2000-2018 the FFmpeg developers\nbuilt with gcc 6.3.0', 'N-47683-g0e8eb07980-static'],
+    [
+      'ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/  Copyright (c) 2000-2018 the FFmpeg developers\nbuilt with gcc 6.3.0',
+      'N-47683-g0e8eb07980-static',
+    ],
     ['ffmpeg version 6.1.1-3ubuntu5 Copyright (c) 2000-2023 the FFmpeg developers\n', '6.1.1-3ubuntu5'],
     ['\r\nffmpeg version n7.1 Copyright (c) 2000-2024 the FFmpeg developers\r\nbuilt with clang', 'n7.1'],
     ['ffmpeg version 5.1.6-0+deb12u1 Copyright (c) 2000-2024 the FFmpeg developers', '5.1.6-0+deb12u1'],
@@ -47,7 +50,7 @@ describe('parseFfmpegVersion', () => {
     expect(parseFfmpegVersion(output)).toEqual({ line: output.trim().split(/\r?\n/)[0], version });
   });
 
-  it('has no version for output that is not ffmpeg\'s', () => {
+  it("has no version for output that is not ffmpeg's", () => {
     expect(parseFfmpegVersion('')).toBeNull();
     expect(parseFfmpegVersion('ffprobe version 4.2 Copyright')).toEqual({ line: 'ffprobe version 4.2 Copyright', version: null });
   });
@@ -69,23 +72,42 @@ describe('locateFfmpeg', () => {
 describe('describeFfmpeg', () => {
   it('runs the chosen binary once and reads its version', async () => {
     expect(await describeFfmpeg(undefined, pathDir)).toEqual({
-      path: join(pathDir, 'ffmpeg'), source: 'PATH', bundled: false, version: '7.1.1',
-      versionLine: 'ffmpeg version 7.1.1 Copyright (c) 2000-2025 the FFmpeg developers', error: null,
+      path: join(pathDir, 'ffmpeg'),
+      source: 'PATH',
+      bundled: false,
+      version: '7.1.1',
+      versionLine: 'ffmpeg version 7.1.1 Copyright (c) 2000-2025 the FFmpeg developers',
+      error: null,
     });
-    expect(await describeFfmpeg(undefined, '')).toMatchObject({ path: BUNDLED, source: 'bundled', bundled: true, version: 'N-47683-g0e8eb07980-static', error: null });
+    expect(await describeFfmpeg(undefined, '')).toMatchObject({
+      path: BUNDLED,
+      source: 'bundled',
+      bundled: true,
+      version: 'N-47683-g0e8eb07980-static',
+      error: null,
+    });
   });
 
   it('says why when the binary does not run or is not ffmpeg', async () => {
     const missing = await describeFfmpeg(join(dir, 'no-such-ffmpeg'));
     expect(missing).toMatchObject({ source: 'configured', version: null, versionLine: null, error: expect.stringMatching(/ENOENT/) });
-    expect(await describeFfmpeg(join(notFfmpegDir, 'ffmpeg'))).toMatchObject({ version: null, versionLine: 'hello', error: expect.stringMatching(/ffmpeg version/) });
+    expect(await describeFfmpeg(join(notFfmpegDir, 'ffmpeg'))).toMatchObject({
+      version: null,
+      versionLine: 'hello',
+      error: expect.stringMatching(/ffmpeg version/),
+    });
   });
 });
 
 describe('logFfmpeg', () => {
   function capture(): { log: Logger; lines: Array<{ level: number; msg: string; ffmpeg?: unknown }> } {
     const lines: Array<{ level: number; msg: string }> = [];
-    const stream = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString())); done(); } });
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    });
     return { log: pino({ level: 'info' }, stream), lines };
   }
   const settle = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -8,8 +8,7 @@ import { locateFfmpeg, type ResolvedBinary } from './ffmpeg.js';
  * media, so an operator should see that it is in use and how to replace it.
  */
 
-export const BUNDLED_FFMPEG_WARNING =
-  'ffmpeg from @ffmpeg-installer (2018 build) is in use; install a current ffmpeg on PATH or set LONGSHOT_FFMPEG';
+export const BUNDLED_FFMPEG_WARNING = 'ffmpeg from @ffmpeg-installer (2018 build) is in use; install a current ffmpeg on PATH or set LONGSHOT_FFMPEG';
 
 export interface FfmpegInfo extends ResolvedBinary {
   /** The version word of `ffmpeg -version`, e.g. `7.1.1` or `N-47683-g0e8eb07980-static`; null if unread. */
@@ -22,7 +21,10 @@ export interface FfmpegInfo extends ResolvedBinary {
 
 /** The first line of `ffmpeg -version` output and its version word ("ffmpeg version X …"). */
 export function parseFfmpegVersion(output: string): { line: string; version: string | null } | null {
-  const line = output.split(/\r?\n/).find((l) => l.trim().length > 0)?.trim();
+  const line = output
+    .split(/\r?\n/)
+    .find((l) => l.trim().length > 0)
+    ?.trim();
   if (line === undefined) return null;
   const version = /^ffmpeg version (\S+)/.exec(line)?.[1] ?? null;
   return { line, version };

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, realpathSync } from 'node:fs';
+import { accessSync, existsSync, constants as fsConstants, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 
@@ -33,7 +33,7 @@ function installerPath(pkg: string): string | null {
 }
 
 /** Where the binary came from: LONGSHOT_FFMPEG, the PATH, or the npm package's static build. */
-export type BinarySource = 'configured' | 'PATH' | 'bundled';
+type BinarySource = 'configured' | 'PATH' | 'bundled';
 
 export interface ResolvedBinary {
   path: string;
@@ -135,12 +135,7 @@ const STDERR_TAIL_CHARS = 4000;
  * case the child is killed with SIGKILL at once (ffmpeg may ignore a polite SIGTERM while it
  * is blocked in a filter).
  */
-export function runFfmpeg(
-  ffmpegPath: string,
-  args: readonly string[],
-  signal?: AbortSignal,
-  options: { captureStdout?: boolean } = {},
-): Promise<FfmpegResult> {
+export function runFfmpeg(ffmpegPath: string, args: readonly string[], signal?: AbortSignal, options: { captureStdout?: boolean } = {}): Promise<FfmpegResult> {
   return new Promise<FfmpegResult>((resolve, reject) => {
     if (signal?.aborted) {
       reject(new FfmpegAbortedError());
@@ -176,9 +171,7 @@ export function runFfmpeg(
     };
 
     child.on('error', (err) => {
-      finish(() =>
-        reject(aborted ? new FfmpegAbortedError() : new FfmpegError(`cannot run ffmpeg: ${err.message}`, null, null, '')),
-      );
+      finish(() => reject(aborted ? new FfmpegAbortedError() : new FfmpegError(`cannot run ffmpeg: ${err.message}`, null, null, '')));
     });
     child.on('close', (code, sig) => {
       const tail = stderr.slice(-STDERR_TAIL_CHARS);

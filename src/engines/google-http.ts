@@ -15,7 +15,10 @@ export interface GoogleAuth {
  * retrying will not help), 0 when the issuer could not be reached.
  */
 export class AuthError extends Error {
-  constructor(message: string, readonly status: 0 | 401) {
+  constructor(
+    message: string,
+    readonly status: 0 | 401,
+  ) {
     super(message);
   }
 }
@@ -55,7 +58,11 @@ export function isTransient(status: number): boolean {
  * returned unread (downloads). Rejects only when `signal` fires.
  */
 export async function callGoogle(
-  http: GoogleHttp, method: 'GET' | 'POST', pathAndQuery: string, signal: AbortSignal, opts: { json?: unknown; raw?: boolean } = {},
+  http: GoogleHttp,
+  method: 'GET' | 'POST',
+  pathAndQuery: string,
+  signal: AbortSignal,
+  opts: { json?: unknown; raw?: boolean } = {},
 ): Promise<HttpAnswer> {
   let answer: HttpAnswer = { status: 0, body: null };
   let refreshed = false;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { guardedRequest, type LookupFn } from '../net/guarded-http.js';
 import { retryAfterMs } from '../domain/retry-after.js';
-import { isTransient, type HttpAnswer } from './google-http.js';
+import { guardedRequest, type LookupFn } from '../net/guarded-http.js';
+import { type HttpAnswer, isTransient } from './google-http.js';
 
 /** A partner's JSON API, reached through the network guard (apixo, fal). */
 export interface JsonTarget {
@@ -28,7 +28,11 @@ const MAX_JSON_BYTES = 1024 * 1024;
  * `Idempotency-Key` makes a retried submit safe on an upstream that supports it (Longshot does).
  */
 export async function callJson(
-  t: JsonTarget, method: 'GET' | 'POST' | 'PUT', path: string, signal: AbortSignal, opts: { json?: unknown; idempotencyKey?: string } = {},
+  t: JsonTarget,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  signal: AbortSignal,
+  opts: { json?: unknown; idempotencyKey?: string } = {},
 ): Promise<HttpAnswer> {
   let answer: HttpAnswer = { status: 0, body: null };
   for (let attempt = 0; ; attempt++) {
@@ -78,10 +82,20 @@ export function partnerMessage(answer: HttpAnswer): string {
   if (answer.status === 0) return `network error: ${answer.error ?? 'unknown'}`;
   if (answer.status === -1) return `refused by the network guard: ${answer.error ?? ''}`;
   const b = answer.body as { message?: unknown; detail?: unknown; data?: { error?: unknown } } | null;
-  const detail = typeof b?.data?.error === 'string' ? b.data.error
-    : typeof b?.message === 'string' ? b.message
-      : typeof b?.detail === 'string' ? b.detail
-        : Array.isArray(b?.detail) ? b.detail.map((d: { msg?: unknown }) => (typeof d?.msg === 'string' ? d.msg : '')).filter(Boolean).join('; ')
-          : typeof answer.body === 'string' ? answer.body.slice(0, 200) : '';
+  const detail =
+    typeof b?.data?.error === 'string'
+      ? b.data.error
+      : typeof b?.message === 'string'
+        ? b.message
+        : typeof b?.detail === 'string'
+          ? b.detail
+          : Array.isArray(b?.detail)
+            ? b.detail
+                .map((d: { msg?: unknown }) => (typeof d?.msg === 'string' ? d.msg : ''))
+                .filter(Boolean)
+                .join('; ')
+            : typeof answer.body === 'string'
+              ? answer.body.slice(0, 200)
+              : '';
   return `HTTP ${answer.status}${detail ? `: ${detail}` : ''}`;
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.js';
-import { listEngineHealth, saveEngineHealth, type EngineHealthRow } from '../db/engine-health-repo.js';
+import { type EngineHealthRow, listEngineHealth, saveEngineHealth } from '../db/engine-health-repo.js';
 import type { EngineStanding } from './health.js';
 
 /** Writes each change of an engine's standing to `engine_health`, for `longshot engines` and other processes. */
@@ -12,18 +12,36 @@ export function persistStanding(db: Db, log: Logger, now: () => number): (s: Eng
   };
 }
 
-export function toRow(s: EngineStanding, now: number, by: string): EngineHealthRow {
+function toRow(s: EngineStanding, now: number, by: string): EngineHealthRow {
   return {
-    engine: s.engine, available: s.available ? 1 : 0, reason: s.reason, fix: s.fix, consecutive_failures: s.consecutiveFailures,
-    open_until: s.openUntil, last_error: s.lastError, last_error_at: s.lastErrorAt, checked_at: s.checkedAt, updated_at: now, updated_by: by,
+    engine: s.engine,
+    available: s.available ? 1 : 0,
+    reason: s.reason,
+    fix: s.fix,
+    consecutive_failures: s.consecutiveFailures,
+    open_until: s.openUntil,
+    last_error: s.lastError,
+    last_error_at: s.lastErrorAt,
+    checked_at: s.checkedAt,
+    updated_at: now,
+    updated_by: by,
   };
 }
 
 export function fromRow(r: EngineHealthRow): EngineStanding & { updatedAt: number; updatedBy: string } {
   return {
-    engine: r.engine, available: r.available === 1, reason: r.reason, fix: r.fix, summary: r.available === 1 ? null : 'see the operator',
-    consecutiveFailures: r.consecutive_failures, openUntil: r.open_until, lastError: r.last_error, lastErrorAt: r.last_error_at,
-    checkedAt: r.checked_at, updatedAt: r.updated_at, updatedBy: r.updated_by,
+    engine: r.engine,
+    available: r.available === 1,
+    reason: r.reason,
+    fix: r.fix,
+    summary: r.available === 1 ? null : 'see the operator',
+    consecutiveFailures: r.consecutive_failures,
+    openUntil: r.open_until,
+    lastError: r.last_error,
+    lastErrorAt: r.last_error_at,
+    checkedAt: r.checked_at,
+    updatedAt: r.updated_at,
+    updatedBy: r.updated_by,
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineFailure, RenderedVideo } from './engine.js';
-import { createEngineHealth, type BreakerSettings, type EngineStanding } from './health.js';
+import { type BreakerSettings, createEngineHealth, type EngineStanding } from './health.js';
 
 const SETTINGS: BreakerSettings = { failures: 5, cooldownMs: 60_000, probeTimeoutMs: 300_000, recheckMs: 600_000 };
 const T0 = 1_700_000_000_000;
@@ -178,7 +178,12 @@ describe('engine health: availability', () => {
 
   it('a failed model check makes it unavailable with its reason, fix and summary; unknown changes nothing', () => {
     const { health, changes } = setup();
-    const check = { state: 'unavailable', reason: 'permission denied on acme-prod-4711', fix: 'grant roles/aiplatform.user', summary: 'credentials refused' } as const;
+    const check = {
+      state: 'unavailable',
+      reason: 'permission denied on acme-prod-4711',
+      fix: 'grant roles/aiplatform.user',
+      summary: 'credentials refused',
+    } as const;
     health.checked('vertex', check, T0);
     expect(health.standing('vertex')).toMatchObject({ available: false, reason: check.reason, fix: check.fix, summary: check.summary, checkedAt: T0 });
     const a = health.admit('vertex', T0 + 1);

@@ -28,7 +28,7 @@ export interface EngineStanding {
 }
 
 /** Whether to send a task to an engine; a refusal says why, for the operator and (`summary`) for the client. */
-export type Admission = { admit: true; probe: boolean } | { admit: false; why: string; summary: string };
+type Admission = { admit: true; probe: boolean } | { admit: false; why: string; summary: string };
 
 export interface BreakerSettings {
   /** Consecutive UPSTREAM_ERRORs that open the breaker. */
@@ -65,12 +65,25 @@ interface State extends EngineStanding {
 }
 
 export function createEngineHealth(
-  engines: readonly string[], settings: BreakerSettings, onChange: (s: EngineStanding) => void = () => undefined,
+  engines: readonly string[],
+  settings: BreakerSettings,
+  onChange: (s: EngineStanding) => void = () => undefined,
 ): EngineHealth {
   const states = new Map<string, State>();
   const fresh = (engine: string): State => ({
-    engine, available: true, reason: null, fix: null, summary: null, consecutiveFailures: 0, openUntil: null, lastError: null, lastErrorAt: null,
-    checkedAt: null, probeStartedAt: null, unavailableFrom: null, unavailableAt: null,
+    engine,
+    available: true,
+    reason: null,
+    fix: null,
+    summary: null,
+    consecutiveFailures: 0,
+    openUntil: null,
+    lastError: null,
+    lastErrorAt: null,
+    checkedAt: null,
+    probeStartedAt: null,
+    unavailableFrom: null,
+    unavailableAt: null,
   });
   for (const e of engines) states.set(e, fresh(e));
   const get = (engine: string): State => {
@@ -92,16 +105,28 @@ export function createEngineHealth(
           s.probeStartedAt = now;
           return { admit: true, probe: true };
         }
-        return { admit: false, why: `${engine} is unavailable: ${s.reason ?? 'unknown reason'}`, summary: `${engine} is unavailable (${s.summary ?? 'see the operator'})` };
+        return {
+          admit: false,
+          why: `${engine} is unavailable: ${s.reason ?? 'unknown reason'}`,
+          summary: `${engine} is unavailable (${s.summary ?? 'see the operator'})`,
+        };
       }
       if (s.openUntil === null) return { admit: true, probe: false };
       const failing = `${engine} failed ${s.consecutiveFailures} times in a row`;
       if (now < s.openUntil) {
         const until = new Date(s.openUntil).toISOString();
-        return { admit: false, why: `${failing}; skipped until ${until} (last: ${s.lastError ?? 'unknown'})`, summary: `${failing} and is skipped until ${until}` };
+        return {
+          admit: false,
+          why: `${failing}; skipped until ${until} (last: ${s.lastError ?? 'unknown'})`,
+          summary: `${failing} and is skipped until ${until}`,
+        };
       }
       if (s.probeStartedAt !== null && now < s.probeStartedAt + settings.probeTimeoutMs) {
-        return { admit: false, why: `${failing}; another task is probing it (last: ${s.lastError ?? 'unknown'})`, summary: `${failing}; another task is probing it` };
+        return {
+          admit: false,
+          why: `${failing}; another task is probing it (last: ${s.lastError ?? 'unknown'})`,
+          summary: `${failing}; another task is probing it`,
+        };
       }
       s.probeStartedAt = now;
       return { admit: true, probe: true };

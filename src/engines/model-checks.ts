@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Engine } from './engine.js';
+import type { Engine, ModelCheck } from './engine.js';
 import type { EngineHealth } from './health.js';
 
 /** While an engine is unavailable its check runs this often, so a fixed key or model is noticed soon. */
@@ -26,7 +26,7 @@ export function startModelChecks(engines: readonly Engine[], health: EngineHealt
   async function checkOne(engine: Engine): Promise<void> {
     const before = health.standing(engine.name).available;
     const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)]);
-    let check;
+    let check: ModelCheck;
     try {
       check = await engine.checkModels!(signal);
     } catch (err) {

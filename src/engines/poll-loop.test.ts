@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pollUntilDone, type PollAnswer } from './poll-loop.js';
+import { type PollAnswer, pollUntilDone } from './poll-loop.js';
 import { LatencyHistory } from './poll-schedule.js';
 
 /** A clock that moves `stepMs` with each poll's round trip, so the recorded times are exact. */
@@ -23,7 +23,16 @@ describe('pollUntilDone', () => {
   it('records the middle of the last interval as the completion time, not the time it was seen', async () => {
     const s = scripted([{ running: true }, { running: true }, { done: 'video' }], 100);
     const history = new LatencyHistory();
-    const out = await pollUntilDone({ submittedAt: 1000, deadlineMs: 60_000, policy, history, pollFirst: false, now: s.now, signal: new AbortController().signal, poll: s.poll });
+    const out = await pollUntilDone({
+      submittedAt: 1000,
+      deadlineMs: 60_000,
+      policy,
+      history,
+      pollFirst: false,
+      now: s.now,
+      signal: new AbortController().signal,
+      poll: s.poll,
+    });
     expect(out).toBe('video');
     // Asked at +0 and +100 (running), then at +200 (done): it finished between +100 and +200.
     expect(s.asked).toEqual([1000, 1100, 1200]);
@@ -34,16 +43,47 @@ describe('pollUntilDone', () => {
     const history = new LatencyHistory();
     const failed = { ok: false as const, failCode: 'UPSTREAM_ERROR' as const, message: 'HTTP 500', retryable: false };
     const a = scripted([{ failed }], 50);
-    expect(await pollUntilDone({ submittedAt: 1000, deadlineMs: 60_000, policy, history, pollFirst: false, now: a.now, signal: new AbortController().signal, poll: a.poll })).toEqual(failed);
+    expect(
+      await pollUntilDone({
+        submittedAt: 1000,
+        deadlineMs: 60_000,
+        policy,
+        history,
+        pollFirst: false,
+        now: a.now,
+        signal: new AbortController().signal,
+        poll: a.poll,
+      }),
+    ).toEqual(failed);
     const b = scripted([{ done: 'video' }], 50);
-    expect(await pollUntilDone({ submittedAt: 0, deadlineMs: 60_000, policy, history, pollFirst: true, now: b.now, signal: new AbortController().signal, poll: b.poll })).toBe('video');
+    expect(
+      await pollUntilDone({
+        submittedAt: 0,
+        deadlineMs: 60_000,
+        policy,
+        history,
+        pollFirst: true,
+        now: b.now,
+        signal: new AbortController().signal,
+        poll: b.poll,
+      }),
+    ).toBe('video');
     expect(history.size).toBe(0);
   });
 
   it('gives up with TIMEOUT at the deadline counted from the submit', async () => {
     const s = scripted([], 400);
     const history = new LatencyHistory();
-    const out = await pollUntilDone({ submittedAt: 1000, deadlineMs: 1000, policy, history, pollFirst: false, now: s.now, signal: new AbortController().signal, poll: s.poll });
+    const out = await pollUntilDone({
+      submittedAt: 1000,
+      deadlineMs: 1000,
+      policy,
+      history,
+      pollFirst: false,
+      now: s.now,
+      signal: new AbortController().signal,
+      poll: s.poll,
+    });
     expect(out).toMatchObject({ ok: false, failCode: 'TIMEOUT' });
     expect(s.asked.length).toBeLessThanOrEqual(3);
   });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EngineFailure } from './engine.js';
-import { nextPollDelay, type LatencyHistory, type PollPolicy } from './poll-schedule.js';
+import { type LatencyHistory, nextPollDelay, type PollPolicy } from './poll-schedule.js';
 import { engineFailure } from './upstream-job.js';
 
 /**

@@ -89,8 +89,9 @@ describe('nextPollDelay', () => {
   });
 
   it('never waits less than denseMs nor more than max(sparseMaxMs, retryAfter)', () => {
-    const policyArb = fc.integer({ min: 1, max: 60 * S }).chain((denseMs) =>
-      fc.integer({ min: denseMs, max: denseMs + 300 * S }).map((sparseMaxMs) => ({ denseMs, sparseMaxMs })));
+    const policyArb = fc
+      .integer({ min: 1, max: 60 * S })
+      .chain((denseMs) => fc.integer({ min: denseMs, max: denseMs + 300 * S }).map((sparseMaxMs) => ({ denseMs, sparseMaxMs })));
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 0, max: 1_000 * S }), { maxLength: 40 }),

@@ -23,9 +23,10 @@ export function createEngineRegistry(routes: Record<Strategy, Engine[]>): Engine
   return {
     routesFor(strategy, model, generationType, source, now = Date.now()) {
       return routes[strategy].filter(
-        (e) => e.capabilities.models.includes(model)
-          && (model === 'veo-3-1-extend' || e.capabilities.generationTypes.includes(generationType))
-          && (!source || e.capabilities.extendsForeignSources || (e.canExtend?.(source, now) ?? false)),
+        (e) =>
+          e.capabilities.models.includes(model) &&
+          (model === 'veo-3-1-extend' || e.capabilities.generationTypes.includes(generationType)) &&
+          (!source || e.capabilities.extendsForeignSources || (e.canExtend?.(source, now) ?? false)),
       );
     },
     byName: (name) => all.get(name),

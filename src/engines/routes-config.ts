@@ -1,5 +1,5 @@
 import { STRATEGIES, type Strategy } from '../domain/models.js';
-import { PARTNER_TYPES, type EngineSpec, type Parsed } from './engine-specs.js';
+import { type EngineSpec, PARTNER_TYPES, type Parsed } from './engine-specs.js';
 
 /**
  * The route table: `LONGSHOT_ROUTES="official=gemini;value=partner;auto=value,official"`. A list
@@ -12,12 +12,22 @@ import { PARTNER_TYPES, type EngineSpec, type Parsed } from './engine-specs.js';
 export function parseRoutes(raw: string | undefined, specs: readonly EngineSpec[]): Parsed<Record<Strategy, string[]>> {
   const names = new Set(specs.map((s) => s.name));
   const given = new Map<Strategy, string[]>();
-  for (const part of (raw ?? '').split(';').map((p) => p.trim()).filter((p) => p.length > 0)) {
+  for (const part of (raw ?? '')
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)) {
     const eq = part.indexOf('=');
     const strategy = (eq < 0 ? part : part.slice(0, eq)).trim();
     if (!(STRATEGIES as readonly string[]).includes(strategy)) return { ok: false, error: `"${strategy}" is not a strategy; use ${STRATEGIES.join(', ')}` };
     if (given.has(strategy as Strategy)) return { ok: false, error: `strategy ${strategy} is given twice` };
-    const list = eq < 0 ? [] : part.slice(eq + 1).split(',').map((n) => n.trim()).filter((n) => n.length > 0);
+    const list =
+      eq < 0
+        ? []
+        : part
+            .slice(eq + 1)
+            .split(',')
+            .map((n) => n.trim())
+            .filter((n) => n.length > 0);
     for (const n of list) {
       if (!names.has(n) && !(STRATEGIES as readonly string[]).includes(n)) {
         return { ok: false, error: `strategy ${strategy} names "${n}", which is neither an engine (${[...names].join(', ')}) nor a strategy` };

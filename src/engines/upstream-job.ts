@@ -8,11 +8,16 @@ export interface SavedRef {
 }
 
 /** A failure of an upstream engine: final for this engine (the route may fail over on UPSTREAM_ERROR). */
-export const engineFailure = (failCode: EngineFailure['failCode'], message: string, engineUnavailable?: string): EngineFailure =>
-  ({ ok: false, failCode, message, retryable: false, ...(engineUnavailable ? { engineUnavailable } : {}) });
+export const engineFailure = (failCode: EngineFailure['failCode'], message: string, engineUnavailable?: string): EngineFailure => ({
+  ok: false,
+  failCode,
+  message,
+  retryable: false,
+  ...(engineUnavailable ? { engineUnavailable } : {}),
+});
 
 /** The reference an earlier attempt saved, or null when there is none (or it is not ours). */
-export function parseSavedRef(raw: string | null): SavedRef | null {
+function parseSavedRef(raw: string | null): SavedRef | null {
   if (raw === null) return null;
   try {
     const v = JSON.parse(raw) as Partial<SavedRef>;
@@ -26,8 +31,10 @@ export function parseSavedRef(raw: string | null): SavedRef | null {
  * A finished Veo operation without a video: filtered by Responsible AI (count or reasons given),
  * or else an error. Shared by the Gemini API's and Vertex AI's answers, which name these alike.
  */
-export function withoutVideo(r: { raiMediaFilteredCount?: unknown; raiMediaFilteredReasons?: unknown }):
-  { kind: 'filtered'; reasons: string[] } | { kind: 'error'; code: null; message: string } {
+export function withoutVideo(r: {
+  raiMediaFilteredCount?: unknown;
+  raiMediaFilteredReasons?: unknown;
+}): { kind: 'filtered'; reasons: string[] } | { kind: 'error'; code: null; message: string } {
   const reasons = Array.isArray(r.raiMediaFilteredReasons) ? r.raiMediaFilteredReasons.filter((x): x is string => typeof x === 'string') : [];
   const count = typeof r.raiMediaFilteredCount === 'number' ? r.raiMediaFilteredCount : 0;
   if (count > 0 || reasons.length > 0) return { kind: 'filtered', reasons };
@@ -40,7 +47,8 @@ export function withoutVideo(r: { raiMediaFilteredCount?: unknown; raiMediaFilte
  * resumes that job and never submits (and pays) twice.
  */
 export async function submitOrResume(
-  ctx: EngineRunContext | undefined, submit: () => Promise<SavedRef | EngineFailure>,
+  ctx: EngineRunContext | undefined,
+  submit: () => Promise<SavedRef | EngineFailure>,
 ): Promise<{ ref: SavedRef; resumed: boolean } | EngineFailure> {
   const saved = parseSavedRef(ctx?.upstreamRef ?? null);
   if (saved !== null) return { ref: saved, resumed: true };

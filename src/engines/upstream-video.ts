@@ -17,7 +17,11 @@ export interface FinishTools {
 }
 
 export const upstreamFailure = (message: string, engineUnavailable?: string): EngineFailure => ({
-  ok: false, failCode: 'UPSTREAM_ERROR', message, retryable: false, ...(engineUnavailable ? { engineUnavailable } : {}),
+  ok: false,
+  failCode: 'UPSTREAM_ERROR',
+  message,
+  retryable: false,
+  ...(engineUnavailable ? { engineUnavailable } : {}),
 });
 
 /** The path of a job's raw upstream download, next to its output. */
@@ -43,7 +47,11 @@ export async function downloadTo(http: GoogleHttp, pathAndQuery: string, dest: s
  * duration back from the file. `upstreamVideo` is the upstream's handle, kept for extensions.
  */
 export async function finishUpstreamVideo(
-  raw: string, job: RenderJob, tools: FinishTools, signal: AbortSignal, upstreamVideo?: string,
+  raw: string,
+  job: RenderJob,
+  tools: FinishTools,
+  signal: AbortSignal,
+  upstreamVideo?: string,
 ): Promise<RenderOutcome> {
   const facts = await inspectMedia(tools.ffmpegPath, raw, signal);
   if (!facts) {
@@ -54,10 +62,32 @@ export async function finishUpstreamVideo(
   const text = cleanWatermarkText(job.watermark);
   if (text !== null) {
     const filter = await watermarkFilter({ text, fontPath: tools.fontPath, workDir: tools.workDir, width, height });
-    await runFfmpeg(tools.ffmpegPath, [
-      '-y', '-v', 'error', '-i', raw, '-vf', filter, '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p',
-      '-c:a', 'copy', '-movflags', '+faststart', job.outVideoPath,
-    ], signal);
+    await runFfmpeg(
+      tools.ffmpegPath,
+      [
+        '-y',
+        '-v',
+        'error',
+        '-i',
+        raw,
+        '-vf',
+        filter,
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-crf',
+        '18',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'copy',
+        '-movflags',
+        '+faststart',
+        job.outVideoPath,
+      ],
+      signal,
+    );
     await rm(raw, { force: true });
   } else {
     await rename(raw, job.outVideoPath);

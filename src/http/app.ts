@@ -1,28 +1,28 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import { RATE_WINDOW_MS, type RateDecision, type RateLimiter, rateLimitHeaders } from '../limits/rate-limiter.js';
+import { type Caller, effectiveLimits } from '../services/caller.js';
 import type { Deps } from '../services/deps.js';
 import { ApiError, envelope } from './api-error.js';
 import type { AuthContext, Authenticator } from './auth.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RATE_WINDOW_MS, rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
-import { effectiveLimits, type Caller } from '../services/caller.js';
-import { generateTaskRoute } from './routes/generate-task.js';
-import { statusTaskRoute } from './routes/status-task.js';
-import { currentBalanceRoute } from './routes/current-balance.js';
-import { cancelTaskRoute } from './routes/cancel-task.js';
+import { contentEncodingRefusal, installJsonParser } from './body-rules.js';
+import { clientErrorHandler, noteRequest } from './client-errors.js';
+import { createKeyWatch } from './key-watch.js';
+import { logCompleted, requestIdOf } from './request-log.js';
 import { accountLedgerRoute } from './routes/account-ledger.js';
+import { cancelTaskRoute } from './routes/cancel-task.js';
+import { currentBalanceRoute } from './routes/current-balance.js';
 import { eventsRoute } from './routes/events.js';
 import { filesRoute } from './routes/files.js';
+import { generateTaskRoute } from './routes/generate-task.js';
 import { healthRoute } from './routes/healthz.js';
 import { playgroundRoute } from './routes/playground.js';
-import { webhookDeliveriesRoute } from './routes/webhook-deliveries.js';
 import { redeliverWebhookRoute } from './routes/redeliver-webhook.js';
-import { countedDecision, statusFastPath } from './status-fast-path.js';
-import { logCompleted, requestIdOf } from './request-log.js';
-import { isHeldOpen } from './wait.js';
-import { createKeyWatch } from './key-watch.js';
-import { clientErrorHandler, noteRequest } from './client-errors.js';
-import { contentEncodingRefusal, installJsonParser } from './body-rules.js';
+import { statusTaskRoute } from './routes/status-task.js';
+import { webhookDeliveriesRoute } from './routes/webhook-deliveries.js';
 import { tagConnections } from './shutdown.js';
+import { countedDecision, statusFastPath } from './status-fast-path.js';
+import { isHeldOpen } from './wait.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { columnsToSettings, findKeyByHash, hashApiKey } from '../db/accounts-repo.js';
-import type { Caller } from '../services/caller.js';
 import type { Db } from '../db/connect.js';
+import type { Caller } from '../services/caller.js';
 import type { Clock } from '../services/deps.js';
 
 /** The authenticated caller: account, key and the key's permissions and limits. */

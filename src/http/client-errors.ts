@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { HttpServerLimits } from '../config.js';
@@ -26,7 +26,7 @@ export function noteRequest(req: IncomingMessage, res: ServerResponse): void {
  */
 function answered(socket: Socket): boolean {
   const res = lastAnswer.get(socket);
-  return res !== undefined && res.headersSent && (!res.writableFinished || !res.req.complete);
+  return res?.headersSent === true && (!res.writableFinished || !res.req.complete);
 }
 
 function describe(code: string | undefined, limits: HttpServerLimits): { status: number; error: string } {

@@ -1,7 +1,7 @@
 import type { Authenticator } from './auth.js';
 
 /** A held request's view of its key: `signal` aborts when the client leaves or the key is refused. */
-export interface HeldKey {
+interface HeldKey {
   readonly signal: AbortSignal;
   /** True once the key was refused (revoked) while the request was held. */
   readonly revoked: boolean;
@@ -72,10 +72,14 @@ export function createKeyWatch(auth: Authenticator, everyMs = CHECK_MS): KeyWatc
         ctrl.abort();
       };
       const leave = () => ctrl.abort();
-      if (header === undefined) end(); // cannot happen for an admitted request; refuse rather than hold
+      if (header === undefined)
+        end(); // cannot happen for an admitted request; refuse rather than hold
       else {
         let ends = held.get(header);
-        if (!ends) held.set(header, (ends = new Set()));
+        if (!ends) {
+          ends = new Set();
+          held.set(header, ends);
+        }
         ends.add(end);
         // Not kept alive by this timer: shutdown waits for held requests, not for the watch.
         timer ??= setInterval(() => void check(), everyMs).unref();

@@ -26,7 +26,10 @@ export function onServerClosing(res: ServerResponse, end: () => void): void {
     else res.once('finish', () => socket.end()); // an SSE stream: its headers said keep-alive
     end();
   };
-  if (closing.aborted) return stop();
+  if (closing.aborted) {
+    stop();
+    return;
+  }
   closing.addEventListener('abort', stop, { once: true });
   res.once('close', () => closing.removeEventListener('abort', stop));
 }

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isModel } from '../domain/models.js';
 import { findTaskStatusNow, type StatusRead } from '../db/tasks-repo.js';
-import { signedExpiry } from '../storage/url-signer.js';
+import { isModel } from '../domain/models.js';
+import { RATE_WINDOW_MS, type RateDecision, type RateLimiter, rateLimitHeaders } from '../limits/rate-limiter.js';
 import { effectiveLimits, mayUseModel, taskRefusal } from '../services/caller.js';
-import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
-import { RATE_WINDOW_MS, rateLimitHeaders, type RateDecision, type RateLimiter } from '../limits/rate-limiter.js';
+import { statusResponseJson, taskStatusView } from '../services/task-view.js';
+import { signedExpiry } from '../storage/url-signer.js';
 import type { Authenticator } from './auth.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 
@@ -84,7 +84,18 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
       200,
       limitHeaders === null
         ? ['x-request-id', id, 'content-type', JSON_TYPE, 'content-length', len]
-        : ['x-request-id', id, 'ratelimit-policy', limitHeaders['ratelimit-policy']!, 'ratelimit', limitHeaders.ratelimit!, 'content-type', JSON_TYPE, 'content-length', len],
+        : [
+            'x-request-id',
+            id,
+            'ratelimit-policy',
+            limitHeaders['ratelimit-policy']!,
+            'ratelimit',
+            limitHeaders.ratelimit!,
+            'content-type',
+            JSON_TYPE,
+            'content-length',
+            len,
+          ],
     );
     res.end(body);
     logCompleted(deps, { id, method: 'GET', url }, 200, performance.now() - started);

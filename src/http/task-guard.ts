@@ -1,6 +1,6 @@
-import { isTaskId } from '../domain/ids.js';
 import { findTaskStatus, type TaskStatusRow } from '../db/tasks-repo.js';
-import { taskRefusal, type Caller } from '../services/caller.js';
+import { isTaskId } from '../domain/ids.js';
+import { type Caller, taskRefusal } from '../services/caller.js';
 import type { Deps } from '../services/deps.js';
 import { ApiError } from './api-error.js';
 

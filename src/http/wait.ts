@@ -4,7 +4,7 @@ import type { Deps } from '../services/deps.js';
 import { ApiError } from './api-error.js';
 import { onServerClosing } from './shutdown.js';
 
-export const MAX_WAIT_S = 60;
+const MAX_WAIT_S = 60;
 
 /**
  * How often a waiting reader re-reads the task even without a signal. Signals reach it from this

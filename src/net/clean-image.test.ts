@@ -25,7 +25,9 @@ async function sides(data: Buffer): Promise<{ left: [number, number]; right: [nu
 /** A noisy JPEG (so its entropy-coded data is long), optionally with its frame size patched. */
 async function noiseJpeg(width: number, height: number): Promise<Buffer> {
   const raw = Buffer.from(Array.from({ length: width * height * 3 }, (_, i) => (i * 7919) % 251));
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg()
+    .toBuffer();
 }
 
 describe('cleanImage', () => {
@@ -45,9 +47,15 @@ describe('cleanImage', () => {
   });
 
   it('keeps PNG as PNG and turns WebP (lossy, and with alpha) into PNG at the same size', async () => {
-    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: 'green' } }).png().toBuffer();
-    const webp = await sharp({ create: { width: 65, height: 49, channels: 3, background: 'green' } }).webp().toBuffer();
-    const alpha = await sharp({ create: { width: 66, height: 50, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } }).webp().toBuffer();
+    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: 'green' } })
+      .png()
+      .toBuffer();
+    const webp = await sharp({ create: { width: 65, height: 49, channels: 3, background: 'green' } })
+      .webp()
+      .toBuffer();
+    const alpha = await sharp({ create: { width: 66, height: 50, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } })
+      .webp()
+      .toBuffer();
     const out = await Promise.all([cleanImage(png, 'image/png'), cleanImage(webp, 'image/webp'), cleanImage(alpha, 'image/webp')]);
     expect(out.map((r) => (r.ok ? [r.mime, r.width, r.height] : r.message))).toEqual([
       ['image/png', 64, 48],
@@ -63,9 +71,27 @@ describe('cleanImage', () => {
     const jpeg = await noiseJpeg(200, 150);
     const cases: Array<[string, Buffer, 'image/jpeg' | 'image/png']> = [
       ['JPEG cut in its scan data', jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), 'image/jpeg'],
-      ['JPEG signature then noise', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 31) % 256))]), 'image/jpeg'],
-      ['PNG bytes that claim to be JPEG', await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).png().toBuffer(), 'image/jpeg'],
-      ['PNG with a broken IHDR CRC', (() => { const b = Buffer.from(pngBomb(16, 16)); b[29] = (b[29] ?? 0) ^ 0xff; return b; })(), 'image/png'],
+      [
+        'JPEG signature then noise',
+        Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 31) % 256))]),
+        'image/jpeg',
+      ],
+      [
+        'PNG bytes that claim to be JPEG',
+        await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } })
+          .png()
+          .toBuffer(),
+        'image/jpeg',
+      ],
+      [
+        'PNG with a broken IHDR CRC',
+        (() => {
+          const b = Buffer.from(pngBomb(16, 16));
+          b[29] = (b[29] ?? 0) ^ 0xff;
+          return b;
+        })(),
+        'image/png',
+      ],
     ];
     for (const [name, bytes, mime] of cases) {
       expect(await cleanImage(bytes, mime), name).toMatchObject({ ok: false, failCode: 'UNSUPPORTED_FORMAT' });
@@ -89,14 +115,20 @@ describe('cleanImage', () => {
   });
 
   it('takes a lower pixel limit', async () => {
-    const png = await sharp({ create: { width: 101, height: 100, channels: 3, background: 'red' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 101, height: 100, channels: 3, background: 'red' } })
+      .png()
+      .toBuffer();
     expect(await cleanImage(png, 'image/png', 101 * 100)).toMatchObject({ ok: true, width: 101, height: 100 });
     expect(await cleanImage(png, 'image/png', 100 * 100)).toMatchObject({ ok: false, failCode: 'IMAGE_TOO_LARGE' });
   });
 
   it('leaves libvips no loader but JPEG, PNG and WebP', async () => {
-    const tiff = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).tiff().toBuffer();
-    const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).gif().toBuffer();
+    const tiff = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } })
+      .tiff()
+      .toBuffer();
+    const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } })
+      .gif()
+      .toBuffer();
     await expect(sharp(tiff).metadata()).rejects.toThrow();
     await expect(sharp(gif).metadata()).rejects.toThrow();
   });

@@ -17,7 +17,7 @@ import type { ImageMime } from './image-probe.js';
 export const MAX_IMAGE_PIXELS = 8192 * 8192;
 
 /** The formats sharp writes: JPEG stays JPEG, everything else (PNG, WebP) becomes PNG. */
-export type CleanMime = 'image/jpeg' | 'image/png';
+type CleanMime = 'image/jpeg' | 'image/png';
 
 export type CleanImageResult =
   | { ok: true; data: Buffer; mime: CleanMime; width: number; height: number }
@@ -59,7 +59,11 @@ export async function cleanImage(bytes: Buffer, mime: ImageMime, maxPixels = MAX
   const { width, height } = meta;
   if (!(width > 0 && height > 0)) return undecodable('image has no usable dimensions');
   if (width * height > maxPixels) {
-    return { ok: false, failCode: 'IMAGE_TOO_LARGE', message: `image is ${width}×${height} pixels; at most ${maxPixels} pixels (${Math.round(maxPixels / 1e6)} megapixels) are accepted` };
+    return {
+      ok: false,
+      failCode: 'IMAGE_TOO_LARGE',
+      message: `image is ${width}×${height} pixels; at most ${maxPixels} pixels (${Math.round(maxPixels / 1e6)} megapixels) are accepted`,
+    };
   }
 
   const outMime: CleanMime = mime === 'image/jpeg' ? 'image/jpeg' : 'image/png';

@@ -4,8 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orientedJpeg, pngBomb } from '../../test/support/images.js';
 import { fetchImage } from './fetch-image.js';
 
@@ -101,7 +101,9 @@ describe('fetchImage', () => {
     files.set('/photo.txt', files.get('/b.jpg')!); // misleading extension, real JPEG
     files.set('/portrait.jpg', await orientedJpeg(320, 180, 6));
     // A noisy JPEG cut in the middle of its entropy-coded data: the header still reads fine.
-    const noise = await sharp(Buffer.from(Array.from({ length: 200 * 150 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 200, height: 150, channels: 3 } }).jpeg().toBuffer();
+    const noise = await sharp(Buffer.from(Array.from({ length: 200 * 150 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 200, height: 150, channels: 3 } })
+      .jpeg()
+      .toBuffer();
     files.set('/truncated.jpg', noise.subarray(0, Math.floor(noise.length * 0.6)));
     files.set('/bomb.png', pngBomb(50_000, 50_000));
     port = await listen(server);
@@ -122,7 +124,7 @@ describe('fetchImage', () => {
     ['/lossy.webp', 'image/png', 200, 100], // VP8
     ['/lossless.webp', 'image/png', 201, 101], // VP8L
     ['/alpha.webp', 'image/png', 203, 103], // VP8X
-  ])('downloads %s and writes sharp\'s re-encode as %s %ix%i, never the bytes it got', async (path, mime, width, height) => {
+  ])("downloads %s and writes sharp's re-encode as %s %ix%i, never the bytes it got", async (path, mime, width, height) => {
     const dest = join(dir, `out-${path.slice(1)}`);
     const r = await fetchImage(`http://127.0.0.1:${port}${path}`, dest, open);
     expect(r).toEqual({ ok: true, image: { path: dest, mime, width, height } });

@@ -5,14 +5,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { LocalImage } from '../engines/engine.js';
-import { guardedRequest, type GuardedFailureKind, type LookupFn } from './guarded-http.js';
-import { probeImage } from './image-probe.js';
 import { cleanImage } from './clean-image.js';
+import { type GuardedFailureKind, guardedRequest, type LookupFn } from './guarded-http.js';
+import { probeImage } from './image-probe.js';
 
-export const DEFAULT_IMAGE_MAX_BYTES = 10 * 1024 * 1024;
-export const DEFAULT_IMAGE_TIMEOUT_MS = 30_000;
+const DEFAULT_IMAGE_MAX_BYTES = 10 * 1024 * 1024;
+const DEFAULT_IMAGE_TIMEOUT_MS = 30_000;
 
-export type ImageFailCode = 'IMAGE_DOWNLOAD_FAILED' | 'INVALID_IMAGE_URL' | 'IMAGE_TOO_LARGE' | 'UNSUPPORTED_FORMAT';
+type ImageFailCode = 'IMAGE_DOWNLOAD_FAILED' | 'INVALID_IMAGE_URL' | 'IMAGE_TOO_LARGE' | 'UNSUPPORTED_FORMAT';
 
 export interface FetchImageOptions {
   /** Operator switch for local development: allows private and loopback addresses. */
@@ -25,9 +25,7 @@ export interface FetchImageOptions {
   signal?: AbortSignal;
 }
 
-export type FetchImageResult =
-  | { ok: true; image: LocalImage }
-  | { ok: false; failCode: ImageFailCode; message: string };
+export type FetchImageResult = { ok: true; image: LocalImage } | { ok: false; failCode: ImageFailCode; message: string };
 
 function failCodeFor(kind: GuardedFailureKind): ImageFailCode {
   switch (kind) {
@@ -65,10 +63,7 @@ export async function fetchImage(url: string, destPath: string, opts: FetchImage
   });
   if (!res.ok) {
     const failCode = failCodeFor(res.kind);
-    const message =
-      failCode === 'IMAGE_TOO_LARGE'
-        ? `image is larger than ${maxBytes} bytes`
-        : `cannot download image: ${res.message}`;
+    const message = failCode === 'IMAGE_TOO_LARGE' ? `image is larger than ${maxBytes} bytes` : `cannot download image: ${res.message}`;
     return { ok: false, failCode, message };
   }
   if (res.status >= 300 && res.status < 400) {

@@ -21,7 +21,7 @@ export const defaultLookup: LookupFn = async (hostname) => {
   return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 };
 
-export const USER_AGENT = 'Longshot/0.1';
+const USER_AGENT = 'Longshot/0.1';
 
 export interface UrlPolicy {
   /** Operator switch for local development: allows http and private addresses. */
@@ -31,7 +31,7 @@ export interface UrlPolicy {
   lookup?: LookupFn;
 }
 
-export interface ParsedTarget {
+interface ParsedTarget {
   url: URL;
   /** Host without URL brackets, as given to the resolver or the socket. */
   host: string;
@@ -44,7 +44,7 @@ export interface ParsedTarget {
  * decimal/hex/octal/short IPv4 spellings to a dotted quad), http(s) only, https when required,
  * no userinfo, and an IP-literal host judged directly.
  */
-export function parseTarget(
+function parseTarget(
   raw: string,
   policy: Pick<UrlPolicy, 'allowPrivate' | 'requireHttps'>,
 ): { ok: true; target: ParsedTarget } | { ok: false; reason: string } {
@@ -91,10 +91,7 @@ function firstRefusal(host: string, addresses: readonly { address: string }[]): 
  * one public and one private answer is refused). With `allowPrivate` no DNS lookup is made.
  * An unresolvable host is refused. `timeoutMs` bounds the lookup (default 5 s).
  */
-export async function checkPublicUrl(
-  url: string,
-  opts: UrlPolicy & { timeoutMs?: number },
-): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function checkPublicUrl(url: string, opts: UrlPolicy & { timeoutMs?: number }): Promise<{ ok: true } | { ok: false; reason: string }> {
   const parsed = parseTarget(url, opts);
   if (!parsed.ok) return parsed;
   const { host, literal } = parsed.target;
@@ -117,15 +114,7 @@ export async function checkPublicUrl(
   }
 }
 
-export type GuardedFailureKind =
-  | 'blocked'
-  | 'dns'
-  | 'connect'
-  | 'timeout'
-  | 'too_large'
-  | 'tls'
-  | 'protocol'
-  | 'aborted';
+export type GuardedFailureKind = 'blocked' | 'dns' | 'connect' | 'timeout' | 'too_large' | 'tls' | 'protocol' | 'aborted';
 
 export interface GuardedRequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'HEAD';
@@ -209,10 +198,7 @@ function codedError(code: string, message: string): Error {
  * One HTTP request to a public address. Never throws for network outcomes: every failure is a
  * value with a `kind`. A 3xx is returned as a normal response (redirects are never followed).
  */
-export function guardedRequest(
-  rawUrl: string,
-  opts: GuardedRequestOptions,
-): Promise<GuardedResponse | GuardedFailure> {
+export function guardedRequest(rawUrl: string, opts: GuardedRequestOptions): Promise<GuardedResponse | GuardedFailure> {
   const parsed = parseTarget(rawUrl, opts);
   if (!parsed.ok) return Promise.resolve({ ok: false, kind: 'blocked', message: parsed.reason });
   if (opts.signal?.aborted) return Promise.resolve({ ok: false, kind: 'aborted', message: 'aborted before start' });

@@ -6,9 +6,7 @@
 
 export type ImageMime = 'image/jpeg' | 'image/png' | 'image/webp';
 
-export type ImageProbe =
-  | { ok: true; mime: ImageMime; width: number; height: number }
-  | { ok: false; reason: string };
+export type ImageProbe = { ok: true; mime: ImageMime; width: number; height: number } | { ok: false; reason: string };
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -59,10 +59,7 @@ interface Embedding {
 }
 
 // `::` and `::1` are inside ::/96 but get their own reasons, so they are listed before it.
-const V6_REFUSED_FIRST: readonly Range[] = [
-  v6('::/128', 'unspecified (::)'),
-  v6('::1/128', 'loopback (::1)'),
-];
+const V6_REFUSED_FIRST: readonly Range[] = [v6('::/128', 'unspecified (::)'), v6('::1/128', 'loopback (::1)')];
 
 const V6_EMBEDDED: readonly Embedding[] = [
   { range: v6('::ffff:0:0/96', ''), at: 12, label: 'IPv4-mapped' },

@@ -2,11 +2,9 @@ import { findTask } from '../db/tasks-repo.js';
 import type { Caller } from './caller.js';
 import type { Deps } from './deps.js';
 import { settleFailure } from './settle-task.js';
-import { taskStatusView, type TaskStatus } from './task-view.js';
+import { type TaskStatus, taskStatusView } from './task-view.js';
 
-export type CancelOutcome =
-  | { ok: true; status: TaskStatus }
-  | { ok: false; status: 404 | 409; error: string };
+export type CancelOutcome = { ok: true; status: TaskStatus } | { ok: false; status: 404 | 409; error: string };
 
 /**
  * Cancels a task that no worker has taken yet: it fails with CANCELLED and its hold is released,

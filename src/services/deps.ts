@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { TaskEvents } from './task-events.js';
-import type { ContentPolicy } from '../domain/moderation.js';
 import type { Db } from '../db/connect.js';
-import type { EngineRegistry } from '../engines/registry.js';
+import type { ContentPolicy } from '../domain/moderation.js';
 import type { EngineHealth, EngineStanding } from '../engines/health.js';
+import type { EngineRegistry } from '../engines/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 import type { CallbackTransport } from '../webhooks/deliver.js';
+import type { TaskEvents } from './task-events.js';
 
 /** Time source, injected so tests can move it. */
 export interface Clock {

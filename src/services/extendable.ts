@@ -1,7 +1,7 @@
+import type { TaskRow } from '../db/tasks-repo.js';
+import { getUpstream } from '../db/upstream-repo.js';
 import type { Strategy } from '../domain/models.js';
 import type { UpstreamVideo } from '../engines/engine.js';
-import { getUpstream } from '../db/upstream-repo.js';
-import type { TaskRow } from '../db/tasks-repo.js';
 import type { Deps } from './deps.js';
 
 /** The upstream handle of a finished task, when an upstream engine rendered it. */
@@ -20,6 +20,13 @@ export async function upstreamVideoOf(deps: Deps, task: TaskRow): Promise<Upstre
 export async function extendableOnRoute(deps: Deps, strategy: Strategy, source: TaskRow, now: number): Promise<boolean> {
   if (deps.engines.routesFor(strategy, 'veo-3-1-extend', 'TEXT_2_VIDEO').length === 0) return true;
   const upstream = await upstreamVideoOf(deps, source);
-  const video = { path: '', durationMs: Number(source.duration_ms), width: Number(source.width), height: Number(source.height), chainDepth: source.chain_depth, upstream };
+  const video = {
+    path: '',
+    durationMs: Number(source.duration_ms),
+    width: Number(source.width),
+    height: Number(source.height),
+    chainDepth: source.chain_depth,
+    upstream,
+  };
   return deps.engines.routesFor(strategy, 'veo-3-1-extend', 'TEXT_2_VIDEO', video, now).length > 0;
 }

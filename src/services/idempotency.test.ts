@@ -10,7 +10,10 @@ const reference = (v: unknown): string => {
   if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${reference(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${reference(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 };
@@ -19,7 +22,11 @@ const reference = (v: unknown): string => {
 const reversedDeep = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(reversedDeep);
   if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v).reverse().map((k) => [k, reversedDeep((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .reverse()
+        .map((k) => [k, reversedDeep((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 };

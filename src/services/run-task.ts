@@ -1,21 +1,19 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExtendInput, GenerateInput, Model, Strategy } from '../domain/models.js';
-import type { Engine, EngineFailure, EngineRunContext, LocalImage, RenderJob, RenderOutcome, SourceVideo } from '../engines/engine.js';
+import { recordEngineRun } from '../db/engine-health-repo.js';
 import { getTaskById, type SuccessFields, type TaskRow } from '../db/tasks-repo.js';
 import { getUpstream, saveUpstream } from '../db/upstream-repo.js';
-import { recordEngineRun } from '../db/engine-health-repo.js';
+import type { ExtendInput, GenerateInput, Model, Strategy } from '../domain/models.js';
+import type { Engine, EngineFailure, EngineRunContext, LocalImage, RenderJob, RenderOutcome, SourceVideo } from '../engines/engine.js';
 import { fetchImage } from '../net/fetch-image.js';
 import type { Deps } from './deps.js';
 import { upstreamVideoOf } from './extendable.js';
 
 /** What became of one run: settled either way, or to be retried later. */
-export type RunResult =
-  | { kind: 'success'; fields: ResultFields }
-  | { kind: 'failed'; failure: EngineFailure; engine: string | null };
+export type RunResult = { kind: 'success'; fields: ResultFields } | { kind: 'failed'; failure: EngineFailure; engine: string | null };
 
 /** The result columns a successful run writes (see tasks-repo). */
-export type ResultFields = SuccessFields;
+type ResultFields = SuccessFields;
 
 const fail = (failCode: EngineFailure['failCode'], message: string, retryable = false): EngineFailure => ({ ok: false, failCode, message, retryable });
 
@@ -38,7 +36,10 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
   const model = task.model as Model;
   const input = JSON.parse(task.input) as GenerateInput | ExtendInput;
   // The content policy comes first: a refused prompt costs no download and no render.
-  for (const [field, text] of [['prompt', input.prompt], ['watermark', input.watermark]] as const) {
+  for (const [field, text] of [
+    ['prompt', input.prompt],
+    ['watermark', input.watermark],
+  ] as const) {
     const phrase = text ? deps.contentPolicy.violation(text) : null;
     if (phrase) {
       return { kind: 'failed', failure: fail('CONTENT_VIOLATION', `input.${field} does not meet the content policy ("${phrase}")`), engine: null };
@@ -49,7 +50,7 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
   if (model === 'veo-3-1-extend') {
     const src = task.source_task_id ? await getTaskById(deps.db, task.source_task_id) : undefined;
     // The source was usable at submit; retention or deletion may have run since.
-    if (!src || src.state !== 'success' || !src.result_key || src.deleted_at !== null) {
+    if (src?.state !== 'success' || !src.result_key || src.deleted_at !== null) {
       return { kind: 'failed', failure: fail('TASKID_ERROR', 'the source video is no longer available'), engine: null };
     }
     const stat = await deps.blobs.stat(src.result_key);
@@ -169,7 +170,8 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
 async function noteOutcome(deps: Deps, taskId: string, engine: string, outcome: RenderOutcome, startedAt: number, probe: boolean): Promise<void> {
   const now = deps.clock.now();
   deps.health.record(engine, outcome, now, probe);
-  if (!outcome.ok && outcome.engineUnavailable) deps.log.error({ taskId, engine, reason: outcome.engineUnavailable }, `engine ${engine} is UNAVAILABLE: ${outcome.engineUnavailable}`);
+  if (!outcome.ok && outcome.engineUnavailable)
+    deps.log.error({ taskId, engine, reason: outcome.engineUnavailable }, `engine ${engine} is UNAVAILABLE: ${outcome.engineUnavailable}`);
   try {
     await recordEngineRun(deps.db, { engine, taskId, outcome: outcome.ok ? 'success' : outcome.failCode, latencyMs: now - startedAt, finishedAt: now });
   } catch (err) {

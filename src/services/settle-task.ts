@@ -1,9 +1,9 @@
-import type { FailCode } from '../domain/task-state.js';
-import { settleHold } from '../db/ledger-repo.js';
-import { markFailed, markSucceeded, type SuccessFields } from '../db/tasks-repo.js';
-import { enqueueTaskCallback } from '../db/deliveries-repo.js';
 import type { Kysely } from 'kysely';
+import { enqueueTaskCallback } from '../db/deliveries-repo.js';
+import { settleHold } from '../db/ledger-repo.js';
 import type { Database } from '../db/schema.js';
+import { markFailed, markSucceeded, type SuccessFields } from '../db/tasks-repo.js';
+import type { FailCode } from '../domain/task-state.js';
 import type { Deps } from './deps.js';
 
 interface Settling {
@@ -26,14 +26,22 @@ export function settleSuccess(deps: Deps, task: Settling, leaseToken: string, fi
  * task row means the hold is released exactly once however many callers race here.
  */
 export function settleFailure(
-  deps: Deps, task: Settling, leaseToken: string | null, failCode: FailCode, failMsg: string, engine: string | null = null,
+  deps: Deps,
+  task: Settling,
+  leaseToken: string | null,
+  failCode: FailCode,
+  failMsg: string,
+  engine: string | null = null,
 ): Promise<boolean> {
   return settle(deps, task, 'release', (trx, now) => markFailed(trx, task.id, leaseToken, now, failCode, failMsg, engine));
 }
 
 /** The compare-and-set on the task row, then the hold and the outbox row, all or nothing. */
 async function settle(
-  deps: Deps, task: Settling, outcome: 'capture' | 'release', mark: (trx: Kysely<Database>, now: number) => Promise<boolean>,
+  deps: Deps,
+  task: Settling,
+  outcome: 'capture' | 'release',
+  mark: (trx: Kysely<Database>, now: number) => Promise<boolean>,
 ): Promise<boolean> {
   const now = deps.clock.now();
   let callback = false;

@@ -1,17 +1,17 @@
 import { randomInt } from 'node:crypto';
-import { newTaskId } from '../domain/ids.js';
-import { MAX_CHAIN_EXTENSIONS, type ExtendInput, type Model } from '../domain/models.js';
-import { MAX_SEED, validateSubmit } from '../domain/validate-submit.js';
-import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../domain/json-depth.js';
-import { countUnfinished, insertTask, findTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
 import { findIdempotent, rememberIdempotent } from '../db/idempotency-repo.js';
-import { effectiveLimits, mayUseModel, mayUseStrategy, taskRefusal, type Caller } from './caller.js';
-import { IDEMPOTENCY_WINDOW_MS, requestHash } from './idempotency.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
+import { countUnfinished, findTask, insertTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
+import { newTaskId } from '../domain/ids.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
+import { type ExtendInput, MAX_CHAIN_EXTENSIONS, type Model } from '../domain/models.js';
 import { microsToUsd } from '../domain/money.js';
+import { MAX_SEED, validateSubmit } from '../domain/validate-submit.js';
 import { checkPublicUrl } from '../net/guarded-http.js';
-import { extendableOnRoute } from './extendable.js';
+import { type Caller, effectiveLimits, mayUseModel, mayUseStrategy, taskRefusal } from './caller.js';
 import type { Deps } from './deps.js';
+import { extendableOnRoute } from './extendable.js';
+import { IDEMPOTENCY_WINDOW_MS, requestHash } from './idempotency.js';
 
 /** Expected refusals are values, not exceptions; the HTTP edge renders them. */
 export type SubmitOutcome =
@@ -38,9 +38,7 @@ class Refused extends Error {
  * unfinished-task limit, places the hold, writes the task row (which is also the queue entry) and
  * remembers the Idempotency-Key, and wakes a worker.
  */
-export async function submitTask(
-  deps: Deps, caller: Caller, model: Model, body: unknown, opts: { idempotencyKey?: string } = {},
-): Promise<SubmitOutcome> {
+export async function submitTask(deps: Deps, caller: Caller, model: Model, body: unknown, opts: { idempotencyKey?: string } = {}): Promise<SubmitOutcome> {
   // First, before anything walks the body (the fingerprint below, validation): a body can be
   // nested hundreds of thousands of levels deep within the size limit.
   if (exceedsJsonDepth(body, MAX_JSON_DEPTH)) {
@@ -180,17 +178,22 @@ type SourceCheck = { ok: true; task: TaskRow } | { ok: false; status: 400 | 403;
  * extension carries the whole source, so the key must be allowed the source task like any route
  * that names a task (403, asked before its state so that is not told either).
  */
-export async function usableSource(deps: Deps, caller: Caller, input: ExtendInput, now: number): Promise<SourceCheck> {
+async function usableSource(deps: Deps, caller: Caller, input: ExtendInput, now: number): Promise<SourceCheck> {
   const task = await findTask(deps.db, caller.accountId, input.taskId);
   if (!task) return { ok: false, status: 400, error: 'input.taskId does not name a task of this account' };
   const refusal = taskRefusal(caller.settings, task);
   if (refusal !== null) return { ok: false, status: 403, error: `input.taskId: ${refusal}` };
-  if (task.state !== 'success') return { ok: false, status: 400, error: `input.taskId names a task in state ${task.state}; only a successful task can be extended` };
+  if (task.state !== 'success')
+    return { ok: false, status: 400, error: `input.taskId names a task in state ${task.state}; only a successful task can be extended` };
   if (!task.result_key || task.deleted_at !== null || (task.expires_at !== null && task.expires_at <= now)) {
     return { ok: false, status: 400, error: 'input.taskId names a task whose video is no longer retained' };
   }
   if (task.chain_depth >= MAX_CHAIN_EXTENSIONS) {
-    return { ok: false, status: 400, error: `input.taskId is already extended ${MAX_CHAIN_EXTENSIONS} times; a chain can be extended at most ${MAX_CHAIN_EXTENSIONS} times` };
+    return {
+      ok: false,
+      status: 400,
+      error: `input.taskId is already extended ${MAX_CHAIN_EXTENSIONS} times; a chain can be extended at most ${MAX_CHAIN_EXTENSIONS} times`,
+    };
   }
   return { ok: true, task };
 }

@@ -24,7 +24,10 @@ export function createTaskEvents(): TaskEvents {
     next(taskId, ms, signal) {
       return new Promise<void>((resolve) => {
         let set = waiters.get(taskId);
-        if (!set) waiters.set(taskId, (set = new Set()));
+        if (!set) {
+          set = new Set();
+          waiters.set(taskId, set);
+        }
         let settled = false;
         const done = () => {
           if (settled) return;

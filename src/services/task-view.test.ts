@@ -17,13 +17,21 @@ describe('statusResponseJson', () => {
     { taskId: '019abcdef0123456789abcdef0123456', state: 'pending', createTime: 1767965610929 },
     { taskId: '019abcdef0123456789abcdef0123456', state: 'processing', createTime: 0 },
     {
-      taskId: '019abcdef0123456789abcdef0123456', state: 'success', createTime: 1767965610929,
+      taskId: '019abcdef0123456789abcdef0123456',
+      state: 'success',
+      createTime: 1767965610929,
       resultJson: JSON.stringify({ resultUrls: ['https://h.example/files/results/x.mp4?expires=1&sig=a-b_c'] }),
-      completeTime: 1767965730929, costTime: 120000, posterUrl: 'https://h.example/files/results/x.jpg?expires=1&sig=a',
+      completeTime: 1767965730929,
+      costTime: 120000,
+      posterUrl: 'https://h.example/files/results/x.jpg?expires=1&sig=a',
     },
     {
-      taskId: '019abcdef0123456789abcdef0123456', state: 'failed', createTime: 5, completeTime: 9,
-      failCode: 'CONTENT_VIOLATION', failMsg: 'quote " backslash \\ newline \n tab \t nul \u0000 é 😀 lone \ud800 </script>',
+      taskId: '019abcdef0123456789abcdef0123456',
+      state: 'failed',
+      createTime: 5,
+      completeTime: 9,
+      failCode: 'CONTENT_VIOLATION',
+      failMsg: 'quote " backslash \\ newline \n tab \t nul \u0000 é 😀 lone \ud800 </script>',
     },
     { taskId: '019abcdef0123456789abcdef0123456', state: 'failed', createTime: 5, completeTime: 9, failCode: 'INTERNAL_ERROR', failMsg: '' },
   ];
@@ -35,6 +43,8 @@ describe('statusResponseJson', () => {
   });
   it('keeps the schema order whatever order the view was built in', () => {
     const v = { failMsg: 'm', failCode: 'TIMEOUT', completeTime: 2, createTime: 1, state: 'failed', taskId: 't' };
-    expect(statusResponseJson(v)).toBe('{"code":200,"message":"success","data":{"taskId":"t","state":"failed","createTime":1,"completeTime":2,"failCode":"TIMEOUT","failMsg":"m"}}');
+    expect(statusResponseJson(v)).toBe(
+      '{"code":200,"message":"success","data":{"taskId":"t","state":"failed","createTime":1,"completeTime":2,"failCode":"TIMEOUT","failMsg":"m"}}',
+    );
   });
 });

@@ -15,7 +15,7 @@ export interface TaskStatus {
   posterUrl?: string;
 }
 
-export function resultPath(resultKey: string): string {
+function resultPath(resultKey: string): string {
   return `/files/${resultKey}`;
 }
 
@@ -54,5 +54,5 @@ export function statusResponseJson(v: TaskStatus): string {
   if (v.failCode !== undefined) out += `,"failCode":${str(v.failCode)}`;
   if (v.failMsg !== undefined) out += `,"failMsg":${str(v.failMsg)}`;
   if (v.posterUrl !== undefined) out += `,"posterUrl":${str(v.posterUrl)}`;
-  return out + '}}';
+  return `${out}}}`;
 }

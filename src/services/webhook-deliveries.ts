@@ -1,10 +1,10 @@
-import { getTaskById, findTask, type TaskRow } from '../db/tasks-repo.js';
-import { insertDelivery, listTaskDeliveries, redeliveryId } from '../db/deliveries-repo.js';
 import type { Db } from '../db/connect.js';
+import { insertDelivery, listTaskDeliveries, redeliveryId } from '../db/deliveries-repo.js';
+import { findTask, getTaskById, type TaskRow } from '../db/tasks-repo.js';
 import { isTaskId } from '../domain/ids.js';
 
 /** One attempt in the delivery log (times are Unix ms). */
-export interface AttemptView {
+interface AttemptView {
   attempt: number;
   time: number;
   statusCode: number | null;
@@ -41,7 +41,9 @@ const notFound = (taskId: string): NotFound => ({ ok: false, status: 404, field:
 
 /** The delivery log of a task; another account's task is answered like an unknown one. */
 export async function taskDeliveries(
-  db: Db, accountId: string | null, taskId: string,
+  db: Db,
+  accountId: string | null,
+  taskId: string,
 ): Promise<{ ok: true; taskId: string; deliveries: DeliveryView[] } | NotFound> {
   const task = await lookupTask(db, accountId, taskId);
   if (!task) return notFound(taskId);
@@ -74,7 +76,10 @@ export async function taskDeliveries(
  * could make this server flood any public URL it names as `callback_url`.
  */
 export async function redeliverTask(
-  db: Db, accountId: string | null, taskId: string, now: number,
+  db: Db,
+  accountId: string | null,
+  taskId: string,
+  now: number,
 ): Promise<{ ok: true; taskId: string; webhookId: string } | NotFound | Refused> {
   const task = await lookupTask(db, accountId, taskId);
   if (!task) return notFound(taskId);

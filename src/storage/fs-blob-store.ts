@@ -16,8 +16,7 @@ export function createFsBlobStore(root: string): BlobStore {
     return p;
   };
 
-  const contentTypeOf = (key: string): string =>
-    key.endsWith('.mp4') ? 'video/mp4' : key.endsWith('.jpg') ? 'image/jpeg' : 'application/octet-stream';
+  const contentTypeOf = (key: string): string => (key.endsWith('.mp4') ? 'video/mp4' : key.endsWith('.jpg') ? 'image/jpeg' : 'application/octet-stream');
 
   return {
     async putFile(key, localPath, contentType) {

@@ -60,9 +60,7 @@ export function createS3BlobStore(config: S3Config, opts: S3BlobStoreOptions): B
       }
     },
     async read(key, range): Promise<Readable> {
-      const res = await client.send(
-        new GetObjectCommand({ Bucket, Key: objectKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
-      );
+      const res = await client.send(new GetObjectCommand({ Bucket, Key: objectKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
       const body = res.Body;
       if (!body) throw new Error(`S3 returned no body for ${key}`);
       // In Node the SDK's body is an http.IncomingMessage (a Readable) with helper methods mixed in.

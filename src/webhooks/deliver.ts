@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
+import type { DeliveryRow } from '../db/deliveries-repo.js';
 import { findTaskStatus } from '../db/tasks-repo.js';
 import { getWebhookSecrets, signingSecrets } from '../db/webhook-secrets-repo.js';
-import type { DeliveryRow } from '../db/deliveries-repo.js';
 import { guardedRequest, type LookupFn } from '../net/guarded-http.js';
-import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import type { Deps } from '../services/deps.js';
-import { describeStatus, type AttemptResult } from './schedule.js';
+import { statusResponseJson, taskStatusView } from '../services/task-view.js';
+import { type AttemptResult, describeStatus } from './schedule.js';
 import { webhookHeaders } from './sign.js';
 
 /** How callbacks reach receivers. Production leaves both unset (OS resolver, system CAs). */
@@ -20,7 +20,7 @@ export interface CallbackTransport {
  * A receiver's answer is read only to learn its status: anything longer than this is cut off
  * and counts as a failed attempt, so a hostile receiver cannot make the sender buffer much.
  */
-export const MAX_RECEIVER_RESPONSE_BYTES = 64 * 1024;
+const MAX_RECEIVER_RESPONSE_BYTES = 64 * 1024;
 
 /** One attempt as it happened. `permanent` failures end the delivery without retries. */
 export interface AttemptOutcome {
@@ -36,7 +36,7 @@ export interface AttemptOutcome {
  * The callback body: exactly the status route's envelope for the task, built at send time, so
  * every attempt carries freshly signed result URLs (valid `urlTtlMs` from this attempt).
  */
-export async function buildPayload(deps: Deps, d: Pick<DeliveryRow, 'account_id' | 'task_id'>, now: number): Promise<string | null> {
+async function buildPayload(deps: Deps, d: Pick<DeliveryRow, 'account_id' | 'task_id'>, now: number): Promise<string | null> {
   const row = await findTaskStatus(deps.db, d.account_id, d.task_id);
   if (!row) return null;
   const data = taskStatusView(row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs);
@@ -48,14 +48,17 @@ export async function buildPayload(deps: Deps, d: Pick<DeliveryRow, 'account_id'
  * redirects are not followed). Returns null when `signal` aborted it (shutdown): the caller gives
  * the delivery back untried rather than logging an attempt that was cut by us.
  */
-export async function attemptDelivery(
-  deps: Deps, d: DeliveryRow, signal: AbortSignal, transport: CallbackTransport = {},
-): Promise<AttemptOutcome | null> {
+export async function attemptDelivery(deps: Deps, d: DeliveryRow, signal: AbortSignal, transport: CallbackTransport = {}): Promise<AttemptOutcome | null> {
   const startedAt = deps.clock.now();
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
   const permanent = (error: string): AttemptOutcome => ({
-    startedAt, durationMs: elapsed(), result: { kind: 'error', message: error }, statusCode: null, error, permanent: true,
+    startedAt,
+    durationMs: elapsed(),
+    result: { kind: 'error', message: error },
+    statusCode: null,
+    error,
+    permanent: true,
   });
 
   const secrets = await getWebhookSecrets(deps.db, d.account_id, startedAt);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY_SCHEDULE, RETRY_AFTER_CAP_MS, describeStatus, nextStep, parseDuration, parseRetryAfter, parseRetrySchedule } from './schedule.js';
+import { DEFAULT_RETRY_SCHEDULE, describeStatus, nextStep, parseDuration, parseRetryAfter, parseRetrySchedule, RETRY_AFTER_CAP_MS } from './schedule.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const SCHEDULE = [30_000, 120_000];

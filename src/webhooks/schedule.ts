@@ -12,7 +12,7 @@ export const DEFAULT_RETRY_SCHEDULE = '30s,2m,10m,1h,6h,24h';
 export const RETRY_AFTER_CAP_MS = 24 * 3_600_000;
 
 /** Jitter adds up to this share of a delay, so receivers that failed together do not retry together. */
-export const JITTER_SHARE = 0.1;
+const JITTER_SHARE = 0.1;
 
 const MAX_STEP_MS = 7 * 86_400_000;
 const MAX_STEPS = 20;
@@ -44,16 +44,10 @@ export function parseRetrySchedule(text: string): number[] | null {
 export { parseRetryAfter };
 
 /** What one attempt came to, as the sender saw it. */
-export type AttemptResult =
-  | { kind: 'response'; status: number; retryAfter?: string | string[] }
-  | { kind: 'error'; message: string };
-
-export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'gone';
+export type AttemptResult = { kind: 'response'; status: number; retryAfter?: string | string[] } | { kind: 'error'; message: string };
 
 /** The decision after an attempt: the delivery's new state and, while pending, when to try next. */
-export type NextStep =
-  | { state: 'delivered' | 'failed' | 'gone'; nextAttemptAt: null }
-  | { state: 'pending'; nextAttemptAt: number };
+export type NextStep = { state: 'delivered' | 'failed' | 'gone'; nextAttemptAt: null } | { state: 'pending'; nextAttemptAt: number };
 
 /**
  * Decides what follows attempt number `attempt` (1-based). `random` in [0, 1) drives the jitter.

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
 import { newWebhookSecret, secretKey, sign, webhookHeaders } from './sign.js';
 
 describe('Standard Webhooks signatures', () => {
@@ -19,7 +19,7 @@ describe('Standard Webhooks signatures', () => {
   it('fail verification when the body, id or timestamp changes, or with another secret', () => {
     const secret = newWebhookSecret();
     const headers = webhookHeaders([secret], 'msg_1', ts, body);
-    expect(() => new Webhook(secret).verify(body + ' ', headers)).toThrow();
+    expect(() => new Webhook(secret).verify(`${body} `, headers)).toThrow();
     expect(() => new Webhook(secret).verify(body, { ...headers, 'webhook-id': 'msg_2' })).toThrow();
     expect(() => new Webhook(secret).verify(body, { ...headers, 'webhook-timestamp': String(ts + 1) })).toThrow();
     expect(() => new Webhook(newWebhookSecret()).verify(body, headers)).toThrow();

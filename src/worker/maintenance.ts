@@ -1,9 +1,9 @@
-import { findExpiredLeases, findExpiredResults, markResultDeleted, releaseExpiredLease } from '../db/tasks-repo.js';
-import { settleFailure } from '../services/settle-task.js';
-import { deleteOldIdempotency } from '../db/idempotency-repo.js';
 import { deleteOldEngineRuns } from '../db/engine-health-repo.js';
-import { IDEMPOTENCY_WINDOW_MS } from '../services/idempotency.js';
+import { deleteOldIdempotency } from '../db/idempotency-repo.js';
+import { findExpiredLeases, findExpiredResults, markResultDeleted, releaseExpiredLease } from '../db/tasks-repo.js';
 import type { Deps } from '../services/deps.js';
+import { IDEMPOTENCY_WINDOW_MS } from '../services/idempotency.js';
+import { settleFailure } from '../services/settle-task.js';
 import { sweepTempDirs } from './temp-sweep.js';
 
 /**
@@ -66,7 +66,10 @@ export function startMaintenance(deps: Deps, opts: { reapEveryMs: number; sweepE
     await guard('retention sweep', () => deleteExpiredResults(deps))();
     await guard('temp sweep', () => sweepTempDirs(deps))();
   };
-  const reap = setInterval(guard('lease reaper', () => reapExpiredLeases(deps)), opts.reapEveryMs);
+  const reap = setInterval(
+    guard('lease reaper', () => reapExpiredLeases(deps)),
+    opts.reapEveryMs,
+  );
   const sweep = setInterval(() => void sweepAll(), opts.sweepEveryMs);
   reap.unref();
   sweep.unref();

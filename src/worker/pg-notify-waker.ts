@@ -1,12 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { randomBytes } from 'node:crypto';
-import type { Waker } from './waker.js';
 import type { TaskEvents } from '../services/task-events.js';
+import type { Waker } from './waker.js';
 
-export type WakeTopic = 'tasks' | 'webhooks';
+type WakeTopic = 'tasks' | 'webhooks';
 /** The channel of task state changes, for long-poll and SSE readers in every API process. */
 const EVENTS = 'events';
 

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findTaskLeases } from '../db/tasks-repo.js';
@@ -56,7 +57,7 @@ export async function sweepTempDirs(deps: Deps): Promise<number> {
   for (const e of entries) {
     const path = join(tmp, e.name);
     const row = e.taskId ? rows.get(e.taskId) : undefined;
-    let stat;
+    let stat: Stats;
     try {
       stat = await lstat(path);
     } catch {

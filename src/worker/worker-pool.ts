@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { claimNextTask, renewLease, requeue, type TaskRow } from '../db/tasks-repo.js';
-import { runTask, type RunResult } from '../services/run-task.js';
-import { settleFailure, settleSuccess } from '../services/settle-task.js';
 import type { Deps } from '../services/deps.js';
+import { type RunResult, runTask } from '../services/run-task.js';
+import { settleFailure, settleSuccess } from '../services/settle-task.js';
 import type { Waker } from './waker.js';
 
 export interface WorkerPool {
@@ -53,12 +53,15 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
     running.add(ctrl);
     const deadline = Number(task.start_time ?? deps.clock.now()) + config.taskTimeoutMs;
     const timer = setTimeout(() => abort('timeout'), Math.max(0, deadline - deps.clock.now()));
-    const beat = setInterval(() => {
-      renewLease(deps.db, task.id, token, deps.clock.now(), config.leaseMs).then(
-        (held) => held || abort('lease-lost'),
-        (err) => log.warn({ err, taskId: task.id }, 'lease renewal failed'),
-      );
-    }, Math.max(250, Math.floor(config.leaseMs / 3)));
+    const beat = setInterval(
+      () => {
+        renewLease(deps.db, task.id, token, deps.clock.now(), config.leaseMs).then(
+          (held) => held || abort('lease-lost'),
+          (err) => log.warn({ err, taskId: task.id }, 'lease renewal failed'),
+        );
+      },
+      Math.max(250, Math.floor(config.leaseMs / 3)),
+    );
     let result: RunResult;
     try {
       result = await runTask(deps, task, ctrl.signal);

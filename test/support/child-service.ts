@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -29,7 +29,7 @@ export function startChildService(env: Record<string, string>, args: string[] = 
       if (url !== undefined && out.includes('Engine:')) {
         const key = /\n\s+(lsk_\S+)/.exec(out)?.[1] ?? null;
         // The banner is printed once; give it a moment to be complete before resolving.
-        setTimeout(() => resolve({ child, url, key: key ?? (/\n\s+(lsk_\S+)/.exec(out)?.[1] ?? null), output: () => out }), 50);
+        setTimeout(() => resolve({ child, url, key: key ?? /\n\s+(lsk_\S+)/.exec(out)?.[1] ?? null, output: () => out }), 50);
         child.stdout!.off('data', onData);
         child.stdout!.on('data', (more: Buffer) => (out += more.toString()));
       }

@@ -20,11 +20,18 @@ export type EndpointKind = 'text' | 'image' | 'frames' | 'reference' | 'extend';
 const VEO = 'fal-ai/veo3.1';
 /** Every Veo 3.1 endpoint fal lists (quality, fast and lite). */
 export const VEO_ENDPOINTS = [
-  VEO, `${VEO}/fast`, `${VEO}/lite`,
-  `${VEO}/image-to-video`, `${VEO}/fast/image-to-video`, `${VEO}/lite/image-to-video`,
-  `${VEO}/first-last-frame-to-video`, `${VEO}/fast/first-last-frame-to-video`, `${VEO}/lite/first-last-frame-to-video`,
+  VEO,
+  `${VEO}/fast`,
+  `${VEO}/lite`,
+  `${VEO}/image-to-video`,
+  `${VEO}/fast/image-to-video`,
+  `${VEO}/lite/image-to-video`,
+  `${VEO}/first-last-frame-to-video`,
+  `${VEO}/fast/first-last-frame-to-video`,
+  `${VEO}/lite/first-last-frame-to-video`,
   `${VEO}/reference-to-video`,
-  `${VEO}/extend-video`, `${VEO}/fast/extend-video`,
+  `${VEO}/extend-video`,
+  `${VEO}/fast/extend-video`,
 ];
 
 export function endpointKind(endpoint: string): EndpointKind {
@@ -36,7 +43,12 @@ export function endpointKind(endpoint: string): EndpointKind {
 }
 
 /** A fal-typed error entry (the kind docs.fal.ai/model-apis/errors documents). */
-export function falError(loc: Array<string | number>, type: string, msg: string, extra: { ctx?: Record<string, unknown>; input?: unknown } = {}): FalErrorDetail {
+export function falError(
+  loc: Array<string | number>,
+  type: string,
+  msg: string,
+  extra: { ctx?: Record<string, unknown>; input?: unknown } = {},
+): FalErrorDetail {
   return { loc: ['body', ...loc], msg, type, url: `https://docs.fal.ai/errors#${type}`, ...extra };
 }
 
@@ -55,19 +67,27 @@ function rules(endpoint: string, kind: EndpointKind): Rules {
   const lite = endpoint.startsWith(`${VEO}/lite`);
   const resolution = lite ? ['720p', '1080p'] : ['720p', '1080p', '4k'];
   switch (kind) {
-    case 'text': return { aspect: ['16:9', '9:16'], duration: ['4s', '6s', '8s'], resolution };
+    case 'text':
+      return { aspect: ['16:9', '9:16'], duration: ['4s', '6s', '8s'], resolution };
     case 'image':
-    case 'frames': return { aspect: ['auto', '16:9', '9:16'], duration: ['4s', '6s', '8s'], resolution };
+    case 'frames':
+      return { aspect: ['auto', '16:9', '9:16'], duration: ['4s', '6s', '8s'], resolution };
     // Veo's reference-to-video makes 8 s only; fal types `duration` as a free string.
-    case 'reference': return { aspect: ['16:9', '9:16'], duration: ['8s'], resolution };
+    case 'reference':
+      return { aspect: ['16:9', '9:16'], duration: ['8s'], resolution };
     // An extension adds 7 s at 720p (fal: default "7s" / "720p").
-    case 'extend': return { aspect: ['auto', '16:9', '9:16'], duration: ['7s'], resolution: ['720p'] };
+    case 'extend':
+      return { aspect: ['auto', '16:9', '9:16'], duration: ['7s'], resolution: ['720p'] };
   }
 }
 
 /** Required URL fields of each kind, besides `prompt`. */
 export const URL_FIELDS: Record<EndpointKind, string[]> = {
-  text: [], image: ['image_url'], frames: ['first_frame_url', 'last_frame_url'], reference: [], extend: ['video_url'],
+  text: [],
+  image: ['image_url'],
+  frames: ['first_frame_url', 'last_frame_url'],
+  reference: [],
+  extend: ['video_url'],
 };
 
 /** Schema errors of an input (pydantic's view), empty when well formed. */
@@ -100,9 +120,19 @@ export function checkInput(endpoint: string, body: unknown): FalErrorDetail[] {
     if (urls === undefined) missing('image_urls');
     else if (!Array.isArray(urls)) errors.push({ loc: ['body', 'image_urls'], msg: 'Input should be a valid list', type: 'list_type', input: urls });
     else if (urls.length < 1 || urls.length > 3) {
-      const [type, ctx] = urls.length < 1 ? ['too_short', { min_length: 1 }] as const : ['too_long', { max_length: 3 }] as const;
-      errors.push({ loc: ['body', 'image_urls'], msg: `List should have ${urls.length < 1 ? 'at least 1 item' : 'at most 3 items'} after validation, not ${urls.length}`, type, ctx, input: urls });
-    } else urls.forEach((u, i) => typeof u !== 'string' && errors.push({ loc: ['body', 'image_urls', i], msg: 'Input should be a valid string', type: 'string_type', input: u }));
+      const [type, ctx] = urls.length < 1 ? (['too_short', { min_length: 1 }] as const) : (['too_long', { max_length: 3 }] as const);
+      errors.push({
+        loc: ['body', 'image_urls'],
+        msg: `List should have ${urls.length < 1 ? 'at least 1 item' : 'at most 3 items'} after validation, not ${urls.length}`,
+        type,
+        ctx,
+        input: urls,
+      });
+    } else {
+      for (const [i, u] of urls.entries()) {
+        if (typeof u !== 'string') errors.push({ loc: ['body', 'image_urls', i], msg: 'Input should be a valid string', type: 'string_type', input: u });
+      }
+    }
   }
   oneOf('aspect_ratio', r.aspect);
   oneOf('duration', r.duration);

@@ -3,11 +3,9 @@ import { createReadStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extendVideo, probeVideo, receiveVideo, scratchPath, veoClip, type MediaInfo } from './fake-vertex-media.js';
+import { checkInput, decodeDataUri, endpointKind, type FalErrorDetail, falError, sniffImage, URL_FIELDS, VEO_ENDPOINTS } from './fake-fal-validate.js';
+import { extendVideo, type MediaInfo, probeVideo, receiveVideo, scratchPath, veoClip } from './fake-vertex-media.js';
 import { clipSize } from './fake-vertex-validate.js';
-import {
-  checkInput, decodeDataUri, endpointKind, falError, sniffImage, URL_FIELDS, VEO_ENDPOINTS, type FalErrorDetail,
-} from './fake-fal-validate.js';
 
 /**
  * A stand-in for fal's queue (https://queue.fal.run) and file hosts over real HTTP, serving the
@@ -85,9 +83,19 @@ export async function startFakeFal(opts: { apiKey?: string } = {}): Promise<Fake
   const scratch = randomUUID();
 
   const fake: FakeFal = {
-    url: '', apiKey: opts.apiKey ?? 'fake-key-id:fake-key-secret',
-    submits: [], submitRequests: 0, statusPolls: 0, resultReads: 0, cancels: 0, downloads: 0, unauthorized: 0,
-    endpoints: new Set(VEO_ENDPOINTS), pollsBeforeDone: 2, hold: false, alwaysStatus: null,
+    url: '',
+    apiKey: opts.apiKey ?? 'fake-key-id:fake-key-secret',
+    submits: [],
+    submitRequests: 0,
+    statusPolls: 0,
+    resultReads: 0,
+    cancels: 0,
+    downloads: 0,
+    unauthorized: 0,
+    endpoints: new Set(VEO_ENDPOINTS),
+    pollsBeforeDone: 2,
+    hold: false,
+    alwaysStatus: null,
     release() {
       for (const job of jobs.values()) job.held = false;
     },
@@ -129,13 +137,16 @@ export async function startFakeFal(opts: { apiKey?: string } = {}): Promise<Fake
     const data = decodeDataUri(value);
     if (!data) return falError(loc, 'file_download_error', DOWNLOAD_ERROR, { input: value.slice(0, 100) });
     if (data.mime.startsWith('image/') && sniffImage(data.bytes)) return null;
-    return falError(loc, 'image_load_error', 'Failed to load the image. Please ensure the image is not corrupted and is in a supported format.', { input: value.slice(0, 100) });
+    return falError(loc, 'image_load_error', 'Failed to load the image. Please ensure the image is not corrupted and is in a supported format.', {
+      input: value.slice(0, 100),
+    });
   }
 
   /** The extension input: a data URI, or a URL of one of this fake's own files. */
   async function loadVideo(value: string): Promise<{ path: string; info: MediaInfo } | FalErrorDetail> {
     const unsupported = falError(['video_url'], 'unsupported_video_format', 'Unsupported video format. Supported formats are .mp4, .mov, .webm, .m4v, .gif.', {
-      ctx: { supported_formats: ['.mp4', '.mov', '.webm', '.m4v', '.gif'] }, input: value.slice(0, 100),
+      ctx: { supported_formats: ['.mp4', '.mov', '.webm', '.m4v', '.gif'] },
+      input: value.slice(0, 100),
     });
     const data = decodeDataUri(value);
     if (data) {
@@ -157,9 +168,10 @@ export async function startFakeFal(opts: { apiKey?: string } = {}): Promise<Fake
     const schema = checkInput(endpoint, body);
     if (schema.length > 0) return done(model(422, schema));
     const kind = endpointKind(endpoint);
-    const images: Array<[Array<string | number>, string]> = kind === 'reference'
-      ? (body.image_urls as string[]).map((u, i) => [['image_urls', i], u])
-      : URL_FIELDS[kind].filter((f) => f !== 'video_url').map((f) => [[f], body[f] as string]);
+    const images: Array<[Array<string | number>, string]> =
+      kind === 'reference'
+        ? (body.image_urls as string[]).map((u, i) => [['image_urls', i], u])
+        : URL_FIELDS[kind].filter((f) => f !== 'video_url').map((f) => [[f], body[f] as string]);
     for (const [loc, value] of images) {
       const bad = imageError(loc, value);
       if (bad) return done(model(422, [bad]));
@@ -172,13 +184,37 @@ export async function startFakeFal(opts: { apiKey?: string } = {}): Promise<Fake
       inputVideoSeconds = seconds;
       const ctx = { provided_duration: Number(seconds.toFixed(2)) };
       if (seconds > 8.1) {
-        return done(model(422, [falError(['video_url'], 'video_duration_too_long', `Video duration exceeds the maximum allowed. Maximum is 8 seconds, provided is ${ctx.provided_duration} seconds.`, { ctx: { max_duration: 8, ...ctx }, input: 'video_url' })]));
+        return done(
+          model(422, [
+            falError(
+              ['video_url'],
+              'video_duration_too_long',
+              `Video duration exceeds the maximum allowed. Maximum is 8 seconds, provided is ${ctx.provided_duration} seconds.`,
+              { ctx: { max_duration: 8, ...ctx }, input: 'video_url' },
+            ),
+          ]),
+        );
       }
       if (seconds < 1) {
-        return done(model(422, [falError(['video_url'], 'video_duration_too_short', `Video duration is too short. Minimum is 1 seconds, provided is ${ctx.provided_duration} seconds.`, { ctx: { min_duration: 1, ...ctx }, input: 'video_url' })]));
+        return done(
+          model(422, [
+            falError(
+              ['video_url'],
+              'video_duration_too_short',
+              `Video duration is too short. Minimum is 1 seconds, provided is ${ctx.provided_duration} seconds.`,
+              { ctx: { min_duration: 1, ...ctx }, input: 'video_url' },
+            ),
+          ]),
+        );
       }
       if (!VIDEO_SIZES.includes(`${width}x${height}`)) {
-        return done(model(422, [falError(['video_url'], 'feature_not_supported', `The video must be 720p or 1080p in 16:9 or 9:16; this one is ${width}x${height}.`, { input: 'video_url' })]));
+        return done(
+          model(422, [
+            falError(['video_url'], 'feature_not_supported', `The video must be 720p or 1080p in 16:9 or 9:16; this one is ${width}x${height}.`, {
+              input: 'video_url',
+            }),
+          ]),
+        );
       }
       input = got;
     }
@@ -215,12 +251,23 @@ export async function startFakeFal(opts: { apiKey?: string } = {}): Promise<Fake
     }
     const prompt = typeof body?.prompt === 'string' ? body.prompt : '';
     if (prompt.includes('fake:422')) {
-      return send(res, 422, { detail: [{ loc: ['body', 'prompt'], msg: 'Value error, the prompt was refused (fake:422)', type: 'value_error', input: prompt }] });
+      return send(res, 422, {
+        detail: [{ loc: ['body', 'prompt'], msg: 'Value error, the prompt was refused (fake:422)', type: 'value_error', input: prompt }],
+      });
     }
     if (prompt.includes('fake:429')) return send(res, 429, { detail: 'Too many requests. Please try again later.' });
     if (prompt.includes('fake:500')) return requestError(res, 500, 'Internal server error', 'internal_error');
     const id = randomUUID();
-    const job: Job = { id, app: endpoint.split('/').slice(0, 2).join('/'), prompt, created: Date.now(), polls: 0, held: fake.hold, cancelled: false, outcome: null };
+    const job: Job = {
+      id,
+      app: endpoint.split('/').slice(0, 2).join('/'),
+      prompt,
+      created: Date.now(),
+      polls: 0,
+      held: fake.hold,
+      cancelled: false,
+      outcome: null,
+    };
     const { outcome, inputVideoSeconds } = await prepare(id, endpoint, body);
     void outcome.then((o) => {
       if (o.kind === 'video') files.set(o.name, { path: o.path, type: 'video/mp4' });
@@ -238,7 +285,10 @@ export async function startFakeFal(opts: { apiKey?: string } = {}): Promise<Fake
     const state = phase(job);
     const body: Record<string, unknown> = { status: state, ...links(job) };
     if (state === 'IN_QUEUE') body.queue_position = job.held ? 0 : Math.max(0, queued() - job.polls);
-    else body.logs = logs ? [{ message: state === 'COMPLETED' ? 'Video generated.' : 'Generating video...', level: 'INFO', source: 'USER', timestamp: new Date().toISOString() }] : [];
+    else
+      body.logs = logs
+        ? [{ message: state === 'COMPLETED' ? 'Video generated.' : 'Generating video...', level: 'INFO', source: 'USER', timestamp: new Date().toISOString() }]
+        : [];
     if (state === 'COMPLETED') {
       body.metrics = { inference_time: (Date.now() - job.created) / 1000 };
       if (job.cancelled) Object.assign(body, { error: 'Request cancelled by the client', error_type: 'client_cancelled' });
@@ -317,7 +367,9 @@ export async function startFakeFal(opts: { apiKey?: string } = {}): Promise<Fake
       let init: { content_type?: string; file_name?: string } = {};
       try {
         init = JSON.parse(raw.toString('utf8'));
-      } catch { /* a missing body names nothing */ }
+      } catch {
+        /* a missing body names nothing */
+      }
       const id = randomUUID();
       const name = `${id}-${(init.file_name ?? 'upload.bin').replace(/[^A-Za-z0-9._-]/g, '_')}`;
       uploads.set(id, { name, type: init.content_type ?? 'application/octet-stream' });

@@ -60,8 +60,27 @@ const GOOGLE = 'https://generativelanguage.googleapis.com';
 async function makeMp4(dir: string, seconds: number): Promise<string> {
   const out = join(dir, `${seconds}s.mp4`);
   await run(resolveFfmpeg(), [
-    '-v', 'error', '-f', 'lavfi', '-i', 'color=c=teal:size=1280x720:rate=24', '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', out,
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'color=c=teal:size=1280x720:rate=24',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440',
+    '-t',
+    String(seconds),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    out,
   ]);
   return out;
 }
@@ -111,8 +130,7 @@ export async function startFakeGemini(opts: { apiKey?: string } = {}): Promise<F
     res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
     res.end(JSON.stringify(body));
   };
-  const googleError = (res: ServerResponse, code: number, status: string, message: string): void =>
-    send(res, code, { error: { code, message, status } });
+  const googleError = (res: ServerResponse, code: number, status: string, message: string): void => send(res, code, { error: { code, message, status } });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
@@ -120,7 +138,7 @@ export async function startFakeGemini(opts: { apiKey?: string } = {}): Promise<F
     for await (const c of req) chunks.push(c as Buffer);
     if (req.headers['x-goog-api-key'] !== fake.apiKey && url.searchParams.get('key') !== fake.apiKey) {
       fake.unauthorized++;
-      return googleError(res, 403, 'PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers. Please use an API Key.');
+      return googleError(res, 403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers. Please use an API Key.");
     }
     const submit = /^\/v1beta\/models\/([^/:]+):predictLongRunning$/.exec(url.pathname);
     if (submit) fake.submitRequests++;
@@ -130,15 +148,18 @@ export async function startFakeGemini(opts: { apiKey?: string } = {}): Promise<F
     if (req.method === 'GET' && modelGet) {
       const model = decodeURIComponent(modelGet[1]!);
       fake.modelGets.push(model);
-      if (fake.retired.has(model)) return googleError(res, 404, 'NOT_FOUND', `This model models/${model} is no longer available. Please update your code to use a newer model.`);
+      if (fake.retired.has(model))
+        return googleError(res, 404, 'NOT_FOUND', `This model models/${model} is no longer available. Please update your code to use a newer model.`);
       if (!fake.models.has(model)) return googleError(res, 404, 'NOT_FOUND', `Model is not found: models/${model} for api version v1beta`);
       return send(res, 200, { name: `models/${model}`, version: '3.1', displayName: model, supportedGenerationMethods: ['predictLongRunning'] });
     }
 
     if (req.method === 'POST' && submit) {
       const model = decodeURIComponent(submit[1]!);
-      if (fake.retired.has(model)) return googleError(res, 404, 'NOT_FOUND', `This model models/${model} is no longer available. Please update your code to use a newer model.`);
-      if (!fake.models.has(model)) return googleError(res, 404, 'NOT_FOUND', `models/${model} is not found for API version v1beta, or is not supported for predictLongRunning.`);
+      if (fake.retired.has(model))
+        return googleError(res, 404, 'NOT_FOUND', `This model models/${model} is no longer available. Please update your code to use a newer model.`);
+      if (!fake.models.has(model))
+        return googleError(res, 404, 'NOT_FOUND', `models/${model} is not found for API version v1beta, or is not supported for predictLongRunning.`);
       let body: any;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -180,16 +201,30 @@ export async function startFakeGemini(opts: { apiKey?: string } = {}): Promise<F
       if (code) return send(res, 200, { name, done: true, error: { code: Number(code), message: `fake operation error ${code}` } });
       const type = 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse';
       if (op.prompt.includes('fake:rai')) {
-        return send(res, 200, { name, done: true, response: { '@type': type, generateVideoResponse: {
-          raiMediaFilteredCount: 1,
-          raiMediaFilteredReasons: ['We encountered an issue with the audio for your prompt. You have not been charged.'],
-        } } });
+        return send(res, 200, {
+          name,
+          done: true,
+          response: {
+            '@type': type,
+            generateVideoResponse: {
+              raiMediaFilteredCount: 1,
+              raiMediaFilteredReasons: ['We encountered an issue with the audio for your prompt. You have not been charged.'],
+            },
+          },
+        });
       }
       const fileId = `f${op.id}`;
       files.set(fileId, op.extend ? clip15 : clip8);
-      return send(res, 200, { name, done: true, response: { '@type': type, generateVideoResponse: {
-        generatedSamples: [{ video: { uri: `${GOOGLE}/v1beta/files/${fileId}:download?alt=media` } }],
-      } } });
+      return send(res, 200, {
+        name,
+        done: true,
+        response: {
+          '@type': type,
+          generateVideoResponse: {
+            generatedSamples: [{ video: { uri: `${GOOGLE}/v1beta/files/${fileId}:download?alt=media` } }],
+          },
+        },
+      });
     }
 
     const download = /^\/v1beta\/files\/([^/:]+):download$/.exec(url.pathname);

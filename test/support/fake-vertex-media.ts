@@ -19,12 +19,34 @@ import { resolveFfmpeg, resolveFfprobe } from '../../src/engines/ffmpeg.js';
 const run = promisify(execFile);
 const MAX_BUFFER = 64 * 1024 * 1024;
 /** What Veo appends to a video it extends. */
-export const EXTENSION_SECONDS = 7;
+const EXTENSION_SECONDS = 7;
 
 const ENCODE = [
   // ultrafast alone signals Constrained Baseline; CABAC makes it a Main-profile stream.
-  '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'main', '-x264-params', 'cabac=1', '-pix_fmt', 'yuv420p', '-r', '24', '-g', '48',
-  '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-movflags', '+faststart',
+  '-c:v',
+  'libx264',
+  '-preset',
+  'ultrafast',
+  '-profile:v',
+  'main',
+  '-x264-params',
+  'cabac=1',
+  '-pix_fmt',
+  'yuv420p',
+  '-r',
+  '24',
+  '-g',
+  '48',
+  '-c:a',
+  'aac',
+  '-b:a',
+  '128k',
+  '-ar',
+  '48000',
+  '-ac',
+  '2',
+  '-movflags',
+  '+faststart',
 ];
 
 /** One temp dir per test process for every clip the fakes make (removed at exit). */
@@ -64,10 +86,25 @@ export function veoClip(spec: ClipSpec): Promise<string> {
     const out = join(dir(), `gen-${id}.mp4`);
     const size = `${spec.width}x${spec.height}`;
     const audioIn = spec.audio ? ['-f', 'lavfi', '-i', 'sine=frequency=523:sample_rate=48000'] : [];
-    clip = run(resolveFfmpeg(), [
-      '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', `color=c=0x1f4e79:size=${size}:rate=24`, ...audioIn,
-      '-t', String(spec.seconds), ...ENCODE, ...(spec.audio ? [] : ['-an']), out,
-    ], { maxBuffer: MAX_BUFFER }).then(() => out);
+    clip = run(
+      resolveFfmpeg(),
+      [
+        '-nostdin',
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        `color=c=0x1f4e79:size=${size}:rate=24`,
+        ...audioIn,
+        '-t',
+        String(spec.seconds),
+        ...ENCODE,
+        ...(spec.audio ? [] : ['-an']),
+        out,
+      ],
+      { maxBuffer: MAX_BUFFER },
+    ).then(() => out);
     // A failed encode must not poison the cache for the rest of the process.
     clip.catch(() => clips.delete(id));
     clips.set(id, clip);
@@ -114,9 +151,20 @@ export async function extendVideo(input: string, info: MediaInfo, out: string): 
   const size = `${info.width}x${info.height}`;
   const d = info.seconds.toFixed(3);
   const inputs = [
-    '-i', input,
-    '-f', 'lavfi', '-t', String(EXTENSION_SECONDS), '-i', `color=c=0xd2691e:size=${size}:rate=24`,
-    '-f', 'lavfi', '-t', String(EXTENSION_SECONDS), '-i', 'sine=frequency=784:sample_rate=48000',
+    '-i',
+    input,
+    '-f',
+    'lavfi',
+    '-t',
+    String(EXTENSION_SECONDS),
+    '-i',
+    `color=c=0xd2691e:size=${size}:rate=24`,
+    '-f',
+    'lavfi',
+    '-t',
+    String(EXTENSION_SECONDS),
+    '-i',
+    'sine=frequency=784:sample_rate=48000',
     ...(info.audio ? [] : ['-f', 'lavfi', '-t', d, '-i', 'anullsrc=r=48000:cl=stereo']),
   ];
   const firstAudio = info.audio ? '[0:a]' : '[3:a]';

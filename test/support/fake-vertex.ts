@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { extendVideo, probeVideo, receiveVideo, scratchPath, veoClip, type ClipSpec, type MediaInfo } from './fake-vertex-media.js';
+import { type ClipSpec, extendVideo, type MediaInfo, probeVideo, receiveVideo, scratchPath, veoClip } from './fake-vertex-media.js';
 import { checkSubmitBody, clipSize } from './fake-vertex-validate.js';
 import { CLOUD_PLATFORM_SCOPE, JWT_BEARER_GRANT, makeServiceAccount, verifyAssertion } from './service-account.js';
 
@@ -76,14 +76,26 @@ interface Op {
 }
 
 const RPC_STATUS: Record<number, string> = {
-  400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 409: 'ABORTED',
-  429: 'RESOURCE_EXHAUSTED', 499: 'CANCELLED', 500: 'INTERNAL', 501: 'NOT_IMPLEMENTED', 503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED',
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  409: 'ABORTED',
+  429: 'RESOURCE_EXHAUSTED',
+  499: 'CANCELLED',
+  500: 'INTERNAL',
+  501: 'NOT_IMPLEMENTED',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
 };
 const RESPONSE_TYPE = 'type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse';
-const UNAUTHENTICATED = 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
-const QUOTA = 'Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: veo-3.1. Please submit a quota increase request.';
+const UNAUTHENTICATED =
+  'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+const QUOTA =
+  'Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: veo-3.1. Please submit a quota increase request.';
 /** Google's front end answers a URL no API maps with this HTML page, not JSON. */
-const NOT_FOUND_PAGE = '<!DOCTYPE html>\n<html lang=en>\n<title>Error 404 (Not Found)!!1</title>\n<p><b>404.</b> <ins>That’s an error.</ins>\n<p>The requested URL was not found on this server. <ins>That’s all we know.</ins>\n';
+const NOT_FOUND_PAGE =
+  '<!DOCTYPE html>\n<html lang=en>\n<title>Error 404 (Not Found)!!1</title>\n<p><b>404.</b> <ins>That’s an error.</ins>\n<p>The requested URL was not found on this server. <ins>That’s all we know.</ins>\n';
 const MODEL_ROUTE = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(predictLongRunning|fetchPredictOperation)$/;
 const DEFAULT_MODELS = ['veo-3.1-generate-001', 'veo-3.1-fast-generate-001', 'veo-3.1-lite-generate-001'];
 
@@ -104,10 +116,25 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
   const scratch = randomUUID();
 
   const fake: FakeVertex = {
-    url: '', tokenUri: '', project, location, keyFile: join(keyDir, 'service-account.json'),
-    clientEmail: account.key.client_email, bucket: 'fake-veo-bucket', tokenTtlSeconds: 3600, tokensIssued: 0,
-    submits: [], submitRequests: 0, polls: 0, downloads: 0, modelGets: [], unauthorized: 0,
-    models: new Set(DEFAULT_MODELS), pollsBeforeDone: 1, hold: false, alwaysStatus: null,
+    url: '',
+    tokenUri: '',
+    project,
+    location,
+    keyFile: join(keyDir, 'service-account.json'),
+    clientEmail: account.key.client_email,
+    bucket: 'fake-veo-bucket',
+    tokenTtlSeconds: 3600,
+    tokensIssued: 0,
+    submits: [],
+    submitRequests: 0,
+    polls: 0,
+    downloads: 0,
+    modelGets: [],
+    unauthorized: 0,
+    models: new Set(DEFAULT_MODELS),
+    pollsBeforeDone: 1,
+    hold: false,
+    alwaysStatus: null,
     release() {
       for (const op of ops.values()) op.held = false;
     },
@@ -153,10 +180,21 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
     if (typeof scope !== 'string' || !scope.split(' ').includes(CLOUD_PLATFORM_SCOPE)) {
       return bad('invalid_scope', `Invalid OAuth scope or ID token audience provided: scope must include ${CLOUD_PLATFORM_SCOPE}.`);
     }
-    const timing = typeof iat !== 'number' || typeof exp !== 'number' ? 'iat and exp must be numbers'
-      : iat > now + 60 ? 'iat is in the future' : exp <= now ? 'exp has passed' : exp - iat > 3600 ? 'exp is more than 3600 s after iat' : null;
+    const timing =
+      typeof iat !== 'number' || typeof exp !== 'number'
+        ? 'iat and exp must be numbers'
+        : iat > now + 60
+          ? 'iat is in the future'
+          : exp <= now
+            ? 'exp has passed'
+            : exp - iat > 3600
+              ? 'exp is more than 3600 s after iat'
+              : null;
     if (timing) {
-      return bad('invalid_grant', `Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim (${timing}).`);
+      return bad(
+        'invalid_grant',
+        `Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim (${timing}).`,
+      );
     }
     const token = `ya29.fake-${randomBytes(24).toString('base64url')}`;
     tokens.set(token, Date.now() + fake.tokenTtlSeconds * 1000);
@@ -188,7 +226,11 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
     if (typeof params.storageUri === 'string') {
       const [, bkt, prefix] = /^gs:\/\/([^/]+)\/?(.*)$/.exec(params.storageUri)!;
       if (bkt !== fake.bucket) {
-        return rpcError(res, 403, `${fake.clientEmail} does not have storage.objects.create access to the Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist).`);
+        return rpcError(
+          res,
+          403,
+          `${fake.clientEmail} does not have storage.objects.create access to the Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist).`,
+        );
       }
       storagePrefix = prefix!.replace(/\/+$/, '');
     }
@@ -198,7 +240,12 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
       let input: { path: string; info: MediaInfo | null };
       if (typeof inst.video.gcsUri === 'string') {
         const [, bkt, object] = /^gs:\/\/([^/]+)\/(.+)$/.exec(inst.video.gcsUri)!;
-        if (bkt !== fake.bucket) return rpcError(res, 403, `${fake.clientEmail} does not have storage.objects.get access to the Google Cloud Storage object. Permission 'storage.objects.get' denied on resource (or it may not exist).`);
+        if (bkt !== fake.bucket)
+          return rpcError(
+            res,
+            403,
+            `${fake.clientEmail} does not have storage.objects.get access to the Google Cloud Storage object. Permission 'storage.objects.get' denied on resource (or it may not exist).`,
+          );
         const file = objects.get(object!);
         if (!file) return rpcError(res, 404, `No such object: ${bkt}/${object}`);
         input = { path: file, info: await probeVideo(file) };
@@ -245,9 +292,17 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
     const code = /fake:error(\d+)/.exec(op.prompt)?.[1];
     if (code) return send(res, 200, { name, done: true, error: { code: Number(code), message: `fake operation error ${code}` } });
     if (op.prompt.includes('fake:rai')) {
-      return send(res, 200, { name, done: true, response: { '@type': RESPONSE_TYPE, raiMediaFilteredCount: 1, raiMediaFilteredReasons: [
-        'Unable to show generated videos. All videos were filtered out because they violated Vertex AI\'s usage guidelines. You will not be charged for blocked videos. Support codes: 58061214',
-      ] } });
+      return send(res, 200, {
+        name,
+        done: true,
+        response: {
+          '@type': RESPONSE_TYPE,
+          raiMediaFilteredCount: 1,
+          raiMediaFilteredReasons: [
+            "Unable to show generated videos. All videos were filtered out because they violated Vertex AI's usage guidelines. You will not be charged for blocked videos. Support codes: 58061214",
+          ],
+        },
+      });
     }
     let file: string;
     try {
@@ -271,7 +326,12 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
   async function storage(req: IncomingMessage, res: ServerResponse, url: URL, bkt: string, object: string): Promise<void> {
     if (!authorized(req)) return gcsError(res, 401, 'authError', 'Invalid Credentials');
     if (bkt !== fake.bucket) {
-      return gcsError(res, 403, 'forbidden', `${fake.clientEmail} does not have storage.objects.get access to the Google Cloud Storage object. Permission 'storage.objects.get' denied on resource (or it may not exist).`);
+      return gcsError(
+        res,
+        403,
+        'forbidden',
+        `${fake.clientEmail} does not have storage.objects.get access to the Google Cloud Storage object. Permission 'storage.objects.get' denied on resource (or it may not exist).`,
+      );
     }
     const file = objects.get(object);
     if (!file) return gcsError(res, 404, 'notFound', `No such object: ${bkt}/${object}`);
@@ -301,7 +361,13 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
       res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' });
       return void res.end(NOT_FOUND_PAGE);
     }
-    if (!authorized(req)) return send(res, 401, { error: { code: 401, message: UNAUTHENTICATED, status: 'UNAUTHENTICATED' } }, { 'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' });
+    if (!authorized(req))
+      return send(
+        res,
+        401,
+        { error: { code: 401, message: UNAUTHENTICATED, status: 'UNAUTHENTICATED' } },
+        { 'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' },
+      );
     if (route?.[5] === 'fetchPredictOperation') fake.polls++;
     if (fake.alwaysStatus !== null) return rpcError(res, fake.alwaysStatus, `fake upstream answers ${fake.alwaysStatus} to everything`);
 
@@ -314,10 +380,20 @@ export async function startFakeVertex(opts: { project?: string; location?: strin
     const [, apiVersion, p, l, m, verb] = route!;
     const model = decodeURIComponent(m!);
     const resource = `projects/${p}/locations/${l}/publishers/google/models/${model}`;
-    if (p !== project) return rpcError(res, 403, `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/${resource}' (or it may not exist).`);
-    if (l !== location) return rpcError(res, 404, `Publisher Model \`${resource}\` was not found or your project does not have access to it. Location ${l} is not served here.`);
+    if (p !== project)
+      return rpcError(
+        res,
+        403,
+        `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/${resource}' (or it may not exist).`,
+      );
+    if (l !== location)
+      return rpcError(res, 404, `Publisher Model \`${resource}\` was not found or your project does not have access to it. Location ${l} is not served here.`);
     if (!fake.models.has(model)) {
-      return rpcError(res, 404, `Publisher Model \`${resource}\` was not found or your project does not have access to it. Please ensure you are using a valid model version.`);
+      return rpcError(
+        res,
+        404,
+        `Publisher Model \`${resource}\` was not found or your project does not have access to it. Please ensure you are using a valid model version.`,
+      );
     }
     return verb === 'predictLongRunning' ? submit(res, apiVersion!, model, raw) : fetchOperation(res, model, raw);
   }

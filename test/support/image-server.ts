@@ -13,7 +13,7 @@ export interface ImageServer {
 }
 
 /** The images the engine tests share: two 640×360 frames (PNG) and a reference (JPEG). */
-export const TEST_IMAGES: Record<string, string> = {
+const TEST_IMAGES: Record<string, string> = {
   'first.png': 'color=c=red:s=640x360',
   'last.png': 'color=c=blue:s=640x360',
   'ref.jpg': 'testsrc=s=640x360',
@@ -26,9 +26,7 @@ export const TEST_IMAGES: Record<string, string> = {
 export async function startImageServer(images: Record<string, string | Buffer> = TEST_IMAGES): Promise<ImageServer> {
   const dir = await mkdtemp(join(tmpdir(), 'longshot-images-'));
   await Promise.all(
-    Object.entries(images).map(([name, source]) =>
-      typeof source === 'string' ? makeTestImage(source, join(dir, name)) : writeFile(join(dir, name), source),
-    ),
+    Object.entries(images).map(([name, source]) => (typeof source === 'string' ? makeTestImage(source, join(dir, name)) : writeFile(join(dir, name), source))),
   );
   const server = createServer((req, res) => {
     const name = (req.url ?? '').slice(1);

@@ -14,7 +14,9 @@ import sharp from 'sharp';
 export async function orientedJpeg(width: number, height: number, orientation: number): Promise<Buffer> {
   const half = Math.round(height / 2);
   const solid = (r: number, g: number, b: number, h: number): Promise<Buffer> =>
-    sharp({ create: { width, height: h, channels: 3, background: { r, g, b } } }).png().toBuffer();
+    sharp({ create: { width, height: h, channels: 3, background: { r, g, b } } })
+      .png()
+      .toBuffer();
   return sharp({ create: { width, height, channels: 3, background: { r: 0, g: 0, b: 0 } } })
     .composite([
       { input: await solid(230, 20, 20, half), top: 0, left: 0 },

@@ -1,4 +1,4 @@
-import { startChildService, waitForExit, type ChildService } from './child-service.js';
+import { type ChildService, startChildService, waitForExit } from './child-service.js';
 import { until } from './until.js';
 
 /** What the restart test needs of a fake upstream: hold its jobs, count polls, let go. */
@@ -14,9 +14,7 @@ export interface HoldableUpstream {
  * data dir and returns the task's final status from it. `submitted()` counts the upstream submits
  * of this task, so the caller can assert there was exactly one.
  */
-export async function killWhileWaiting(
-  env: Record<string, string>, upstream: HoldableUpstream, body: unknown, submitted: () => number,
-): Promise<any> {
+export async function killWhileWaiting(env: Record<string, string>, upstream: HoldableUpstream, body: unknown, submitted: () => number): Promise<any> {
   const children: ChildService[] = [];
   const call = async (svc: ChildService, key: string, method: string, path: string, payload?: unknown) => {
     const res = await fetch(svc.url + path, {
@@ -41,10 +39,14 @@ export async function killWhileWaiting(
 
     const second = await startChildService(env);
     children.push(second);
-    return await until(async () => {
-      const d = (await call(second, key, 'GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`)).data;
-      return d.state === 'success' || d.state === 'failed' ? d : undefined;
-    }, 'the task to finish after the restart', 30_000);
+    return await until(
+      async () => {
+        const d = (await call(second, key, 'GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`)).data;
+        return d.state === 'success' || d.state === 'failed' ? d : undefined;
+      },
+      'the task to finish after the restart',
+      30_000,
+    );
   } finally {
     upstream.hold = false;
     upstream.release();

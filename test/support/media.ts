@@ -49,11 +49,7 @@ function rate(text: string | undefined): number {
 
 /** ffprobe's view of a media file (first video and first audio stream). */
 export async function probe(path: string): Promise<ProbeResult> {
-  const { stdout } = await run(
-    resolveFfprobe(),
-    ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path],
-    { maxBuffer: MAX_BUFFER },
-  );
+  const { stdout } = await run(resolveFfprobe(), ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path], { maxBuffer: MAX_BUFFER });
   const data = JSON.parse(stdout) as { format: { duration?: string; format_name?: string }; streams: FfprobeStream[] };
   const v = data.streams.find((s) => s.codec_type === 'video');
   const a = data.streams.find((s) => s.codec_type === 'audio');
@@ -87,11 +83,7 @@ export async function probe(path: string): Promise<ProbeResult> {
  * `from`/`to` select frame indexes (inclusive `from`, exclusive `to`).
  */
 export async function frameHashes(path: string, range: { from?: number; to?: number } = {}): Promise<string[]> {
-  const { stdout } = await run(
-    resolveFfmpeg(),
-    ['-v', 'error', '-i', path, '-map', '0:v:0', '-vsync', '0', '-f', 'framemd5', '-'],
-    { maxBuffer: MAX_BUFFER },
-  );
+  const { stdout } = await run(resolveFfmpeg(), ['-v', 'error', '-i', path, '-map', '0:v:0', '-vsync', '0', '-f', 'framemd5', '-'], { maxBuffer: MAX_BUFFER });
   const hashes = stdout
     .split('\n')
     .filter((line) => line.length > 0 && !line.startsWith('#'))
@@ -133,11 +125,7 @@ export async function frameAt(path: string, index: number): Promise<RgbFrame> {
   const { width, height } = p.video;
   const { stdout } = await run(
     resolveFfmpeg(),
-    [
-      '-v', 'error', '-i', path, '-map', '0:v:0',
-      '-vf', `select=eq(n\\,${index})`, '-vsync', '0', '-frames:v', '1',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-',
-    ],
+    ['-v', 'error', '-i', path, '-map', '0:v:0', '-vf', `select=eq(n\\,${index})`, '-vsync', '0', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
     { encoding: 'buffer', maxBuffer: MAX_BUFFER },
   );
   if (stdout.length !== width * height * 3) throw new Error(`frame ${index} of ${path} not found`);

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import { promisify } from 'node:util';
 
 /**
@@ -38,11 +38,7 @@ export interface ServiceAccount {
 const generate = promisify(generateKeyPair);
 
 /** A fresh RSA 2048 key pair wrapped as a service-account key file. */
-export async function makeServiceAccount(opts: {
-  projectId?: string;
-  clientEmail?: string;
-  tokenUri?: string;
-} = {}): Promise<ServiceAccount> {
+export async function makeServiceAccount(opts: { projectId?: string; clientEmail?: string; tokenUri?: string } = {}): Promise<ServiceAccount> {
   const { privateKey, publicKey } = await generate('rsa', { modulusLength: 2048 });
   const projectId = opts.projectId ?? 'test-project';
   return {
@@ -82,8 +78,10 @@ export function assertionClaims(key: ServiceAccountKey, lifetimeSeconds = 3600, 
 }
 
 /** A JWT's header and claims once its RS256 signature checked out against `publicKey`; else why not. */
-export function verifyAssertion(jwt: string, publicKey: KeyObject | string):
-  { ok: true; header: Record<string, unknown>; claims: Record<string, unknown> } | { ok: false; reason: string } {
+export function verifyAssertion(
+  jwt: string,
+  publicKey: KeyObject | string,
+): { ok: true; header: Record<string, unknown>; claims: Record<string, unknown> } | { ok: false; reason: string } {
   const parts = jwt.split('.');
   if (parts.length !== 3) return { ok: false, reason: 'Invalid JWT: not a compact JWS (header.payload.signature)' };
   let header: Record<string, unknown>;

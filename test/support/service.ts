@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig, type Config } from '../../src/config.js';
-import { startService, type Service, type ServiceOptions } from '../../src/main.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { createAccount, createApiKey, type KeySettings } from '../../src/db/accounts-repo.js';
+import { type Service, type ServiceOptions, startService } from '../../src/main.js';
 import { testDatabaseEnv } from './databases.js';
 import { testStorageEnv } from './s3-server.js';
 
@@ -37,7 +37,7 @@ const UNLIMITED = { LONGSHOT_SUBMIT_RPM: '0', LONGSHOT_STATUS_RPM: '0', LONGSHOT
  */
 export async function startTestService(
   env: Record<string, string> = {},
-  opts: { workers?: boolean; /** Reuse this data dir (a restart); the caller removes it. */ dataDir?: string; service?: Partial<ServiceOptions> } = {},
+  opts: { workers?: boolean /** Reuse this data dir (a restart); the caller removes it. */; dataDir?: string; service?: Partial<ServiceOptions> } = {},
 ): Promise<TestService> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'longshot-test-')));
   // LONGSHOT_TEST_DATABASE=postgres: the same tests on a fresh PostgreSQL schema (one per data dir).
@@ -46,7 +46,16 @@ export async function startTestService(
   const storage = await testStorageEnv(dataDir);
   // LONGSHOT_TEST_RATE_LIMITER=redis: rate limits on REDIS_URL instead of in memory.
   const limiter = process.env.LONGSHOT_TEST_RATE_LIMITER === 'redis' && process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {};
-  const config = loadConfig({ LONGSHOT_PORT: '0', LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LOG_LEVEL: 'error', ...UNLIMITED, ...database.env, ...storage, ...limiter, ...env });
+  const config = loadConfig({
+    LONGSHOT_PORT: '0',
+    LONGSHOT_DATA_DIR: dataDir,
+    LONGSHOT_LOG_LEVEL: 'error',
+    ...UNLIMITED,
+    ...database.env,
+    ...storage,
+    ...limiter,
+    ...env,
+  });
   const service = await startService(config, { log: pino({ level: 'error' }), workers: opts.workers, ...opts.service });
   const url = service.url!;
   const key = service.firstKey!;

@@ -1,22 +1,40 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A self-signed certificate for 127.0.0.1, localhost and hooks.example, made with openssl once. */
 let made: { key: string; cert: string } | null = null;
-export function testCertificate(): { key: string; cert: string } {
+function testCertificate(): { key: string; cert: string } {
   if (made) return made;
   const dir = mkdtempSync(join(tmpdir(), 'longshot-hooks-tls-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,DNS:hooks.example,IP:127.0.0.1',
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,DNS:hooks.example,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     made = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
     return made;
   } finally {
@@ -24,14 +42,14 @@ export function testCertificate(): { key: string; cert: string } {
   }
 }
 
-export interface Received {
+interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
 }
 
 /** What the receiver answers: a status (with headers), or `hang` to never answer. */
-export type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
 
 export interface Receiver {
   /** https://127.0.0.1:PORT */

@@ -1,14 +1,14 @@
 import { dirname } from 'node:path';
-import { isFailCode } from '../../domain/task-state.js';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
+import { isFailCode } from '../../domain/task-state.js';
 import { guardedRequest, type LookupFn } from '../../net/guarded-http.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
-import { isTransient, type HttpAnswer } from '../google-http.js';
+import { type HttpAnswer, isTransient } from '../google-http.js';
+import { callJson, type JsonTarget, partnerMessage } from '../guarded-json.js';
 import { pollUntilDone } from '../poll-loop.js';
-import { LatencyHistories, type PollPolicy } from '../poll-schedule.js';
-import { engineFailure as failure, submitOrResume, type SavedRef, type UpstreamEngineOptions } from '../upstream-job.js';
+import { LatencyHistories } from '../poll-schedule.js';
+import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
-import { callJson, partnerMessage, type JsonTarget } from '../guarded-json.js';
 
 export interface ApixoEngineOptions extends UpstreamEngineOptions {
   /** Ends in `/api/v1` (apixoBaseUrl). */
@@ -43,7 +43,11 @@ const WINDOW_MARGIN_MS = 15 * 60_000;
 export function createApixoEngine(options: ApixoEngineOptions): Engine {
   const now = options.now ?? Date.now;
   const target: JsonTarget = {
-    baseUrl: options.baseUrl, authorization: `Bearer ${options.apiKey}`, allowPrivate: options.allowPrivate, retries: options.retries, retryMs: options.retryMs,
+    baseUrl: options.baseUrl,
+    authorization: `Bearer ${options.apiKey}`,
+    allowPrivate: options.allowPrivate,
+    retries: options.retries,
+    retryMs: options.retryMs,
     ...(options.lookup ? { lookup: options.lookup } : {}),
   };
   const histories = new LatencyHistories();
@@ -51,9 +55,16 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
   /** Refusals that say the engine cannot serve anything: the key, the balance, the route. */
   function refusal(answer: HttpAnswer): EngineFailure | null {
     const why = partnerMessage(answer);
-    if (answer.status === 401 || answer.status === 403) return failure('UPSTREAM_ERROR', 'the upstream refused this gateway\'s credentials', `${options.name} refused the key: ${why}`);
-    if (answer.status === 402) return failure('UPSTREAM_ERROR', 'the upstream account cannot pay for the task', `${options.name} answered 402, its balance is too low: ${why}`);
-    if (answer.status === -1) return failure('UPSTREAM_ERROR', 'the upstream address is refused by the network guard', `${options.name}: ${why} (set "allowPrivate": true for a private upstream)`);
+    if (answer.status === 401 || answer.status === 403)
+      return failure('UPSTREAM_ERROR', "the upstream refused this gateway's credentials", `${options.name} refused the key: ${why}`);
+    if (answer.status === 402)
+      return failure('UPSTREAM_ERROR', 'the upstream account cannot pay for the task', `${options.name} answered 402, its balance is too low: ${why}`);
+    if (answer.status === -1)
+      return failure(
+        'UPSTREAM_ERROR',
+        'the upstream address is refused by the network guard',
+        `${options.name}: ${why} (set "allowPrivate": true for a private upstream)`,
+      );
     return null;
   }
 
@@ -71,7 +82,8 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
 
   async function submit(job: RenderJob, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
     const handle = job.source?.upstream?.engine === options.name ? job.source.upstream.handle : null;
-    if (job.model === 'veo-3-1-extend' && handle === null) return failure('TASKID_ERROR', 'the source video was not rendered by this engine and cannot be extended here');
+    if (job.model === 'veo-3-1-extend' && handle === null)
+      return failure('TASKID_ERROR', 'the source video was not rendered by this engine and cannot be extended here');
     const answer = await callJson(target, 'POST', `/generateTask/${job.model}`, signal, {
       json: { request_type: 'async', input: inputOf(job, handle) },
       idempotencyKey: job.taskId,
@@ -79,12 +91,17 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
     const refused = refusal(answer);
     if (refused) return refused;
     if (answer.status === 404) {
-      return failure('UPSTREAM_ERROR', `the upstream does not serve ${job.model}`, `${options.name} has no ${options.baseUrl}/generateTask/${job.model}: ${partnerMessage(answer)} (check "baseUrl")`);
+      return failure(
+        'UPSTREAM_ERROR',
+        `the upstream does not serve ${job.model}`,
+        `${options.name} has no ${options.baseUrl}/generateTask/${job.model}: ${partnerMessage(answer)} (check "baseUrl")`,
+      );
     }
     const data = (answer.body as { data?: { taskId?: unknown; failCode?: unknown } } | null)?.data;
     if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
       // The upstream judged the input: its fail code carries over (a source it no longer keeps is TASKID_ERROR).
-      const code = typeof data?.failCode === 'string' && isFailCode(data.failCode) && data.failCode !== 'INSUFFICIENT_BALANCE' ? data.failCode : 'INVALID_PARAMETER';
+      const code =
+        typeof data?.failCode === 'string' && isFailCode(data.failCode) && data.failCode !== 'INSUFFICIENT_BALANCE' ? data.failCode : 'INVALID_PARAMETER';
       return failure(code, `the upstream refused the task: ${partnerMessage(answer)}`);
     }
     if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the upstream submit failed: ${partnerMessage(answer)}`);
@@ -95,7 +112,12 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
 
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome> {
     const over = await pollUntilDone<{ task: Record<string, unknown> }>({
-      submittedAt: ref.submittedAt, deadlineMs: options.deadlineMs, policy: options.poll, pollFirst, now, signal,
+      submittedAt: ref.submittedAt,
+      deadlineMs: options.deadlineMs,
+      policy: options.poll,
+      pollFirst,
+      now,
+      signal,
       history: histories.for(`${job.model}:${job.mode}`),
       poll: async () => {
         const answer = await callJson(target, 'GET', `/statusTask/${job.model}?taskId=${encodeURIComponent(ref.operation)}`, signal);
@@ -104,13 +126,16 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
         if (isTransient(answer.status)) return { failed: failure('UPSTREAM_ERROR', `polling the upstream task failed: ${partnerMessage(answer)}`) };
         if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the upstream task cannot be read: ${partnerMessage(answer)}`) };
         const d = (answer.body as { data?: Record<string, unknown> } | null)?.data ?? {};
-        return d.state === 'pending' || d.state === 'processing' ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) } : { done: { task: d } };
+        return d.state === 'pending' || d.state === 'processing'
+          ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) }
+          : { done: { task: d } };
       },
     });
     if ('ok' in over) return over;
     const data = over.task;
     if (data.state === 'failed') {
-      const code = typeof data.failCode === 'string' && isFailCode(data.failCode) && data.failCode !== 'INSUFFICIENT_BALANCE' ? data.failCode : 'UPSTREAM_ERROR';
+      const code =
+        typeof data.failCode === 'string' && isFailCode(data.failCode) && data.failCode !== 'INSUFFICIENT_BALANCE' ? data.failCode : 'UPSTREAM_ERROR';
       return failure(code, `the upstream task failed${typeof data.failMsg === 'string' ? `: ${data.failMsg}` : ''}`);
     }
     if (data.state !== 'success') return failure('UPSTREAM_ERROR', `the upstream task is in an unknown state ${JSON.stringify(data.state ?? null)}`);
@@ -122,8 +147,14 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
   async function download(url: string, upstreamId: string, job: RenderJob, signal: AbortSignal): Promise<RenderOutcome> {
     const raw = rawDownloadPath(job);
     const res = await guardedRequest(url, {
-      method: 'GET', timeoutMs: DOWNLOAD_TIMEOUT_MS, maxResponseBytes: MAX_VIDEO_BYTES, allowPrivate: options.allowPrivate, requireHttps: false,
-      signal, toFile: raw, ...(options.lookup ? { lookup: options.lookup } : {}),
+      method: 'GET',
+      timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      maxResponseBytes: MAX_VIDEO_BYTES,
+      allowPrivate: options.allowPrivate,
+      requireHttps: false,
+      signal,
+      toFile: raw,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
     });
     if (!res.ok) {
       signal.throwIfAborted();
@@ -131,7 +162,13 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
     }
     if (res.status !== 200) return upstreamFailure(`downloading the upstream video failed: HTTP ${res.status}`);
     // The upstream drew the watermark (it was sent with the input): do not draw it twice.
-    return finishUpstreamVideo(raw, { ...job, watermark: null }, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: dirname(raw) }, signal, upstreamId);
+    return finishUpstreamVideo(
+      raw,
+      { ...job, watermark: null },
+      { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: dirname(raw) },
+      signal,
+      upstreamId,
+    );
   }
 
   return {
@@ -145,11 +182,22 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
     async checkModels(signal: AbortSignal): Promise<ModelCheck> {
       const answer = await callJson({ ...target, retries: 0 }, 'GET', '/apikeys/current-balance', signal);
       const refused = refusal(answer);
-      if (refused) return { state: 'unavailable', reason: refused.engineUnavailable!, fix: `check "apiKey" and "baseUrl" of engine ${options.name} in LONGSHOT_ENGINES`, summary: refused.message };
+      if (refused)
+        return {
+          state: 'unavailable',
+          reason: refused.engineUnavailable!,
+          fix: `check "apiKey" and "baseUrl" of engine ${options.name} in LONGSHOT_ENGINES`,
+          summary: refused.message,
+        };
       if (answer.status !== 200) return { state: 'unknown', reason: `checking the key failed: ${partnerMessage(answer)}` };
       const balance = (answer.body as { data?: unknown } | null)?.data;
       if (typeof balance === 'number' && balance <= 0) {
-        return { state: 'unavailable', reason: `${options.name}'s balance is ${balance}`, fix: `top up the account of engine ${options.name}`, summary: 'the upstream account cannot pay for tasks' };
+        return {
+          state: 'unavailable',
+          reason: `${options.name}'s balance is ${balance}`,
+          fix: `top up the account of engine ${options.name}`,
+          summary: 'the upstream account cannot pay for tasks',
+        };
       }
       return { state: 'ok' };
     },

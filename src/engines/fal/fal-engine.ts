@@ -3,15 +3,15 @@ import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import { guardedRequest, type LookupFn } from '../../net/guarded-http.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, RenderJob, RenderOutcome } from '../engine.js';
-import { isTransient, type HttpAnswer } from '../google-http.js';
-import { callJson, partnerMessage, type JsonTarget } from '../guarded-json.js';
+import { type HttpAnswer, isTransient } from '../google-http.js';
+import { callJson, type JsonTarget, partnerMessage } from '../guarded-json.js';
 import { pollUntilDone } from '../poll-loop.js';
-import { LatencyHistories, type PollPolicy } from '../poll-schedule.js';
-import { finishExtension, planExtension, tailBytes, type TailCut } from '../splice/extend-by-tail.js';
+import { LatencyHistories } from '../poll-schedule.js';
+import { finishExtension, planExtension, type TailCut, tailBytes } from '../splice/extend-by-tail.js';
 import type { SpliceTools } from '../splice/splice.js';
-import { engineFailure as failure, submitOrResume, type SavedRef, type UpstreamEngineOptions } from '../upstream-job.js';
+import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
-import { appOf, FAL_TAIL_LIMITS, falEndpoint, falInput, type FalEndpoints } from './fal-request.js';
+import { appOf, FAL_TAIL_LIMITS, type FalEndpoints, falEndpoint, falInput } from './fal-request.js';
 
 export interface FalEngineOptions extends UpstreamEngineOptions {
   apiKey: string;
@@ -44,7 +44,11 @@ const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 export function createFalEngine(options: FalEngineOptions): Engine {
   const now = options.now ?? Date.now;
   const target: JsonTarget = {
-    baseUrl: options.baseUrl, authorization: `Key ${options.apiKey}`, allowPrivate: options.allowPrivate, retries: options.retries, retryMs: options.retryMs,
+    baseUrl: options.baseUrl,
+    authorization: `Key ${options.apiKey}`,
+    allowPrivate: options.allowPrivate,
+    retries: options.retries,
+    retryMs: options.retryMs,
     ...(options.lookup ? { lookup: options.lookup } : {}),
   };
   const histories = new LatencyHistories();
@@ -52,8 +56,14 @@ export function createFalEngine(options: FalEngineOptions): Engine {
   /** fal's error answer as a fail code: refusals of the key stop the engine. */
   function judged(answer: HttpAnswer, what: string): EngineFailure {
     const why = partnerMessage(answer);
-    if (answer.status === 401 || answer.status === 403) return failure('UPSTREAM_ERROR', 'the upstream refused this gateway\'s credentials', `fal refused the key of engine ${options.name}: ${why}`);
-    if (answer.status === -1) return failure('UPSTREAM_ERROR', 'the upstream address is refused by the network guard', `${options.name}: ${why} (set "allowPrivate": true for a private queue)`);
+    if (answer.status === 401 || answer.status === 403)
+      return failure('UPSTREAM_ERROR', "the upstream refused this gateway's credentials", `fal refused the key of engine ${options.name}: ${why}`);
+    if (answer.status === -1)
+      return failure(
+        'UPSTREAM_ERROR',
+        'the upstream address is refused by the network guard',
+        `${options.name}: ${why} (set "allowPrivate": true for a private queue)`,
+      );
     if (answer.status === 422) {
       const types = errorTypes(answer.body);
       return types.includes('content_policy_violation')
@@ -69,7 +79,11 @@ export function createFalEngine(options: FalEngineOptions): Engine {
     const input = falInput(job, images, tail ? `data:video/mp4;base64,${tail.toString('base64')}` : null);
     const answer = await callJson(target, 'POST', `/${endpoint}`, signal, { json: input });
     if (answer.status === 404) {
-      return failure('UPSTREAM_ERROR', `the upstream does not serve ${endpoint}`, `fal has no endpoint ${endpoint}: ${partnerMessage(answer)} (check "models" of engine ${options.name})`);
+      return failure(
+        'UPSTREAM_ERROR',
+        `the upstream does not serve ${endpoint}`,
+        `fal has no endpoint ${endpoint}: ${partnerMessage(answer)} (check "models" of engine ${options.name})`,
+      );
     }
     if (answer.status < 200 || answer.status > 299) return judged(answer, 'the fal submit');
     const id = (answer.body as { request_id?: unknown } | null)?.request_id;
@@ -80,12 +94,22 @@ export function createFalEngine(options: FalEngineOptions): Engine {
 
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome | { path: string }> {
     const over = await pollUntilDone<{ completed: true }>({
-      submittedAt: ref.submittedAt, deadlineMs: options.deadlineMs, policy: options.poll, pollFirst, now, signal,
+      submittedAt: ref.submittedAt,
+      deadlineMs: options.deadlineMs,
+      policy: options.poll,
+      pollFirst,
+      now,
+      signal,
       history: histories.for(`${job.model}:${job.mode}:${job.generationType}`),
       poll: async () => {
         const answer = await callJson(target, 'GET', `/${ref.operation}/status`, signal);
         if (answer.status === 202) return { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) };
-        if (answer.status !== 200) return { failed: isTransient(answer.status) ? failure('UPSTREAM_ERROR', `polling the fal request failed: ${partnerMessage(answer)}`) : judged(answer, 'reading the fal status') };
+        if (answer.status !== 200)
+          return {
+            failed: isTransient(answer.status)
+              ? failure('UPSTREAM_ERROR', `polling the fal request failed: ${partnerMessage(answer)}`)
+              : judged(answer, 'reading the fal status'),
+          };
         const status = (answer.body as { status?: unknown } | null)?.status;
         return status === 'COMPLETED' ? { done: { completed: true } } : { running: true };
       },
@@ -98,8 +122,14 @@ export function createFalEngine(options: FalEngineOptions): Engine {
     if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return upstreamFailure('fal answered without a video URL');
     const raw = rawDownloadPath(job);
     const res = await guardedRequest(url, {
-      method: 'GET', timeoutMs: DOWNLOAD_TIMEOUT_MS, maxResponseBytes: MAX_VIDEO_BYTES, allowPrivate: options.allowPrivate, requireHttps: false,
-      signal, toFile: raw, ...(options.lookup ? { lookup: options.lookup } : {}),
+      method: 'GET',
+      timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      maxResponseBytes: MAX_VIDEO_BYTES,
+      allowPrivate: options.allowPrivate,
+      requireHttps: false,
+      signal,
+      toFile: raw,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
     });
     if (!res.ok) {
       signal.throwIfAborted();

@@ -3,8 +3,8 @@ import type { RenderJob } from '../engine.js';
 import type { TailLimits } from '../splice/tail-plan.js';
 
 /** What a task asks fal for: the endpoint differs by mode and by kind of input. */
-export const FAL_KINDS = ['text', 'image', 'first-last', 'reference', 'extend'] as const;
-export type FalKind = (typeof FAL_KINDS)[number];
+const FAL_KINDS = ['text', 'image', 'first-last', 'reference', 'extend'] as const;
+type FalKind = (typeof FAL_KINDS)[number];
 
 /** `"<mode>/<kind>"` → fal endpoint id, e.g. `"fast/extend": "fal-ai/veo3.1/fast/extend-video"`. */
 export type FalEndpoints = Record<`${Mode}/${FalKind}`, string>;
@@ -37,7 +37,8 @@ export function falEndpoints(overrides: Record<string, unknown> | undefined): { 
   const table: FalEndpoints = { ...DEFAULT_FAL_ENDPOINTS };
   for (const [key, value] of Object.entries(overrides ?? {})) {
     if (!(key in table)) return { ok: false, error: `"models" has an unknown key "${key}" (use ${Object.keys(table).join(', ')})` };
-    if (typeof value !== 'string' || !ENDPOINT.test(value)) return { ok: false, error: `"models"."${key}" must be a fal endpoint id such as fal-ai/veo3.1/fast` };
+    if (typeof value !== 'string' || !ENDPOINT.test(value))
+      return { ok: false, error: `"models"."${key}" must be a fal endpoint id such as fal-ai/veo3.1/fast` };
     table[key as keyof FalEndpoints] = value;
   }
   return { ok: true, value: table };

@@ -1,13 +1,13 @@
 import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
-import { apiKeyAuth, callGoogle, errorMessage, isTransient, type GoogleHttp, type HttpAnswer } from '../google-http.js';
+import { apiKeyAuth, callGoogle, errorMessage, type GoogleHttp, type HttpAnswer, isTransient } from '../google-http.js';
 import { pollUntilDone } from '../poll-loop.js';
-import { LatencyHistories, type PollPolicy } from '../poll-schedule.js';
-import { operationName, parseOperation, type OperationState } from './operation.js';
+import { LatencyHistories } from '../poll-schedule.js';
+import { engineFailure, type SavedRef, submitOrResume, type UpstreamEngineOptions, veoFailure } from '../upstream-job.js';
+import { type OperationState, operationName, parseOperation } from './operation.js';
 import { buildPredictBody, inlineImages } from './request.js';
 import { fetchResult } from './result.js';
-import { engineFailure, submitOrResume, type SavedRef, veoFailure, type UpstreamEngineOptions } from '../upstream-job.js';
 
 export interface GeminiEngineOptions extends UpstreamEngineOptions {
   apiKey: string;
@@ -18,7 +18,7 @@ export interface GeminiEngineOptions extends UpstreamEngineOptions {
 }
 
 /** Google keeps generated videos for 2 days; an extension must reach it well before they go. */
-export const UPSTREAM_RETENTION_MS = 2 * 86_400_000;
+const UPSTREAM_RETENTION_MS = 2 * 86_400_000;
 const RETENTION_MARGIN_MS = 15 * 60_000;
 
 const CAPABILITIES: EngineCapabilities = {
@@ -26,7 +26,6 @@ const CAPABILITIES: EngineCapabilities = {
   generationTypes: GENERATION_TYPES,
   extendsForeignSources: false,
 };
-
 
 const failure = engineFailure;
 
@@ -45,9 +44,10 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
   /** A 401/403 (key refused) or 404 (model gone or retired) says the engine cannot serve anything. */
   function refusal(answer: HttpAnswer, model: string): EngineFailure | null {
     if (keyRefused(answer)) {
-      return failure('UPSTREAM_ERROR', 'the upstream refused this gateway\'s credentials', `the Gemini API refused the key: ${errorMessage(answer)}`);
+      return failure('UPSTREAM_ERROR', "the upstream refused this gateway's credentials", `the Gemini API refused the key: ${errorMessage(answer)}`);
     }
-    if (answer.status === 404) return failure('UPSTREAM_ERROR', `the upstream model ${model} is not available`, `the Gemini API has no model ${model}: ${errorMessage(answer)}`);
+    if (answer.status === 404)
+      return failure('UPSTREAM_ERROR', `the upstream model ${model} is not available`, `the Gemini API has no model ${model}: ${errorMessage(answer)}`);
     return null;
   }
 
@@ -71,7 +71,12 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
 
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome> {
     const state = await pollUntilDone<Exclude<OperationState, { kind: 'running' }>>({
-      submittedAt: ref.submittedAt, deadlineMs: options.deadlineMs, policy: options.poll, pollFirst, now, signal,
+      submittedAt: ref.submittedAt,
+      deadlineMs: options.deadlineMs,
+      policy: options.poll,
+      pollFirst,
+      now,
+      signal,
       history: histories.for(`${job.mode}:${ref.operation.replace(/\/operations\/.*$/, '')}`),
       poll: async () => {
         const answer = await callGoogle(http, 'GET', `/v1beta/${ref.operation}`, signal);
@@ -96,17 +101,27 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
     name: options.name,
     capabilities: CAPABILITIES,
     async checkModels(signal: AbortSignal): Promise<ModelCheck> {
-      for (const [model, setting] of [[options.modelFast, 'FAST'], [options.modelQuality, 'QUALITY']] as const) {
+      for (const [model, setting] of [
+        [options.modelFast, 'FAST'],
+        [options.modelQuality, 'QUALITY'],
+      ] as const) {
         const answer = await callGoogle(http, 'GET', `/v1beta/models/${encodeURIComponent(model)}`, signal);
         if (answer.status === 200) continue;
         if (keyRefused(answer)) {
-          return { state: 'unavailable', reason: `the Gemini API refused the key: ${errorMessage(answer)}`, fix: `check GEMINI_API_KEY (or "apiKey" of engine ${options.name})`,
-            summary: 'the upstream refused this gateway\'s credentials' };
+          return {
+            state: 'unavailable',
+            reason: `the Gemini API refused the key: ${errorMessage(answer)}`,
+            fix: `check GEMINI_API_KEY (or "apiKey" of engine ${options.name})`,
+            summary: "the upstream refused this gateway's credentials",
+          };
         }
         if (answer.status === 404) {
-          return { state: 'unavailable', reason: `the Gemini API has no model ${model}: ${errorMessage(answer)}`,
+          return {
+            state: 'unavailable',
+            reason: `the Gemini API has no model ${model}: ${errorMessage(answer)}`,
             fix: `${options.name === 'gemini' ? `set LONGSHOT_GEMINI_MODEL_${setting}` : `set "model${setting === 'FAST' ? 'Fast' : 'Quality'}" of engine ${options.name} in LONGSHOT_ENGINES`} to a current model id, or route to the vertex engine (docs/model-ids.md)`,
-            summary: `the upstream model ${model} is not available` };
+            summary: `the upstream model ${model} is not available`,
+          };
         }
         return { state: 'unknown', reason: `checking model ${model} failed: ${errorMessage(answer)}` };
       }
@@ -128,5 +143,7 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
 
 /** Google answers a bad key with 400 "API key not valid" (API_KEY_INVALID), a blocked one with 401/403. */
 function keyRefused(answer: HttpAnswer): boolean {
-  return answer.status === 401 || answer.status === 403 || (answer.status === 400 && /API key not valid|API_KEY_INVALID/i.test(JSON.stringify(answer.body ?? '')));
+  return (
+    answer.status === 401 || answer.status === 403 || (answer.status === 400 && /API key not valid|API_KEY_INVALID/i.test(JSON.stringify(answer.body ?? '')))
+  );
 }

@@ -8,8 +8,9 @@ describe('Gemini operation answers', () => {
     expect(parseOperation({ name: 'models/m/operations/1', done: false })).toEqual({ kind: 'running' });
     const uri = 'https://generativelanguage.googleapis.com/v1beta/files/abc:download?alt=media';
     expect(parseOperation({ done: true, response: { generateVideoResponse: { generatedSamples: [{ video: { uri } }] } } })).toEqual({ kind: 'video', uri });
-    expect(parseOperation({ done: true, response: { generateVideoResponse: { raiMediaFilteredCount: 1, raiMediaFilteredReasons: ['child safety'] } } }))
-      .toEqual({ kind: 'filtered', reasons: ['child safety'] });
+    expect(
+      parseOperation({ done: true, response: { generateVideoResponse: { raiMediaFilteredCount: 1, raiMediaFilteredReasons: ['child safety'] } } }),
+    ).toEqual({ kind: 'filtered', reasons: ['child safety'] });
     expect(parseOperation({ done: true, error: { code: 3, message: 'bad' } })).toEqual({ kind: 'error', code: 3, message: 'bad' });
     expect(parseOperation({ done: true, response: {} })).toMatchObject({ kind: 'error', code: null });
   });

@@ -1,6 +1,6 @@
 import type { RenderJob, RenderOutcome } from '../engine.js';
 import type { GoogleHttp } from '../google-http.js';
-import { downloadTo, finishUpstreamVideo, rawDownloadPath, upstreamFailure, type FinishTools } from '../upstream-video.js';
+import { downloadTo, type FinishTools, finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
 
 /**
  * The download path of a video URI on the configured base URL. Google answers with a URI on its

@@ -1,4 +1,4 @@
-import { GraphBuilder, opts, q } from './graph.js';
+import { type GraphBuilder, opts, q } from './graph.js';
 import { num } from './prng.js';
 import type { AudioLook } from './scene.js';
 
@@ -13,7 +13,7 @@ export const SAMPLE_RATE = 48000;
 const TONE_LEVELS = [0.2, 0.15, 0.12, 0.09];
 
 /** The `aevalsrc` expression of one channel. `ratio` detunes the right channel. */
-export function channelExpr(a: AudioLook, ratio: number, timeOffset: number): string {
+function channelExpr(a: AudioLook, ratio: number, timeOffset: number): string {
   const t = timeOffset === 0 ? 't' : `(t+${num(timeOffset)})`;
   const parts = a.tones.map((f, i) => {
     const level = TONE_LEVELS[i] ?? 0.04;
@@ -26,9 +26,7 @@ export function channelExpr(a: AudioLook, ratio: number, timeOffset: number): st
     // Phase within the beat; a 12 ms attack and a decay that has died out before the next beat,
     // so no envelope step (click) at the beat boundary.
     const m = `mod(${t},${num(period, 6)})`;
-    parts.push(
-      `${num(a.pulseLevel)}*(1-exp(-80*${m}))*exp(-${num(5 / period)}*${m})*sin(${num(2 * Math.PI * a.bassHz * ratio, 3)}*${t})`,
-    );
+    parts.push(`${num(a.pulseLevel)}*(1-exp(-80*${m}))*exp(-${num(5 / period)}*${m})*sin(${num(2 * Math.PI * a.bassHz * ratio, 3)}*${t})`);
   }
   return parts.join('+');
 }
@@ -55,9 +53,7 @@ export function addAudioBed(g: GraphBuilder, a: AudioLook, options: AudioBedOpti
   const synthRate = options.synthRate ?? SAMPLE_RATE;
   const tones = g.source([
     `aevalsrc=${opts({ exprs: q(exprs), s: synthRate, d, c: 'stereo' })}`,
-    ...(synthRate === SAMPLE_RATE
-      ? []
-      : [`aresample=${SAMPLE_RATE}`, `aformat=${opts({ sample_rates: SAMPLE_RATE, channel_layouts: 'stereo' })}`]),
+    ...(synthRate === SAMPLE_RATE ? [] : [`aresample=${SAMPLE_RATE}`, `aformat=${opts({ sample_rates: SAMPLE_RATE, channel_layouts: 'stereo' })}`]),
   ]);
 
   const noise = (seed: number): string => {

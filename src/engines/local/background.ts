@@ -1,4 +1,4 @@
-import { GraphBuilder, opts, q } from './graph.js';
+import { type GraphBuilder, opts, q } from './graph.js';
 import { paletteLutExpr } from './palettes.js';
 import { num } from './prng.js';
 import type { SceneLook } from './scene.js';
@@ -19,7 +19,7 @@ export interface Frame {
 }
 
 /** Seconds of the clip. */
-export function seconds(frame: Frame): number {
+function seconds(frame: Frame): number {
   return frame.frames / frame.fps;
 }
 
@@ -39,13 +39,11 @@ export function fieldSize(frame: Frame, longest = 96): { w: number; h: number } 
  * The per-pixel field expression (0..255) for `geq`, with time `T + offset`. Coefficients are
  * folded into pixel units so each term costs few operations (geq evaluates it per pixel).
  */
-export function fieldExpr(look: SceneLook, w: number, h: number, timeOffset: number): string {
+function fieldExpr(look: SceneLook, w: number, h: number, timeOffset: number): string {
   const m = Math.min(w, h);
   const t = timeOffset === 0 ? 'T' : `(T+${num(timeOffset)})`;
   const s = look.speed;
-  const terms = look.waves.map(
-    (wv) => `${num(wv.amp, 3)}*sin(${num(wv.kx / m, 5)}*X+${num(wv.ky / m, 5)}*Y+${num(wv.omega * s)}*${t}+${num(wv.phase)})`,
-  );
+  const terms = look.waves.map((wv) => `${num(wv.amp, 3)}*sin(${num(wv.kx / m, 5)}*X+${num(wv.ky / m, 5)}*Y+${num(wv.omega * s)}*${t}+${num(wv.phase)})`);
   const r = look.ring;
   const cx = `${num(r.cx * w, 2)}+${num(r.rx * m, 2)}*sin(${num(r.rate * s)}*${t})`;
   const cy = `${num(r.cy * h, 2)}+${num(r.ry * m, 2)}*cos(${num(r.rate * s * 1.3)}*${t})`;

@@ -1,5 +1,5 @@
 import { opts, q } from './graph.js';
-import { num, Rng } from './prng.js';
+import { num, type Rng } from './prng.js';
 import type { CameraMove, Tempo } from './scene.js';
 
 /**

@@ -1,9 +1,9 @@
 import { addAudioBed, SAMPLE_RATE } from './audio-bed.js';
 import { addOrbs, addPlasma, type Frame } from './background.js';
 import { continuationPath, zoompanFilter } from './camera.js';
-import { GraphBuilder, opts } from './graph.js';
+import { type GraphBuilder, opts } from './graph.js';
 import { hash32, Rng } from './prng.js';
-import { sceneLook, type SceneLook } from './scene.js';
+import { type SceneLook, sceneLook } from './scene.js';
 
 /**
  * The 7-second continuation of an extension. It starts on the source's last frame, exactly:
@@ -14,7 +14,7 @@ import { sceneLook, type SceneLook } from './scene.js';
  */
 
 /** Crossfade between the source's sound and the new bed at the seam. */
-export const SEAM_CROSSFADE_SAMPLES = 1920; // 40 ms at 48 kHz
+const SEAM_CROSSFADE_SAMPLES = 1920; // 40 ms at 48 kHz
 
 /**
  * The new bed's chord and pulse are computed at 12 kHz and resampled to 48 kHz: every tone is
@@ -69,12 +69,7 @@ export function addContinuationVideo(g: GraphBuilder, plan: ContinuationPlan, st
  * the source's picture, then a short equal-power crossfade into the new bed, which runs to the
  * end of the continuation. Returns a stereo 48 kHz label of exactly source + continuation.
  */
-export function addExtendedAudio(
-  g: GraphBuilder,
-  plan: ContinuationPlan,
-  sourceAudio: string | null,
-  sourceSamples: number,
-): string {
+export function addExtendedAudio(g: GraphBuilder, plan: ContinuationPlan, sourceAudio: string | null, sourceSamples: number): string {
   const contSamples = Math.round((plan.frame.frames / plan.frame.fps) * SAMPLE_RATE);
   const fmt = `aformat=${opts({ sample_fmts: 'fltp', sample_rates: SAMPLE_RATE, channel_layouts: 'stereo' })}`;
   const head =
@@ -86,9 +81,12 @@ export function addExtendedAudio(
     synthRate: BED_SYNTH_RATE,
     timeOffset: plan.sourceSec - SEAM_CROSSFADE_SAMPLES / SAMPLE_RATE,
   });
-  return g.chain([head, bed], [
-    `acrossfade=${opts({ ns: SEAM_CROSSFADE_SAMPLES, c1: 'qsin', c2: 'qsin' })}`,
-    `atrim=${opts({ end_sample: sourceSamples + contSamples })}`,
-    'asetpts=N/SR/TB',
-  ]);
+  return g.chain(
+    [head, bed],
+    [
+      `acrossfade=${opts({ ns: SEAM_CROSSFADE_SAMPLES, c1: 'qsin', c2: 'qsin' })}`,
+      `atrim=${opts({ end_sample: sourceSamples + contSamples })}`,
+      'asetpts=N/SR/TB',
+    ],
+  );
 }

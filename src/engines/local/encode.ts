@@ -12,8 +12,8 @@ export const FPS = 24;
 /** MP4 video timescale: what ffmpeg picks for 1/24 (24 × 512), fixed so every file agrees. */
 export const VIDEO_TIMESCALE = 12288;
 /** Closed GOPs of 2 s. */
-export const GOP = 48;
-export const AUDIO_BITRATE = '160k';
+const GOP = 48;
+const AUDIO_BITRATE = '160k';
 
 export interface VideoEncodeSettings {
   preset: string;
@@ -27,7 +27,7 @@ export interface VideoEncodeSettings {
  * and RD). Medium enables psy-RD, and x264 then lowers the PPS chroma QP offset by 2; we raise
  * it by 2 to keep the headers identical.
  */
-export function videoSettings(mode: Mode): VideoEncodeSettings {
+function videoSettings(mode: Mode): VideoEncodeSettings {
   switch (mode) {
     case 'fast':
       return { preset: 'veryfast', crf: 23, extra: '' };
@@ -51,42 +51,57 @@ export function reencodeSettings(mode: Mode): VideoEncodeSettings {
 
 /** The x264 options shared by every encode (they shape SPS/PPS). */
 function x264Params(threads: number, extra: string): string {
-  return [
-    'stitchable=1',
-    `keyint=${GOP}`,
-    `min-keyint=${GOP}`,
-    'scenecut=0',
-    'open-gop=0',
-    'bframes=2',
-    'b-pyramid=none',
-    'b-adapt=1',
-    'ref=1',
-    'weightp=1',
-    'weightb=1',
-    '8x8dct=1',
-    'cabac=1',
-    // A fixed thread count keeps the bitstream identical across machines.
-    `threads=${threads}`,
-  ].join(':') + extra;
+  return (
+    [
+      'stitchable=1',
+      `keyint=${GOP}`,
+      `min-keyint=${GOP}`,
+      'scenecut=0',
+      'open-gop=0',
+      'bframes=2',
+      'b-pyramid=none',
+      'b-adapt=1',
+      'ref=1',
+      'weightp=1',
+      'weightb=1',
+      '8x8dct=1',
+      'cabac=1',
+      // A fixed thread count keeps the bitstream identical across machines.
+      `threads=${threads}`,
+    ].join(':') + extra
+  );
 }
 
 /** Output options of the H.264 stream (place after the `-map` of the video). */
 export function videoOutputArgs(mode: Mode, threads: number, fps: number = FPS, override?: Partial<VideoEncodeSettings>): string[] {
   const s = { ...videoSettings(mode), ...override };
   return [
-    '-c:v', 'libx264',
-    '-preset', s.preset,
-    '-crf', String(s.crf),
-    '-profile:v', 'high',
-    '-level', '4.0',
-    '-pix_fmt', 'yuv420p',
-    '-x264-params', x264Params(threads, s.extra),
-    '-r', String(fps),
-    '-color_primaries', 'bt709',
-    '-color_trc', 'bt709',
-    '-colorspace', 'bt709',
-    '-color_range', 'tv',
-    '-flags:v', '+bitexact',
+    '-c:v',
+    'libx264',
+    '-preset',
+    s.preset,
+    '-crf',
+    String(s.crf),
+    '-profile:v',
+    'high',
+    '-level',
+    '4.0',
+    '-pix_fmt',
+    'yuv420p',
+    '-x264-params',
+    x264Params(threads, s.extra),
+    '-r',
+    String(fps),
+    '-color_primaries',
+    'bt709',
+    '-color_trc',
+    'bt709',
+    '-colorspace',
+    'bt709',
+    '-color_range',
+    'tv',
+    '-flags:v',
+    '+bitexact',
   ];
 }
 
@@ -98,12 +113,18 @@ export function audioOutputArgs(): string[] {
 /** Container options: MP4, moov up front, no metadata or encoder strings, fixed timescale. */
 export function containerArgs(): string[] {
   return [
-    '-map_metadata', '-1',
-    '-map_chapters', '-1',
-    '-fflags', '+bitexact',
-    '-video_track_timescale', String(VIDEO_TIMESCALE),
-    '-movflags', '+faststart',
-    '-f', 'mp4',
+    '-map_metadata',
+    '-1',
+    '-map_chapters',
+    '-1',
+    '-fflags',
+    '+bitexact',
+    '-video_track_timescale',
+    String(VIDEO_TIMESCALE),
+    '-movflags',
+    '+faststart',
+    '-f',
+    'mp4',
   ];
 }
 

@@ -1,7 +1,7 @@
 import type { LocalImage } from '../engine.js';
-import { addOrbs, addPlasma, fieldSize, type Frame } from './background.js';
+import { addOrbs, addPlasma, type Frame, fieldSize } from './background.js';
 import { kenBurnsPath, openingPath, settlePath, zoompanFilter } from './camera.js';
-import { GraphBuilder, opts, q } from './graph.js';
+import { type GraphBuilder, opts, q } from './graph.js';
 import { fillFilters, imageInputArgs } from './images.js';
 import { num, type Rng } from './prng.js';
 import type { SceneLook } from './scene.js';
@@ -23,14 +23,7 @@ const OVERSAMPLE = 1.5;
  * seeded drift). Two stills: the move over the first, then the second fades in while settling,
  * and the clip ends on the whole second still.
  */
-export function firstAndLastScene(
-  g: GraphBuilder,
-  inputs: string[],
-  look: SceneLook,
-  frame: Frame,
-  images: readonly LocalImage[],
-  rng: Rng,
-): string {
+export function firstAndLastScene(g: GraphBuilder, inputs: string[], look: SceneLook, frame: Frame, images: readonly LocalImage[], rng: Rng): string {
   const cw = even(frame.width * OVERSAMPLE);
   const ch = even(frame.height * OVERSAMPLE);
   const [first, second] = images;
@@ -47,11 +40,7 @@ export function firstAndLastScene(
     const fadeStart = Math.round(frame.frames * 0.5);
     const fadeEnd = Math.round(frame.frames * 0.82);
     const firstFrames = fadeEnd + 1; // the first still's move ends when it is fully covered
-    const a = g.chain(firstIn, [
-      ...fillFilters(cw, ch),
-      zoompanFilter(move, frame.frames, frame.width, frame.height, frame.fps, firstFrames),
-      'setsar=1',
-    ]);
+    const a = g.chain(firstIn, [...fillFilters(cw, ch), zoompanFilter(move, frame.frames, frame.width, frame.height, frame.fps, firstFrames), 'setsar=1']);
     const secondIn = addImageInput(inputs, second);
     const b = g.chain(secondIn, [
       ...fillFilters(cw, ch),
@@ -72,14 +61,7 @@ export function firstAndLastScene(
  * REFERENCE_2_VIDEO: the procedural scene, tinted by the first reference, with every reference
  * as a bordered panel that fades in and floats.
  */
-export function referenceScene(
-  g: GraphBuilder,
-  inputs: string[],
-  look: SceneLook,
-  frame: Frame,
-  images: readonly LocalImage[],
-  rng: Rng,
-): string {
+export function referenceScene(g: GraphBuilder, inputs: string[], look: SceneLook, frame: Frame, images: readonly LocalImage[], rng: Rng): string {
   const n = images.length;
   const labels = images.map((img) => addImageInput(inputs, img));
   const firstPanel = g.label('ref');

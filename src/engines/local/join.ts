@@ -8,7 +8,12 @@ import { containerArgs } from './encode.js';
  * all by stream copy: every part's frames decode exactly as they did in their own file.
  */
 export async function joinParts(
-  ffmpegPath: string, workDir: string, videoParts: readonly string[], audioPath: string, outPath: string, signal: AbortSignal,
+  ffmpegPath: string,
+  workDir: string,
+  videoParts: readonly string[],
+  audioPath: string,
+  outPath: string,
+  signal: AbortSignal,
 ): Promise<void> {
   const listPath = join(workDir, 'concat.txt');
   const quote = (p: string): string => `'${p.replace(/'/g, `'\\''`)}'`;

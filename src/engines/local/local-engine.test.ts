@@ -164,7 +164,10 @@ describe('local engine: generate', () => {
     const [q, f] = await Promise.all([stat(quality.outVideoPath), stat(sunset.outVideoPath)]);
     expect(q.size).toBeGreaterThan(f.size * 1.3);
     // Same SPS/PPS: a quality extension can be joined to a fast source by stream copy.
-    const [qi, fi] = await Promise.all([inspectMedia(resolveFfmpeg(), quality.outVideoPath, never, true), inspectMedia(resolveFfmpeg(), sunset.outVideoPath, never, true)]);
+    const [qi, fi] = await Promise.all([
+      inspectMedia(resolveFfmpeg(), quality.outVideoPath, never, true),
+      inspectMedia(resolveFfmpeg(), sunset.outVideoPath, never, true),
+    ]);
     expect(qi?.video.extradata).toBe(fi?.video.extradata);
   });
 
@@ -300,7 +303,21 @@ describe('local engine: failures and abort', () => {
 async function filledImage(path: string, w: number, h: number): Promise<RgbFrame> {
   const { stdout } = await run(
     resolveFfmpeg(),
-    ['-v', 'error', '-i', path, '-vf', `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h}`, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    [
+      '-v',
+      'error',
+      '-i',
+      path,
+      '-vf',
+      `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h}`,
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ],
     { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
   );
   return { width: w, height: h, data: stdout };

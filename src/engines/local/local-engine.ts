@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import type { Engine, EngineCapabilities, RenderJob, RenderOutcome } from '../engine.js';
 import { FfmpegAbortedError, FfmpegError, runFfmpeg } from '../ffmpeg.js';
-import { RenderFailure, type RenderContext } from './context.js';
+import { type RenderContext, RenderFailure } from './context.js';
 import { imageInputArgs } from './images.js';
 import { renderExtend } from './render-extend.js';
 import { renderGenerate } from './render-generate.js';

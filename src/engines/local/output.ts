@@ -1,8 +1,8 @@
 import type { Mode } from '../../domain/models.js';
 import { runFfmpeg } from '../ffmpeg.js';
 import type { RenderContext } from './context.js';
-import { audioOutputArgs, containerArgs, posterOutputArgs, videoOutputArgs, type VideoEncodeSettings } from './encode.js';
-import { GraphBuilder, opts, q } from './graph.js';
+import { audioOutputArgs, containerArgs, posterOutputArgs, type VideoEncodeSettings, videoOutputArgs } from './encode.js';
+import { type GraphBuilder, opts, q } from './graph.js';
 import { watermarkFilter } from './watermark.js';
 
 /**
@@ -53,14 +53,18 @@ export async function encodeFinal(ctx: RenderContext, job: FinalEncode): Promise
   const args = [
     '-y',
     ...job.inputs,
-    '-filter_complex', g.toString(),
-    '-map', out,
-    '-map', job.audio,
+    '-filter_complex',
+    g.toString(),
+    '-map',
+    out,
+    '-map',
+    job.audio,
     ...videoOutputArgs(job.mode, ctx.threads, job.fps, job.override),
     ...audioOutputArgs(),
     ...containerArgs(),
     job.outVideoPath,
-    '-map', poster,
+    '-map',
+    poster,
     ...posterOutputArgs(),
     job.outPosterPath,
   ];

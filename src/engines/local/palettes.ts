@@ -14,7 +14,7 @@ export interface Palette {
   stops: readonly [Rgb, Rgb, Rgb, Rgb, Rgb];
 }
 
-export const STOP_POSITIONS = [0, 0.28, 0.52, 0.76, 1] as const;
+const STOP_POSITIONS = [0, 0.28, 0.52, 0.76, 1] as const;
 
 function hex(h: string): Rgb {
   const n = Number.parseInt(h.replace('#', ''), 16);

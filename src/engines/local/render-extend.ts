@@ -5,8 +5,8 @@ import type { RenderedVideo, RenderJob } from '../engine.js';
 import { FfmpegError, runFfmpeg } from '../ffmpeg.js';
 import { SAMPLE_RATE } from './audio-bed.js';
 import type { Frame } from './background.js';
-import { RenderFailure, type RenderContext } from './context.js';
-import { addContinuationVideo, addExtendedAudio, lastFrameInputArgs, planContinuation, type ContinuationPlan } from './continuation.js';
+import { type RenderContext, RenderFailure } from './context.js';
+import { addContinuationVideo, addExtendedAudio, type ContinuationPlan, lastFrameInputArgs, planContinuation } from './continuation.js';
 import { audioOutputArgs, containerArgs, FPS, posterOutputArgs, reencodeSettings, VIDEO_TIMESCALE, videoOutputArgs } from './encode.js';
 import { GraphBuilder, opts, q } from './graph.js';
 import { joinParts } from './join.js';
@@ -96,10 +96,35 @@ async function extractLastFrame(ctx: RenderContext, src: string, out: string, fa
   try {
     await runFfmpeg(
       ctx.ffmpegPath,
-      ['-v', 'error', '-y', '-sseof', '-0.5', '-i', src, '-map', '0:v:0', ...resize, '-vsync', '0', '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-f', 'image2', '-update', '1', out],
+      [
+        '-v',
+        'error',
+        '-y',
+        '-sseof',
+        '-0.5',
+        '-i',
+        src,
+        '-map',
+        '0:v:0',
+        ...resize,
+        '-vsync',
+        '0',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:v',
+        'rawvideo',
+        '-f',
+        'image2',
+        '-update',
+        '1',
+        out,
+      ],
       ctx.signal,
     );
-    const size = await stat(out).then((st) => st.size, () => 0);
+    const size = await stat(out).then(
+      (st) => st.size,
+      () => 0,
+    );
     if (size !== (w * h * 3) / 2) throw new UnexpectedFrame(`no last frame (${size} bytes)`);
   } catch (err) {
     if (!isRefusal(err) && !(err instanceof UnexpectedFrame)) throw err;
@@ -224,7 +249,13 @@ function partEncodeArgs(ctx: RenderContext, job: RenderJob, fps: number): string
  * watermarked, to `outPath`, and writes the poster from its final frame.
  */
 function renderContinuation(
-  ctx: RenderContext, job: RenderJob, plan: ContinuationPlan, lastPath: string, lastFrame: Promise<void>, drawtext: string | null, outPath: string,
+  ctx: RenderContext,
+  job: RenderJob,
+  plan: ContinuationPlan,
+  lastPath: string,
+  lastFrame: Promise<void>,
+  drawtext: string | null,
+  outPath: string,
 ): Promise<unknown> {
   const { frame } = plan;
   const g = new GraphBuilder();
@@ -240,12 +271,16 @@ function renderContinuation(
       [
         '-y',
         ...lastFrameInputArgs(lastPath, frame.width, frame.height, frame.fps),
-        '-filter_complex', g.toString(),
-        '-map', out, '-an',
+        '-filter_complex',
+        g.toString(),
+        '-map',
+        out,
+        '-an',
         ...partEncodeArgs(ctx, job, frame.fps),
         ...containerArgs(),
         outPath,
-        '-map', poster,
+        '-map',
+        poster,
         ...posterOutputArgs(),
         job.outPosterPath,
       ],

@@ -2,7 +2,7 @@ import { GENERATE_SECONDS } from '../../domain/models.js';
 import type { RenderedVideo, RenderJob } from '../engine.js';
 import { addAudioBed, SAMPLE_RATE } from './audio-bed.js';
 import { addOrbs, addPlasma, type Frame } from './background.js';
-import { frameSizeFor, RenderFailure, type RenderContext } from './context.js';
+import { frameSizeFor, type RenderContext, RenderFailure } from './context.js';
 import { FPS } from './encode.js';
 import { GraphBuilder } from './graph.js';
 import { firstAndLastScene, referenceScene } from './image-scenes.js';

@@ -43,7 +43,7 @@ describe('prompt steering', () => {
     const [sr, , sb] = mid(sunset);
     expect(sr).toBeGreaterThan(sb);
     const luma = (rgb: readonly number[]) => 0.2126 * (rgb[0] ?? 0) + 0.7152 * (rgb[1] ?? 0) + 0.0722 * (rgb[2] ?? 0);
-    expect(luma(mid(night)) * night.brightness).toBeLessThan(luma(mid(sunset)) * sunset.brightness / 2);
+    expect(luma(mid(night)) * night.brightness).toBeLessThan((luma(mid(sunset)) * sunset.brightness) / 2);
   });
 
   it('moves faster for a chase than for a calm scene', () => {

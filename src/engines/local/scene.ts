@@ -1,5 +1,5 @@
+import { blendPalettes, hslPalette, MOOD_PALETTES, type MoodName, type Palette, paletteAt, type Rgb } from './palettes.js';
 import { hash32, Rng } from './prng.js';
-import { blendPalettes, hslPalette, MOOD_PALETTES, paletteAt, type MoodName, type Palette, type Rgb } from './palettes.js';
 
 /**
  * Steering: a prompt and a seed become a {@link SceneLook}, the parameters every renderer in
@@ -11,7 +11,7 @@ export type CameraMove = 'push-in' | 'pull-back' | 'pan-left' | 'pan-right' | 't
 export type Tempo = 'slow' | 'normal' | 'fast';
 
 /** One travelling sine wave of the plasma field, in normalised coordinates. */
-export interface Wave {
+interface Wave {
   kx: number;
   ky: number;
   /** Radians per second (before the tempo's speed factor). */
@@ -21,7 +21,7 @@ export interface Wave {
 }
 
 /** A soft glowing disc that drifts along a Lissajous path. */
-export interface Orb {
+interface Orb {
   /** Diameter as a fraction of the frame's shorter side. */
   size: number;
   cx: number;
@@ -88,19 +88,257 @@ interface MoodRule {
 }
 
 const MOOD_RULES: readonly MoodRule[] = [
-  { name: 'warm', words: ['sunset', 'sunsets', 'sunrise', 'dusk', 'dawn', 'golden', 'warm', 'amber', 'orange', 'desert', 'autumn', 'summer', 'sun', 'sunny', 'sunlit', 'honey', 'savanna'] },
+  {
+    name: 'warm',
+    words: [
+      'sunset',
+      'sunsets',
+      'sunrise',
+      'dusk',
+      'dawn',
+      'golden',
+      'warm',
+      'amber',
+      'orange',
+      'desert',
+      'autumn',
+      'summer',
+      'sun',
+      'sunny',
+      'sunlit',
+      'honey',
+      'savanna',
+    ],
+  },
   { name: 'fire', words: ['fire', 'fires', 'flame', 'flames', 'lava', 'volcano', 'ember', 'embers', 'burning', 'blaze', 'inferno', 'red'] },
-  { name: 'night', words: ['night', 'nights', 'midnight', 'dark', 'darkness', 'moon', 'moonlit', 'moonlight', 'stars', 'starry', 'star', 'space', 'galaxy', 'cosmos', 'cosmic', 'noir', 'shadow', 'shadows', 'nocturnal', 'evening'] },
-  { name: 'ocean', words: ['ocean', 'oceans', 'sea', 'seas', 'water', 'waters', 'wave', 'waves', 'beach', 'underwater', 'river', 'lake', 'rain', 'rainy', 'blue', 'surf', 'coast', 'shore', 'tide', 'aqua', 'reef', 'harbor', 'harbour'] },
-  { name: 'forest', words: ['forest', 'forests', 'jungle', 'woods', 'woodland', 'garden', 'grass', 'tree', 'trees', 'leaves', 'leaf', 'nature', 'green', 'meadow', 'moss', 'spring', 'park', 'valley', 'fern'] },
-  { name: 'snow', words: ['snow', 'snowy', 'ice', 'icy', 'winter', 'frost', 'frosty', 'frozen', 'arctic', 'glacier', 'cold', 'white', 'mist', 'misty', 'fog', 'foggy', 'cloud', 'clouds', 'cloudy'] },
-  { name: 'neon', words: ['neon', 'city', 'cities', 'cyberpunk', 'urban', 'street', 'streets', 'club', 'disco', 'synthwave', 'futuristic', 'electric', 'downtown', 'arcade', 'rave'] },
-  { name: 'dream', words: ['dream', 'dreams', 'dreamy', 'pastel', 'candy', 'fairy', 'magic', 'magical', 'pink', 'romantic', 'love', 'flower', 'flowers', 'bloom', 'blossom', 'cherry', 'sakura', 'whimsical'] },
+  {
+    name: 'night',
+    words: [
+      'night',
+      'nights',
+      'midnight',
+      'dark',
+      'darkness',
+      'moon',
+      'moonlit',
+      'moonlight',
+      'stars',
+      'starry',
+      'star',
+      'space',
+      'galaxy',
+      'cosmos',
+      'cosmic',
+      'noir',
+      'shadow',
+      'shadows',
+      'nocturnal',
+      'evening',
+    ],
+  },
+  {
+    name: 'ocean',
+    words: [
+      'ocean',
+      'oceans',
+      'sea',
+      'seas',
+      'water',
+      'waters',
+      'wave',
+      'waves',
+      'beach',
+      'underwater',
+      'river',
+      'lake',
+      'rain',
+      'rainy',
+      'blue',
+      'surf',
+      'coast',
+      'shore',
+      'tide',
+      'aqua',
+      'reef',
+      'harbor',
+      'harbour',
+    ],
+  },
+  {
+    name: 'forest',
+    words: [
+      'forest',
+      'forests',
+      'jungle',
+      'woods',
+      'woodland',
+      'garden',
+      'grass',
+      'tree',
+      'trees',
+      'leaves',
+      'leaf',
+      'nature',
+      'green',
+      'meadow',
+      'moss',
+      'spring',
+      'park',
+      'valley',
+      'fern',
+    ],
+  },
+  {
+    name: 'snow',
+    words: [
+      'snow',
+      'snowy',
+      'ice',
+      'icy',
+      'winter',
+      'frost',
+      'frosty',
+      'frozen',
+      'arctic',
+      'glacier',
+      'cold',
+      'white',
+      'mist',
+      'misty',
+      'fog',
+      'foggy',
+      'cloud',
+      'clouds',
+      'cloudy',
+    ],
+  },
+  {
+    name: 'neon',
+    words: [
+      'neon',
+      'city',
+      'cities',
+      'cyberpunk',
+      'urban',
+      'street',
+      'streets',
+      'club',
+      'disco',
+      'synthwave',
+      'futuristic',
+      'electric',
+      'downtown',
+      'arcade',
+      'rave',
+    ],
+  },
+  {
+    name: 'dream',
+    words: [
+      'dream',
+      'dreams',
+      'dreamy',
+      'pastel',
+      'candy',
+      'fairy',
+      'magic',
+      'magical',
+      'pink',
+      'romantic',
+      'love',
+      'flower',
+      'flowers',
+      'bloom',
+      'blossom',
+      'cherry',
+      'sakura',
+      'whimsical',
+    ],
+  },
 ];
 
-const FAST_WORDS = new Set(['chase', 'chases', 'chasing', 'fast', 'faster', 'race', 'races', 'racing', 'run', 'running', 'speed', 'speeding', 'rush', 'rushing', 'action', 'storm', 'stormy', 'explosion', 'explosive', 'energetic', 'frantic', 'chaos', 'chaotic', 'quick', 'rapid', 'hurry', 'battle', 'fight', 'thunder', 'wild', 'intense', 'dynamic', 'flying', 'zooming']);
-const SLOW_WORDS = new Set(['calm', 'calmer', 'calmly', 'slow', 'slower', 'slowly', 'peaceful', 'serene', 'gentle', 'gently', 'quiet', 'still', 'relaxing', 'relaxed', 'meditation', 'meditative', 'tranquil', 'lazy', 'sleepy', 'drifting', 'soft', 'softly', 'lullaby', 'ambient']);
-const BEAT_WORDS = new Set(['dance', 'dancing', 'dancer', 'music', 'beat', 'beats', 'party', 'club', 'drum', 'drums', 'pulse', 'pulsing', 'heartbeat', 'rhythm', 'rhythmic', 'concert', 'rave', 'disco']);
+const FAST_WORDS = new Set([
+  'chase',
+  'chases',
+  'chasing',
+  'fast',
+  'faster',
+  'race',
+  'races',
+  'racing',
+  'run',
+  'running',
+  'speed',
+  'speeding',
+  'rush',
+  'rushing',
+  'action',
+  'storm',
+  'stormy',
+  'explosion',
+  'explosive',
+  'energetic',
+  'frantic',
+  'chaos',
+  'chaotic',
+  'quick',
+  'rapid',
+  'hurry',
+  'battle',
+  'fight',
+  'thunder',
+  'wild',
+  'intense',
+  'dynamic',
+  'flying',
+  'zooming',
+]);
+const SLOW_WORDS = new Set([
+  'calm',
+  'calmer',
+  'calmly',
+  'slow',
+  'slower',
+  'slowly',
+  'peaceful',
+  'serene',
+  'gentle',
+  'gently',
+  'quiet',
+  'still',
+  'relaxing',
+  'relaxed',
+  'meditation',
+  'meditative',
+  'tranquil',
+  'lazy',
+  'sleepy',
+  'drifting',
+  'soft',
+  'softly',
+  'lullaby',
+  'ambient',
+]);
+const BEAT_WORDS = new Set([
+  'dance',
+  'dancing',
+  'dancer',
+  'music',
+  'beat',
+  'beats',
+  'party',
+  'club',
+  'drum',
+  'drums',
+  'pulse',
+  'pulsing',
+  'heartbeat',
+  'rhythm',
+  'rhythmic',
+  'concert',
+  'rave',
+  'disco',
+]);
 
 /** Camera phrases, matched on the normalised prompt; the earliest match wins. */
 const CAMERA_RULES: ReadonlyArray<{ move: CameraMove; pattern: RegExp }> = [
@@ -113,7 +351,7 @@ const CAMERA_RULES: ReadonlyArray<{ move: CameraMove; pattern: RegExp }> = [
 ];
 
 /** Lower-case words of the prompt (any script), for the word table. */
-export function promptWords(prompt: string): string[] {
+function promptWords(prompt: string): string[] {
   return prompt.toLowerCase().match(/\p{L}+/gu) ?? [];
 }
 
@@ -140,9 +378,7 @@ export function moodsFor(prompt: string): MoodName[] {
       else scores.set(rule.name, { count: 1, first: index });
     }
   });
-  return [...scores.entries()]
-    .sort((a, b) => b[1].count - a[1].count || a[1].first - b[1].first)
-    .map(([name]) => name);
+  return [...scores.entries()].sort((a, b) => b[1].count - a[1].count || a[1].first - b[1].first).map(([name]) => name);
 }
 
 export function tempoFor(prompt: string): Tempo {

@@ -5,7 +5,7 @@ import { inspectMedia, type MediaFacts } from '../local/media-info.js';
 import { cleanWatermarkText, watermarkFilter } from '../local/watermark.js';
 import { engineFailure } from '../upstream-job.js';
 import { upstreamFailure } from '../upstream-video.js';
-import { spliceExtension, writeTail, type SpliceTools } from './splice.js';
+import { type SpliceTools, spliceExtension, writeTail } from './splice.js';
 import { planTail, type TailLimits, type TailPlan } from './tail-plan.js';
 
 /**
@@ -19,7 +19,13 @@ export interface TailCut {
 }
 
 /** Where an extension's source is cut: deterministic, so a resumed run plans the same cut. */
-export async function planExtension(ffmpegPath: string, job: RenderJob, limits: TailLimits, upstream: string, signal: AbortSignal): Promise<TailCut | EngineFailure> {
+export async function planExtension(
+  ffmpegPath: string,
+  job: RenderJob,
+  limits: TailLimits,
+  upstream: string,
+  signal: AbortSignal,
+): Promise<TailCut | EngineFailure> {
   const facts = await inspectMedia(ffmpegPath, job.source!.path, signal);
   if (facts === null) return engineFailure('TASKID_ERROR', 'the source video cannot be read');
   const plan = planTail(facts.video, limits);
@@ -37,10 +43,17 @@ export async function tailBytes(tools: SpliceTools, job: RenderJob, cut: TailCut
 /** Splices the upstream's answer (`returnedPath`) into the job's output, watermark included. */
 export async function finishExtension(tools: SpliceTools, fontPath: string, job: RenderJob, cut: TailCut, returnedPath: string): Promise<RenderOutcome> {
   const text = cleanWatermarkText(job.watermark);
-  const drawtext = text === null ? null : await watermarkFilter({ text, fontPath, workDir: tools.workDir, width: cut.facts.video.width, height: cut.facts.video.height });
+  const drawtext =
+    text === null ? null : await watermarkFilter({ text, fontPath, workDir: tools.workDir, width: cut.facts.video.width, height: cut.facts.video.height });
   const spliced = await spliceExtension(tools, {
-    sourcePath: job.source!.path, source: cut.facts, plan: cut.plan, returnedPath, mode: job.mode, drawtext,
-    outVideoPath: job.outVideoPath, outPosterPath: job.outPosterPath,
+    sourcePath: job.source!.path,
+    source: cut.facts,
+    plan: cut.plan,
+    returnedPath,
+    mode: job.mode,
+    drawtext,
+    outVideoPath: job.outVideoPath,
+    outPosterPath: job.outPosterPath,
   });
   return spliced.ok ? { ok: true, durationMs: spliced.durationMs, width: spliced.width, height: spliced.height } : upstreamFailure(spliced.message);
 }

@@ -5,7 +5,6 @@ import { planTail, VERTEX_TAIL_LIMITS } from './tail-plan.js';
 /** As an MP4 from x264 at 24 fps reads: time base 1/12288, 512 ticks per frame. */
 const TIMESCALE = 12_288;
 const TICKS = 512;
-const FPS = 24;
 /** x264 with B-frames shifts presentation by two frames (the edit list's delay), so pts starts at 1024. */
 const PTS_DELAY = 2;
 

@@ -54,8 +54,11 @@ export function parseVertexOperation(body: unknown): VertexOperationState {
  */
 export function vertexOperationName(body: unknown): string | null {
   const name = (body as { name?: unknown } | null)?.name;
-  return typeof name === 'string' && /^projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/[^/]+\/operations\/[A-Za-z0-9_.-]+$/.test(name)
-    && !name.includes('..') ? name : null;
+  return typeof name === 'string' &&
+    /^projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/[^/]+\/operations\/[A-Za-z0-9_.-]+$/.test(name) &&
+    !name.includes('..')
+    ? name
+    : null;
 }
 
 /** `gs://bucket/path/to/object` → the JSON API media path, or null for anything else. */

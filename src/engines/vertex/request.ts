@@ -30,7 +30,7 @@ export interface VertexPredictBody {
 }
 
 /** Veo on Vertex adds this much to a video it extends (cloud docs, "Extend a Veo video"). */
-export const VERTEX_EXTEND_SECONDS = 7;
+const VERTEX_EXTEND_SECONDS = 7;
 
 /**
  * Maps a job to Vertex's request (docs/vertex.md, request mapping). Unlike the Gemini API, Vertex

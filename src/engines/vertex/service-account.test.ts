@@ -1,11 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeVertex, type FakeVertex } from '../../../test/support/fake-vertex.js';
-import { makeServiceAccount, verifyAssertion, type ServiceAccount as TestAccount } from '../../../test/support/service-account.js';
+import { type FakeVertex, startFakeVertex } from '../../../test/support/fake-vertex.js';
+import { makeServiceAccount, type ServiceAccount as TestAccount, verifyAssertion } from '../../../test/support/service-account.js';
 import { AuthError } from '../google-http.js';
 import { CLOUD_PLATFORM_SCOPE, createTokenSource, loadServiceAccount, ServiceAccountError, signAssertion } from './service-account.js';
 
@@ -71,8 +71,11 @@ describe('loadServiceAccount', () => {
     const file = await keyFile('good.json', account.key);
     const sa = loadServiceAccount(file);
     expect(sa).toMatchObject({
-      file, clientEmail: account.key.client_email, privateKeyId: account.key.private_key_id,
-      tokenUri: 'https://oauth2.example/token', projectId: 'acme',
+      file,
+      clientEmail: account.key.client_email,
+      privateKeyId: account.key.private_key_id,
+      tokenUri: 'https://oauth2.example/token',
+      projectId: 'acme',
     });
     expect(sa.privateKey.asymmetricKeyType).toBe('rsa');
   });
@@ -87,8 +90,11 @@ describe('signAssertion', () => {
     if (!checked.ok) return;
     expect(checked.header).toEqual({ alg: 'RS256', typ: 'JWT', kid: account.key.private_key_id });
     expect(checked.claims).toEqual({
-      iss: account.key.client_email, aud: 'https://oauth2.example/token', scope: CLOUD_PLATFORM_SCOPE,
-      iat: 1_700_000_000, exp: 1_700_003_600,
+      iss: account.key.client_email,
+      aud: 'https://oauth2.example/token',
+      scope: CLOUD_PLATFORM_SCOPE,
+      iat: 1_700_000_000,
+      exp: 1_700_003_600,
     });
     expect(verifyAssertion(signAssertion(sa, 's', 0, 600), account.publicKey)).toMatchObject({ claims: { iat: 0, exp: 600 } });
 

@@ -40,7 +40,9 @@ export function loadServiceAccount(file: string): ServiceAccount {
     throw new ServiceAccountError(`${file} is not a JSON key file`);
   }
   if (json.type !== 'service_account') {
-    throw new ServiceAccountError(`${file} is not a service-account key (its "type" is ${JSON.stringify(json.type ?? null)}; create one with gcloud iam service-accounts keys create)`);
+    throw new ServiceAccountError(
+      `${file} is not a service-account key (its "type" is ${JSON.stringify(json.type ?? null)}; create one with gcloud iam service-accounts keys create)`,
+    );
   }
   const field = (k: string): string => {
     const v = json[k];

@@ -3,15 +3,15 @@ import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome } from '../engine.js';
 import { inlineImages } from '../gemini/request.js';
-import { callGoogle, errorMessage, isTransient, type GoogleHttp, type HttpAnswer } from '../google-http.js';
+import { callGoogle, errorMessage, type GoogleHttp, type HttpAnswer, isTransient } from '../google-http.js';
 import { pollUntilDone } from '../poll-loop.js';
-import { LatencyHistories, type PollPolicy } from '../poll-schedule.js';
+import { LatencyHistories } from '../poll-schedule.js';
 import { finishExtension, planExtension, tailBytes } from '../splice/extend-by-tail.js';
 import type { SpliceTools } from '../splice/splice.js';
 import { VERTEX_TAIL_LIMITS } from '../splice/tail-plan.js';
-import { engineFailure, submitOrResume, type SavedRef, veoFailure, type UpstreamEngineOptions } from '../upstream-job.js';
+import { engineFailure, type SavedRef, submitOrResume, type UpstreamEngineOptions, veoFailure } from '../upstream-job.js';
 import { downloadTo, finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
-import { gcsMediaPath, parseVertexOperation, vertexOperationName, type VertexOperationState } from './operation.js';
+import { gcsMediaPath, parseVertexOperation, type VertexOperationState, vertexOperationName } from './operation.js';
 import { buildVertexBody, type InlineVideo } from './request.js';
 import { createTokenSource, type ServiceAccount } from './service-account.js';
 
@@ -37,7 +37,6 @@ const CAPABILITIES: EngineCapabilities = {
   // Any finished video: only its tail is sent (docs/vertex.md, extension of any source).
   extendsForeignSources: true,
 };
-
 
 const failure = engineFailure;
 
@@ -75,7 +74,7 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
   function refusal(answer: HttpAnswer, model: string): EngineFailure | null {
     if (answer.status === 401 || answer.status === 403) {
       const why = `Vertex AI refused the service account ${options.serviceAccount.clientEmail}: ${errorMessage(answer)}`;
-      return failure('UPSTREAM_ERROR', 'the upstream refused this gateway\'s credentials', why);
+      return failure('UPSTREAM_ERROR', "the upstream refused this gateway's credentials", why);
     }
     if (answer.status === 404) {
       const why = `Vertex AI has no model ${model} for project ${options.project} in ${options.location}: ${errorMessage(answer)}`;
@@ -87,7 +86,12 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome | { inlinePath: string }> {
     const model = ref.operation.replace(/\/operations\/[^/]+$/, '');
     const state = await pollUntilDone<Exclude<VertexOperationState, { kind: 'running' }>>({
-      submittedAt: ref.submittedAt, deadlineMs: options.deadlineMs, policy: options.poll, pollFirst, now, signal,
+      submittedAt: ref.submittedAt,
+      deadlineMs: options.deadlineMs,
+      policy: options.poll,
+      pollFirst,
+      now,
+      signal,
       history: histories.for(`${job.mode}:${model}`),
       poll: async () => {
         const answer = await callGoogle(api, 'POST', `/v1/${model}:fetchPredictOperation`, signal, { json: { operationName: ref.operation } });
@@ -124,18 +128,27 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
     name: options.name,
     capabilities: CAPABILITIES,
     async checkModels(signal: AbortSignal): Promise<ModelCheck> {
-      for (const [model, setting] of [[options.modelFast, 'modelFast'], [options.modelQuality, 'modelQuality']] as const) {
+      for (const [model, setting] of [
+        [options.modelFast, 'modelFast'],
+        [options.modelQuality, 'modelQuality'],
+      ] as const) {
         const answer = await callGoogle(api, 'GET', `/v1/publishers/google/models/${encodeURIComponent(model)}`, signal);
         if (answer.status === 200) continue;
         if (answer.status === 401 || answer.status === 403) {
-          return { state: 'unavailable', reason: `Vertex AI refused the service account ${options.serviceAccount.clientEmail}: ${errorMessage(answer)}`,
+          return {
+            state: 'unavailable',
+            reason: `Vertex AI refused the service account ${options.serviceAccount.clientEmail}: ${errorMessage(answer)}`,
             fix: `check the key file ${options.serviceAccount.file} and that the account has the Vertex AI User role on project ${options.project}`,
-            summary: 'the upstream refused this gateway\'s credentials' };
+            summary: "the upstream refused this gateway's credentials",
+          };
         }
         if (answer.status === 404) {
-          return { state: 'unavailable', reason: `Vertex AI has no model ${model}: ${errorMessage(answer)}`,
+          return {
+            state: 'unavailable',
+            reason: `Vertex AI has no model ${model}: ${errorMessage(answer)}`,
             fix: `set ${options.name === 'vertex' ? `LONGSHOT_VERTEX_MODEL_${setting === 'modelFast' ? 'FAST' : 'QUALITY'}` : `"${setting}" of engine ${options.name} in LONGSHOT_ENGINES`} to a current model id (docs/vertex.md)`,
-            summary: `the upstream model ${model} is not available` };
+            summary: `the upstream model ${model} is not available`,
+          };
         }
         return { state: 'unknown', reason: `checking model ${model} failed: ${errorMessage(answer)}` };
       }
@@ -147,14 +160,17 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
       const extend = job.model === 'veo-3-1-extend' ? await planExtension(options.ffmpegPath, job, VERTEX_TAIL_LIMITS, 'Vertex AI', signal) : null;
       if (extend && 'ok' in extend) return extend;
       const upstreamJob = await submitOrResume(ctx, async () => {
-        const tail: InlineVideo | null = extend ? { bytesBase64Encoded: (await tailBytes(tools, job, extend)).toString('base64'), mimeType: 'video/mp4' } : null;
+        const tail: InlineVideo | null = extend
+          ? { bytesBase64Encoded: (await tailBytes(tools, job, extend)).toString('base64'), mimeType: 'video/mp4' }
+          : null;
         return submit(job, tail, signal);
       });
       if ('ok' in upstreamJob) return upstreamJob;
       const { ref, resumed } = upstreamJob;
       const waited = await waitFor(ref, job, signal, resumed);
       if (!('inlinePath' in waited)) return waited;
-      if (!extend) return finishUpstreamVideo(waited.inlinePath, job, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: tools.workDir }, signal);
+      if (!extend)
+        return finishUpstreamVideo(waited.inlinePath, job, { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: tools.workDir }, signal);
       return finishExtension(tools, options.fontPath, job, extend, waited.inlinePath);
     },
   };

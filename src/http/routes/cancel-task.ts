@@ -5,12 +5,14 @@ import { ApiError, success } from '../api-error.js';
 import { guardedTask } from '../task-guard.js';
 
 /** POST /api/v1/tasks/{taskId}/cancel (a Longshot addition): cancel a pending task, refunding its hold. */
-export const cancelTaskRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
-  app.post<{ Params: { taskId: string } }>('/tasks/:taskId/cancel', async (req) => {
-    const { taskId } = req.params;
-    await guardedTask(deps, req.caller!, taskId);
-    const out = await cancelTask(deps, req.caller!, taskId);
-    if (!out.ok) throw new ApiError(out.status, { error: out.error, field: 'taskId' });
-    return success(out.status);
-  });
-};
+export const cancelTaskRoute =
+  (deps: Deps): FastifyPluginAsync =>
+  async (app) => {
+    app.post<{ Params: { taskId: string } }>('/tasks/:taskId/cancel', async (req) => {
+      const { taskId } = req.params;
+      await guardedTask(deps, req.caller!, taskId);
+      const out = await cancelTask(deps, req.caller!, taskId);
+      if (!out.ok) throw new ApiError(out.status, { error: out.error, field: 'taskId' });
+      return success(out.status);
+    });
+  };

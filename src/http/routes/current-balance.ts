@@ -5,9 +5,11 @@ import type { Deps } from '../../services/deps.js';
 import { success } from '../api-error.js';
 
 /** GET /api/v1/apikeys/current-balance: `data` is the available balance in USD, a bare number. */
-export const currentBalanceRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
-  app.get('/apikeys/current-balance', async (req) => {
-    const balance = await getBalance(deps.db, req.caller!.accountId);
-    return success(microsToUsd(balance?.availableMicros ?? 0));
-  });
-};
+export const currentBalanceRoute =
+  (deps: Deps): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/apikeys/current-balance', async (req) => {
+      const balance = await getBalance(deps.db, req.caller!.accountId);
+      return success(microsToUsd(balance?.availableMicros ?? 0));
+    });
+  };

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { isFinal, type TaskState } from '../../domain/task-state.js';
 import type { TaskStatusRow } from '../../db/tasks-repo.js';
-import { taskStatusView } from '../../services/task-view.js';
+import { isFinal, type TaskState } from '../../domain/task-state.js';
 import type { Deps } from '../../services/deps.js';
+import { taskStatusView } from '../../services/task-view.js';
 import { envelope } from '../api-error.js';
-import { closed, holdOpen, waitForChange } from '../wait.js';
-import { guardedTask } from '../task-guard.js';
 import type { KeyWatch } from '../key-watch.js';
+import { guardedTask } from '../task-guard.js';
+import { closed, holdOpen, waitForChange } from '../wait.js';
 
 /** A comment line keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -17,39 +17,41 @@ const HEARTBEAT_MS = 15_000;
  * final state. Works for both models. A key revoked while the stream is open ends it with one
  * `event: revoked` whose data is the 401 envelope a new request would get.
  */
-export const eventsRoute = (deps: Deps, keys: KeyWatch): FastifyPluginAsync => async (app) => {
-  app.get<{ Params: { taskId: string } }>('/events/:taskId', async (req, reply) => {
-    const accountId = req.caller!.accountId;
-    let row = await guardedTask(deps, req.caller!, req.params.taskId);
+export const eventsRoute =
+  (deps: Deps, keys: KeyWatch): FastifyPluginAsync =>
+  async (app) => {
+    app.get<{ Params: { taskId: string } }>('/events/:taskId', async (req, reply) => {
+      const accountId = req.caller!.accountId;
+      let row = await guardedTask(deps, req.caller!, req.params.taskId);
 
-    const res = reply.raw;
-    holdOpen(req.raw);
-    const key = keys.hold(req.headers.authorization, closed(res));
-    reply.hijack(); // from here on the stream is ours; Fastify sends nothing more
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-request-id': String(req.id),
-      'x-accel-buffering': 'no',
-    });
-    const send = (r: TaskStatusRow) => {
-      const data = taskStatusView(r, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs);
-      res.write(`event: status\nid: ${r.state}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    try {
-      send(row);
-      while (!isFinal(row.state as TaskState) && !key.signal.aborted) {
-        const next = await waitForChange(deps, accountId, row, HEARTBEAT_MS, key.signal);
-        if (key.signal.aborted) break;
-        if (next.state === row.state) res.write(': keep-alive\n\n');
-        else send(next);
-        row = next;
+      const res = reply.raw;
+      holdOpen(req.raw);
+      const key = keys.hold(req.headers.authorization, closed(res));
+      reply.hijack(); // from here on the stream is ours; Fastify sends nothing more
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-request-id': String(req.id),
+        'x-accel-buffering': 'no',
+      });
+      const send = (r: TaskStatusRow) => {
+        const data = taskStatusView(r, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs);
+        res.write(`event: status\nid: ${r.state}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      try {
+        send(row);
+        while (!isFinal(row.state as TaskState) && !key.signal.aborted) {
+          const next = await waitForChange(deps, accountId, row, HEARTBEAT_MS, key.signal);
+          if (key.signal.aborted) break;
+          if (next.state === row.state) res.write(': keep-alive\n\n');
+          else send(next);
+          row = next;
+        }
+      } finally {
+        key.release();
       }
-    } finally {
-      key.release();
-    }
-    if (key.revoked) res.write(`event: revoked\ndata: ${JSON.stringify(envelope(401, { error: 'the API key was revoked while this stream was open' }))}\n\n`);
-    res.end();
-  });
-};
+      if (key.revoked) res.write(`event: revoked\ndata: ${JSON.stringify(envelope(401, { error: 'the API key was revoked while this stream was open' }))}\n\n`);
+      res.end();
+    });
+  };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { ApiError } from '../api-error.js';
@@ -42,10 +42,12 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export const playgroundRoute = (webDir: string = DEFAULT_WEB_DIR): FastifyPluginAsync => async (app) => {
-  app.get('/', async (req, reply) => send(req.headers['if-none-match'], reply, webDir, 'index.html'));
-  app.get<{ Params: { file: string } }>('/web/:file', async (req, reply) => send(req.headers['if-none-match'], reply, webDir, req.params.file));
-};
+export const playgroundRoute =
+  (webDir: string = DEFAULT_WEB_DIR): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/', async (req, reply) => send(req.headers['if-none-match'], reply, webDir, 'index.html'));
+    app.get<{ Params: { file: string } }>('/web/:file', async (req, reply) => send(req.headers['if-none-match'], reply, webDir, req.params.file));
+  };
 
 async function send(ifNoneMatch: string | undefined, reply: FastifyReply, webDir: string, name: string) {
   const match = NAME.exec(name);

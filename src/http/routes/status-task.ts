@@ -1,13 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { isModel } from '../../domain/models.js';
-import { statusResponseJson, taskStatusView } from '../../services/task-view.js';
-import type { Deps } from '../../services/deps.js';
-import { ApiError } from '../api-error.js';
 import { isFinal, type TaskState } from '../../domain/task-state.js';
-import { closed, holdOpen, parseWait, waitForChange } from '../wait.js';
 import { mayUseModel } from '../../services/caller.js';
-import { guardedTask } from '../task-guard.js';
+import type { Deps } from '../../services/deps.js';
+import { statusResponseJson, taskStatusView } from '../../services/task-view.js';
+import { ApiError } from '../api-error.js';
 import type { KeyWatch } from '../key-watch.js';
+import { guardedTask } from '../task-guard.js';
+import { closed, holdOpen, parseWait, waitForChange } from '../wait.js';
 
 /**
  * GET /api/v1/statusTask/{model}?taskId=[&wait=N]: the hottest route; one indexed read, no
@@ -15,10 +15,10 @@ import type { KeyWatch } from '../key-watch.js';
  * state changes or the time is up, which replaces most polling; a key revoked meanwhile ends the
  * wait with a 401.
  */
-export const statusTaskRoute = (deps: Deps, keys: KeyWatch): FastifyPluginAsync => async (app) => {
-  app.get<{ Params: { model: string }; Querystring: { taskId?: string | string[]; wait?: string | string[] } }>(
-    '/statusTask/:model',
-    async (req, reply) => {
+export const statusTaskRoute =
+  (deps: Deps, keys: KeyWatch): FastifyPluginAsync =>
+  async (app) => {
+    app.get<{ Params: { model: string }; Querystring: { taskId?: string | string[]; wait?: string | string[] } }>('/statusTask/:model', async (req, reply) => {
       const { model } = req.params;
       if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
       // The route itself names a model: refused before any read, whatever the task id.
@@ -42,6 +42,5 @@ export const statusTaskRoute = (deps: Deps, keys: KeyWatch): FastifyPluginAsync 
       // The same renderer as the fast path and webhooks: one body for one task state.
       reply.type('application/json; charset=utf-8');
       return statusResponseJson(taskStatusView(row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs));
-    },
-  );
-};
+    });
+  };

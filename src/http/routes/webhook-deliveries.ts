@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { taskDeliveries } from '../../services/webhook-deliveries.js';
 import type { Deps } from '../../services/deps.js';
+import { taskDeliveries } from '../../services/webhook-deliveries.js';
 import { ApiError, success } from '../api-error.js';
 import { guardedTask } from '../task-guard.js';
 
@@ -9,14 +9,16 @@ import { guardedTask } from '../task-guard.js';
  * every attempt of each (time, status code, duration, error, next attempt). Another account's
  * task is a 404, exactly like an unknown one; a task the key's permissions do not cover, a 403.
  */
-export const webhookDeliveriesRoute = (deps: Deps): FastifyPluginAsync => async (app) => {
-  app.get<{ Querystring: { taskId?: string | string[] } }>('/webhookDeliveries', async (req) => {
-    const taskId = req.query.taskId;
-    if (taskId === undefined || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
-    if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be given once', field: 'taskId' });
-    await guardedTask(deps, req.caller!, taskId);
-    const out = await taskDeliveries(deps.db, req.caller!.accountId, taskId);
-    if (!out.ok) throw new ApiError(out.status, { error: out.error, field: out.field });
-    return success({ taskId: out.taskId, deliveries: out.deliveries });
-  });
-};
+export const webhookDeliveriesRoute =
+  (deps: Deps): FastifyPluginAsync =>
+  async (app) => {
+    app.get<{ Querystring: { taskId?: string | string[] } }>('/webhookDeliveries', async (req) => {
+      const taskId = req.query.taskId;
+      if (taskId === undefined || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
+      if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be given once', field: 'taskId' });
+      await guardedTask(deps, req.caller!, taskId);
+      const out = await taskDeliveries(deps.db, req.caller!.accountId, taskId);
+      if (!out.ok) throw new ApiError(out.status, { error: out.error, field: out.field });
+      return success({ taskId: out.taskId, deliveries: out.deliveries });
+    });
+  };
