@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { available } from './support/requires.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
@@ -63,13 +64,21 @@ describe('playground route', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('playground in a browser', () => {
+describe.skipIf(!available('Chromium', existsSync(CHROMIUM) ? null : `no ${CHROMIUM} (apt-get install chromium)`))('playground in a browser', () => {
   it('generates, plays, extends and shows a two-entry timeline', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -104,23 +113,25 @@ describe.skipIf(!existsSync(CHROMIUM))('playground in a browser', () => {
       await page.fill('#extend-prompt', 'the camera rises above the clouds');
       await page.click('#extend');
       await page.waitForFunction(
-        () => document.querySelectorAll('#timeline li').length === 2
-          && document.querySelector('#task-status')?.getAttribute('data-state') === 'success',
+        () => document.querySelectorAll('#timeline li').length === 2 && document.querySelector('#task-status')?.getAttribute('data-state') === 'success',
         undefined,
         { timeout: 150_000 },
       );
-      const entries = await page.$$eval('#timeline li', (lis) => lis.map((li) => ({
-        state: li.querySelector('button')!.dataset.state,
-        title: li.querySelector('.title')!.textContent,
-        pressed: li.querySelector('button')!.getAttribute('aria-pressed'),
-      })));
+      const entries = await page.$$eval('#timeline li', (lis) =>
+        lis.map((li) => ({
+          state: li.querySelector('button')!.dataset.state,
+          title: li.querySelector('.title')!.textContent,
+          pressed: li.querySelector('button')!.getAttribute('aria-pressed'),
+        })),
+      );
       expect(entries).toEqual([
         { state: 'success', title: '1 · Generate · 8 s', pressed: 'false' },
         { state: 'success', title: '2 · Extend 1 · 15 s', pressed: 'true' },
       ]);
       // Both posters load (the signed posterUrl of each task).
-      await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#timeline img')]
-        .filter((img) => img.complete && img.naturalWidth > 0).length === 2);
+      await page.waitForFunction(
+        () => [...document.querySelectorAll<HTMLImageElement>('#timeline img')].filter((img) => img.complete && img.naturalWidth > 0).length === 2,
+      );
       await page.waitForFunction(() => document.querySelector('#balance')?.textContent === '$9.60');
 
       // The key stays in this origin's storage and only the API saw it.
@@ -131,16 +142,18 @@ describe.skipIf(!existsSync(CHROMIUM))('playground in a browser', () => {
 
       await mkdir(fileURLToPath(new URL('../docs/', import.meta.url)), { recursive: true });
       // The extended video (selected) decodes too; the shot shows its first frame, not a spinner.
-      expect(await page.evaluate(async () => {
-        const v = document.querySelector<HTMLVideoElement>('#video')!;
-        if (v.readyState < 2) await new Promise((r) => v.addEventListener('loadeddata', r, { once: true }));
-        const ready = v.readyState;
-        // For the screenshot: a frame from inside the continuation, without the loading spinner.
-        v.currentTime = 11;
-        await new Promise((r) => v.addEventListener('seeked', r, { once: true }));
-        for (let i = 0; i < 50 && v.readyState < 4; i++) await new Promise((r) => setTimeout(r, 100));
-        return ready;
-      })).toBeGreaterThanOrEqual(2);
+      expect(
+        await page.evaluate(async () => {
+          const v = document.querySelector<HTMLVideoElement>('#video')!;
+          if (v.readyState < 2) await new Promise((r) => v.addEventListener('loadeddata', r, { once: true }));
+          const ready = v.readyState;
+          // For the screenshot: a frame from inside the continuation, without the loading spinner.
+          v.currentTime = 11;
+          await new Promise((r) => v.addEventListener('seeked', r, { once: true }));
+          for (let i = 0; i < 50 && v.readyState < 4; i++) await new Promise((r) => setTimeout(r, 100));
+          return ready;
+        }),
+      ).toBeGreaterThanOrEqual(2);
       // Headless Chromium draws a stale loading spinner in the native controls: hide them for the shot.
       await page.evaluate(() => {
         document.querySelector<HTMLVideoElement>('#video')!.controls = false;

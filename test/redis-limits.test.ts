@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAccount, createApiKey } from '../src/db/accounts-repo.js';
+import { available } from './support/requires.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
@@ -12,7 +13,7 @@ afterAll(async () => {
   for (const s of services.reverse()) await s.close();
 });
 
-describe.skipIf(!redisUrl)('rate limits on Redis (skipped: set REDIS_URL to run them)', () => {
+describe.skipIf(!available('Redis (REDIS_URL)', redisUrl ? null : 'REDIS_URL is not set'))('rate limits on Redis (skipped: set REDIS_URL to run them)', () => {
   it('two API services hold one budget per key', async () => {
     const a = await startTestService({ REDIS_URL: redisUrl! }, { workers: false });
     services.push(a);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { available } from '../../test/support/requires.js';
 import { createMemoryRateLimiter, type RateLimiter } from './rate-limiter.js';
 import { createRedisRateLimiter, type RedisRateLimiter } from './redis-rate-limiter.js';
 
@@ -16,14 +17,16 @@ afterAll(async () => {
 const IMPLEMENTATIONS: Array<{ name: string; make: () => RateLimiter }> = [
   { name: 'memory', make: () => createMemoryRateLimiter() },
   ...(redisUrl
-    ? [{
-        name: 'redis',
-        make: () => {
-          const l = createRedisRateLimiter(redisUrl, { prefix: `longshot-test:${randomBytes(6).toString('hex')}:` });
-          opened.push(l);
-          return l;
+    ? [
+        {
+          name: 'redis',
+          make: () => {
+            const l = createRedisRateLimiter(redisUrl, { prefix: `longshot-test:${randomBytes(6).toString('hex')}:` });
+            opened.push(l);
+            return l;
+          },
         },
-      }]
+      ]
     : []),
 ];
 
@@ -71,7 +74,7 @@ for (const impl of IMPLEMENTATIONS) {
   });
 }
 
-describe.skipIf(!redisUrl)('redis rate limiter shared by processes', () => {
+describe.skipIf(!available('Redis (REDIS_URL)', redisUrl ? null : 'REDIS_URL is not set'))('redis rate limiter shared by processes', () => {
   it('two limiters on one Redis share one budget (as two API processes do)', async () => {
     const prefix = `longshot-test:${randomBytes(6).toString('hex')}:`;
     const a = createRedisRateLimiter(redisUrl!, { prefix });

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { available } from '../../test/support/requires.js';
 import { checkPublicUrl, defaultLookup, guardedRequest, type LookupFn } from './guarded-http.js';
 
 /** Listens on an ephemeral port of `host` and returns the port. */
@@ -414,7 +415,7 @@ const haveOpenssl = (() => {
   }
 })();
 
-describe.skipIf(!haveOpenssl)('guardedRequest over https (self-signed cert made with openssl)', () => {
+describe.skipIf(!available('openssl', haveOpenssl ? null : 'no openssl on PATH'))('guardedRequest over https (self-signed cert made with openssl)', () => {
   let dir = '';
   let cert = '';
   let server: https.Server | undefined;
@@ -424,11 +425,29 @@ describe.skipIf(!haveOpenssl)('guardedRequest over https (self-signed cert made 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'longshot-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (_req, res) => res.end('secure'));
     port = await listen(server, '127.0.0.1');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { available } from '../../test/support/requires.js';
 import { S3_TEST_CREDENTIALS, s3Unavailable, startTestS3, type TestS3 } from '../../test/support/s3-server.js';
 import type { BlobStore } from './blob-store.js';
 import { createFsBlobStore } from './fs-blob-store.js';
@@ -47,7 +48,7 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
 }
 
 for (const impl of IMPLEMENTATIONS) {
-  describe.skipIf(impl.skip !== null)(`blob store on ${impl.name}${impl.skip ? ` (skipped: ${impl.skip})` : ''}`, () => {
+  describe.skipIf(!available(`the ${impl.name} blob store`, impl.skip))(`blob store on ${impl.name}${impl.skip ? ` (skipped: ${impl.skip})` : ''}`, () => {
     let store: BlobStore;
     const data = randomBytes(200_000);
     beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIALECTS, type TestDb } from '../../test/support/databases.js';
+import { available } from '../../test/support/requires.js';
 import { createPgWakeHub, type PgWakeHub } from './pg-notify-waker.js';
 import { createWaker, type Waker } from './waker.js';
 
@@ -14,41 +15,51 @@ afterAll(async () => {
 /** A local waker that counts its wakes. */
 function counting(): Waker & { wakes: number } {
   const inner = createWaker();
-  const w = { wakes: 0, wake: () => { w.wakes++; inner.wake(); }, wait: (ms: number) => inner.wait(ms) };
+  const w = {
+    wakes: 0,
+    wake: () => {
+      w.wakes++;
+      inner.wake();
+    },
+    wait: (ms: number) => inner.wait(ms),
+  };
   return w;
 }
 
-describe.skipIf(!pgDialect)('PostgreSQL LISTEN/NOTIFY waker (skipped: set DATABASE_URL to run it)', () => {
-  it('wakes the other process\'s waiting workers on the same schema, and not another schema\'s', async () => {
-    const a = await pgDialect!.open();
-    const other = await pgDialect!.open();
-    open.push(a, other);
-    const log = pino({ level: 'silent' });
-    const conn = await connectionStringOf(a);
-    const otherConn = await connectionStringOf(other);
-    const api: PgWakeHub = createPgWakeHub({ db: a.db, connectionString: conn, log });
-    const worker: PgWakeHub = createPgWakeHub({ db: a.db, connectionString: conn, log });
-    const stranger: PgWakeHub = createPgWakeHub({ db: other.db, connectionString: otherConn, log });
-    open.push(api, worker, stranger);
-    const apiLocal = counting();
-    const workerLocal = counting();
-    const strangerLocal = counting();
-    const submitWake = api.waker('tasks', apiLocal);
-    worker.waker('tasks', workerLocal);
-    stranger.waker('tasks', strangerLocal);
-    await worker.listen();
-    await stranger.listen();
-    const afterListen = { worker: workerLocal.wakes, stranger: strangerLocal.wakes };
+describe.skipIf(!available('PostgreSQL (DATABASE_URL)', pgDialect ? null : 'DATABASE_URL is not set'))(
+  'PostgreSQL LISTEN/NOTIFY waker (skipped: set DATABASE_URL to run it)',
+  () => {
+    it("wakes the other process's waiting workers on the same schema, and not another schema's", async () => {
+      const a = await pgDialect!.open();
+      const other = await pgDialect!.open();
+      open.push(a, other);
+      const log = pino({ level: 'silent' });
+      const conn = await connectionStringOf(a);
+      const otherConn = await connectionStringOf(other);
+      const api: PgWakeHub = createPgWakeHub({ db: a.db, connectionString: conn, log });
+      const worker: PgWakeHub = createPgWakeHub({ db: a.db, connectionString: conn, log });
+      const stranger: PgWakeHub = createPgWakeHub({ db: other.db, connectionString: otherConn, log });
+      open.push(api, worker, stranger);
+      const apiLocal = counting();
+      const workerLocal = counting();
+      const strangerLocal = counting();
+      const submitWake = api.waker('tasks', apiLocal);
+      worker.waker('tasks', workerLocal);
+      stranger.waker('tasks', strangerLocal);
+      await worker.listen();
+      await stranger.listen();
+      const afterListen = { worker: workerLocal.wakes, stranger: strangerLocal.wakes };
 
-    const waiting = workerLocal.wait(20_000).then(() => 'woken');
-    submitWake.wake();
-    expect(apiLocal.wakes).toBe(1); // this process's own workers at once
-    expect(await waiting).toBe('woken');
-    expect(workerLocal.wakes).toBe(afterListen.worker + 1);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(strangerLocal.wakes).toBe(afterListen.stranger);
-  });
-});
+      const waiting = workerLocal.wait(20_000).then(() => 'woken');
+      submitWake.wake();
+      expect(apiLocal.wakes).toBe(1); // this process's own workers at once
+      expect(await waiting).toBe('woken');
+      expect(workerLocal.wakes).toBe(afterListen.worker + 1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(strangerLocal.wakes).toBe(afterListen.stranger);
+    });
+  },
+);
 
 /** The test databases carry their schema in the pool's connection string; read it back. */
 async function connectionStringOf(t: TestDb): Promise<string> {

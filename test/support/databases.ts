@@ -1,10 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openPostgres, openSqlite, type Db } from '../../src/db/connect.js';
+import { type Db, openPostgres, openSqlite } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrations.js';
+import { available } from './requires.js';
 
 export interface TestDb {
   db: Db;
@@ -22,10 +23,16 @@ export const DIALECTS: Array<{ name: string; open: () => Promise<TestDb> }> = [
       const dir = await mkdtemp(join(tmpdir(), 'longshot-db-'));
       const db = openSqlite(join(dir, 'test.db'));
       await migrateToLatest(db.kysely);
-      return { db, drop: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
+      return {
+        db,
+        drop: async () => {
+          await db.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
     },
   },
-  ...(process.env.DATABASE_URL
+  ...(available('PostgreSQL (DATABASE_URL)', process.env.DATABASE_URL ? null : 'DATABASE_URL is not set')
     ? [
         {
           name: 'postgres',
