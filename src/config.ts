@@ -59,6 +59,10 @@ export interface Config {
   moderationListPath: string | null;
   /** Credit given to the `default` account created on first start, in micro-dollars. */
   initialCreditMicros: number;
+  /** LONGSHOT_ADMIN_TOKEN: the operator's token; null = the one stored at the first start. */
+  adminToken: string | null;
+  /** LONGSHOT_METRICS_PUBLIC: /metrics without the admin token (a private scrape network). */
+  metricsPublic: boolean;
   /** Google Gemini API (docs/gemini.md): the `gemini` engine exists when the key is set. */
   geminiApiKey: string | null;
   geminiBaseUrl: string;
@@ -185,6 +189,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     moderationListPath: env.LONGSHOT_MODERATION_LIST?.trim() || null,
     initialCreditMicros: usd(env, 'LONGSHOT_INITIAL_CREDIT_USD', 10),
+    adminToken: adminTokenSetting(env),
+    metricsPublic: bool(env, 'LONGSHOT_METRICS_PUBLIC', false),
     ...engineConfig(env),
   };
 }
@@ -260,6 +266,18 @@ function upstreamSettings(env: Env): UpstreamSettings {
     breakerFailures: int(env, 'LONGSHOT_BREAKER_FAILURES', 5, 1, 1000),
     breakerCooldownMs: int(env, 'LONGSHOT_BREAKER_COOLDOWN_SECONDS', 60, 1, 86_400) * 1000,
   };
+}
+
+/** An operator-chosen admin token must be hard to guess: at least 32 characters, no spaces. */
+function adminTokenSetting(env: Env): string | null {
+  const raw = env.LONGSHOT_ADMIN_TOKEN?.trim();
+  if (!raw) return null;
+  if (raw.length < 32 || /\s/.test(raw)) {
+    throw new ConfigError(
+      'LONGSHOT_ADMIN_TOKEN is too weak: use at least 32 characters without spaces (or leave it unset to have one made at the first start)',
+    );
+  }
+  return raw;
 }
 
 function str(env: Env, name: string, fallback: string): string {

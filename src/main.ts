@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
+import { loadAdminToken } from './admin/admin-token.js';
 import { type Config, ConfigError } from './config.js';
 import { countAccounts, createAccount, createApiKey } from './db/accounts-repo.js';
 import { type Db, openDb } from './db/connect.js';
@@ -50,6 +51,8 @@ export interface Service {
   url: string | null;
   /** Set when this start created the `default` account: its key, shown this once. */
   firstKey: string | null;
+  /** Set when this start made the admin token: shown this once. */
+  firstAdminToken: string | null;
   /** The ffmpeg this process renders with: path, source (configured / PATH / bundled), version. */
   ffmpeg: FfmpegInfo;
   /** Graceful stop: finish in-flight requests, stop claiming, hand running tasks back, close. */
@@ -106,6 +109,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const waker = hub ? hub.waker('tasks', localWaker) : localWaker;
   const webhookWaker = hub ? hub.waker('webhooks', localWebhookWaker) : localWebhookWaker;
   const contentPolicy = await loadContentPolicy(config);
+  // Made (and shown once) at the first start unless LONGSHOT_ADMIN_TOKEN names one.
+  const admin = await loadAdminToken(db, config.adminToken);
   const taskEvents = hub ? hub.taskEvents(createTaskEvents()) : createTaskEvents();
   const runWorkers = opts.workers ?? config.workers > 0;
   // Engine health belongs to the processes that run engines; an API-only process reports what they stored.
@@ -125,6 +130,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   );
   const engineStandings = runWorkers ? () => health.all().filter((s) => upstreamNames.includes(s.engine)) : createStandingReader(db, upstreamNames, log);
   const deps: Deps = {
+    admin: admin.auth,
     config,
     db,
     clock,
@@ -187,6 +193,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     app,
     url,
     firstKey,
+    firstAdminToken: admin.created,
     ffmpeg,
     close() {
       closing ??= (async () => {

@@ -59,6 +59,8 @@ beforeAll(async () => {
     engines: createEngineRegistry({ auto: [], value: [], official: [] }),
     health: createEngineHealth([], { failures: 5, cooldownMs: 60_000, probeTimeoutMs: 60_000, recheckMs: 300_000 }),
     engineStandings: () => [],
+    // No admin route is served here: nothing is admitted.
+    admin: { verify: () => false },
     log: pino({ level: 'silent' }),
     publicUrl: 'https://longshot.example',
     contentPolicy: createContentPolicy([]),

@@ -54,6 +54,13 @@ export async function runServe(args: string[]): Promise<number> {
   for (const s of service.deps.health.all().filter((h) => !h.available)) {
     lines.push(`  ${s.engine} is UNAVAILABLE: ${s.reason}${s.fix ? `\n    fix: ${s.fix}` : ''}`);
   }
+  if (service.firstAdminToken) {
+    lines.push(
+      '',
+      'Made the admin token for /console, /admin/v1 and /metrics (shown only this once; LONGSHOT_ADMIN_TOKEN sets your own):',
+      `  ${service.firstAdminToken}`,
+    );
+  }
   if (service.firstKey) {
     lines.push(
       '',

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AdminAuth } from '../admin/admin-token.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { ContentPolicy } from '../domain/moderation.js';
@@ -29,6 +30,8 @@ export interface Deps {
   /** Standings to report (/healthz): this process's own, or, without workers here, the workers' as stored. */
   engineStandings: () => EngineStanding[];
   log: Logger;
+  /** The operator's token for /admin/v1, /console and /metrics. */
+  admin: AdminAuth;
   /** The local content policy checked before any engine runs. */
   contentPolicy: ContentPolicy;
   /** Base of absolute result URLs; set once at start, before the service reports ready. */
