@@ -250,3 +250,67 @@ describe('longshot creator commands', () => {
     }
   });
 });
+
+describe('longshot keys budgets and admin token', () => {
+  it('keys create|update take --budget-usd and --budget-period; a submit past the budget exits 4 naming it', async () => {
+    const created = await run(
+      ['keys', 'create', '--account', 'default', '--label', 'budgeted', '--budget-usd', '0.20', '--budget-period', 'month'],
+      adminEnv(),
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^lsk_/);
+    const listed = await run(['keys', 'list', '--account', 'default', '--json'], adminEnv());
+    const row = JSON.parse(listed.stdout).find((k: any) => k.label === 'budgeted');
+    expect(row).toMatchObject({ budgetUsd: 0.2, budgetPeriod: 'month', budgetSpentUsd: 0, state: 'active' });
+    expect(listed.stdout).not.toContain(key);
+
+    expect((await run(['generate', 'a red kite', '--mode', 'fast'], { LONGSHOT_API_KEY: key })).code).toBe(0);
+    const over = await run(['generate', 'a blue kite', '--mode', 'fast', '--json'], { LONGSHOT_API_KEY: key });
+    expect(over.code).toBe(4);
+    expect(JSON.parse(over.stdout)).toMatchObject({ error: { kind: 'balance', status: 402, failCode: 'INSUFFICIENT_BALANCE' } });
+    expect(over.stderr).toContain('budget of $0.20 per month');
+
+    const raised = await run(['keys', 'update', row.id, '--budget-usd', '0.40'], adminEnv());
+    expect(raised.code, raised.stderr).toBe(0);
+    const after = JSON.parse((await run(['keys', 'list', '--account', 'default', '--json'], adminEnv())).stdout).find((k: any) => k.id === row.id);
+    expect(after).toMatchObject({ budgetUsd: 0.4, budgetPeriod: 'month', budgetSpentUsd: 0.2 });
+  });
+
+  it('refuses bad values naming the flag, by the admin API’s rules (exit 2)', async () => {
+    const cases: Array<[string[], string]> = [
+      [['keys', 'create', '--account', 'default', '--budget-usd', '1e1'], '--budget-usd'],
+      [['keys', 'create', '--account', 'default', '--budget-period', 'week'], '--budget-period'],
+      [['keys', 'update', 'key_nope', '--label', 'x'], 'key_nope'],
+      [['accounts', 'create', 'default'], 'already exists'],
+      [['accounts', 'create', 'fresh', '--credit=-5'], '--credit'],
+      [['accounts', 'credit', 'default', '0'], 'USD'],
+      [['accounts', 'show', 'default', '--bogus'], '--bogus'],
+    ];
+    for (const [args, says] of cases) {
+      const r = await run(args, adminEnv());
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(says);
+    }
+  });
+
+  it('admin token --rotate prints a new token once, which the admin API accepts within 5 s', async () => {
+    const old = t.service.firstAdminToken!;
+    expect((await run(['admin', 'token'], adminEnv())).code).toBe(2);
+    const pinned = await run(['admin', 'token', '--rotate'], { ...adminEnv(), LONGSHOT_ADMIN_TOKEN: 'x'.repeat(40) });
+    expect(pinned.code).toBe(2);
+    expect(pinned.stderr).toContain('LONGSHOT_ADMIN_TOKEN');
+    const r = await run(['admin', 'token', '--rotate'], adminEnv());
+    expect(r.code, r.stderr).toBe(0);
+    const token = r.stdout.trim();
+    expect(token).toMatch(/^lsa_[A-Za-z0-9_-]{43}$/);
+    const deadline = Date.now() + 7000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 200) {
+      status = (await t.api('GET', '/admin/v1/accounts', { key: token })).status;
+      if (status !== 200) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(status).toBe(200);
+    expect((await t.api('GET', '/admin/v1/accounts', { key: old })).status).toBe(401);
+  });
+});

@@ -97,7 +97,11 @@ describe('ledger invariant (property)', () => {
         let tokens = 0;
         const pick = <T>(xs: T[], n: number): T | undefined => (xs.length ? xs[n % xs.length] : undefined);
         const owned = async () =>
-          await deps.db.kysely.selectFrom('tasks').select(['id', 'account_id', 'price_micros']).where('account_id', '=', account.id).execute();
+          await deps.db.kysely
+            .selectFrom('tasks')
+            .select(['id', 'account_id', 'price_micros', 'model', 'create_time'])
+            .where('account_id', '=', account.id)
+            .execute();
         for (const o of ops) {
           switch (o.op) {
             case 'submit': {

@@ -18,7 +18,7 @@ const TOKEN_SHAPE = /^\S{16,512}$/;
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 /** Makes a new admin token: `lsa_` and 256 random bits. */
-export function newAdminToken(): string {
+function newAdminToken(): string {
   return `lsa_${randomBytes(32).toString('base64url')}`;
 }
 

@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
+import { engineTable } from '../admin/engines.js';
 import { type Config, loadConfig } from '../config.js';
-import { engineRunStats, listEngineHealth } from '../db/engine-health-repo.js';
 import { buildEngineRegistry } from '../engines/build-registry.js';
 import type { ModelCheck } from '../engines/engine.js';
-import type { EngineSpec } from '../engines/engine-specs.js';
 import { defaultFontPath, resolveFfmpeg } from '../engines/ffmpeg.js';
-import { fromRow } from '../engines/health-mirror.js';
 import { createLocalEngine } from '../engines/local/local-engine.js';
 import { openMigratedDb } from '../main.js';
 import type { CliIo } from './webhooks.js';
@@ -27,56 +25,14 @@ over the last hour (docs/operations.md, engine health).
 --json    one JSON document
 `;
 
-const HOUR_MS = 3_600_000;
-const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function models(spec: EngineSpec): string | null {
-  switch (spec.type) {
-    case 'local':
-      return null;
-    case 'apixo':
-      return `veo-3-1, veo-3-1-extend at ${spec.baseUrl}`;
-    case 'fal':
-      return `${spec.endpoints['fast/text']} (fast), ${spec.endpoints['quality/text']} (quality), …`;
-    case 'gemini':
-    case 'vertex':
-      return `${spec.modelFast} (fast), ${spec.modelQuality} (quality)`;
-  }
-}
-
 export async function runEngines(args: string[], io: CliIo = processIo): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, check: { type: 'boolean' } } });
   const config = loadConfig(io.env);
   const db = await openMigratedDb(config);
   try {
     const now = Date.now();
-    const stored = new Map((await listEngineHealth(db)).map((r) => [r.engine, fromRow(r)]));
-    const stats = new Map((await engineRunStats(db, now - HOUR_MS)).map((s) => [s.engine, s]));
     const checks = values.check ? await checkNow(config) : new Map<string, ModelCheck>();
-    const view = config.engineSpecs.map((spec) => {
-      const h = stored.get(spec.name);
-      const s = stats.get(spec.name);
-      const check = checks.get(spec.name);
-      return {
-        engine: spec.name,
-        type: spec.type,
-        models: models(spec),
-        routes: Object.entries(config.routes)
-          .filter(([, list]) => list.includes(spec.name))
-          .map(([strategy]) => strategy),
-        available: h ? h.available : true,
-        reason: h?.reason ?? null,
-        fix: h?.fix ?? null,
-        consecutiveFailures: h?.consecutiveFailures ?? 0,
-        breakerOpenUntil: h?.openUntil && h.openUntil > now ? time(h.openUntil) : null,
-        lastError: h?.lastError ?? null,
-        lastErrorAt: time(h?.lastErrorAt ?? null),
-        checkedAt: time(h?.checkedAt ?? null),
-        lastHour: { runs: s?.runs ?? 0, successRate: s && s.runs > 0 ? s.successes / s.runs : null, p50LatencyMs: s?.p50LatencyMs ?? null },
-        reportedBy: h?.updatedBy ?? null,
-        ...(check ? { checkNow: check } : {}),
-      };
-    });
+    const view = await engineTable(db, config, now, checks);
     if (values.json) {
       io.out(`${JSON.stringify(view, null, 2)}\n`);
       return 0;

@@ -1,5 +1,4 @@
-import type { KeySettings } from '../db/accounts-repo.js';
-import { MODELS, STRATEGIES, type Strategy } from '../domain/models.js';
+import type { Refusal } from '../admin/fields.js';
 import { CliError } from './cli-error.js';
 
 /** The parseArgs options shared by `keys create` and `keys update`. */
@@ -11,40 +10,69 @@ export const KEY_OPTIONS = {
   'submit-rpm': { type: 'string' },
   'status-rpm': { type: 'string' },
   'max-unfinished': { type: 'string' },
+  'budget-usd': { type: 'string' },
+  'budget-period': { type: 'string' },
 } as const;
 
 type Flags = Partial<Record<keyof typeof KEY_OPTIONS, string | undefined>>;
 
-/** Only the flags given become settings, so `keys update` changes just those. */
-export function keySettingsFromFlags(flags: Flags): Partial<KeySettings> {
-  const out: Partial<KeySettings> = {};
-  if (flags.models !== undefined) out.models = list(flags.models, MODELS, '--models');
-  if (flags.strategies !== undefined) out.strategies = list(flags.strategies, STRATEGIES, '--strategies');
-  if (flags['default-strategy'] !== undefined) {
-    const s = flags['default-strategy'];
-    if (s === 'default') out.defaultStrategy = null;
-    else if ((STRATEGIES as readonly string[]).includes(s)) out.defaultStrategy = s as Strategy;
-    else throw new CliError(`--default-strategy ${s} is not one of ${STRATEGIES.join(', ')}`);
-  }
-  if (flags['submit-rpm'] !== undefined) out.submitRpm = limit(flags['submit-rpm'], '--submit-rpm');
-  if (flags['status-rpm'] !== undefined) out.statusRpm = limit(flags['status-rpm'], '--status-rpm');
-  if (flags['max-unfinished'] !== undefined) out.maxUnfinished = limit(flags['max-unfinished'], '--max-unfinished');
+/**
+ * Flag text becomes the admin API's field values (`--models all` is `models: null`, `--submit-rpm
+ * default` is `submitRpm: null`, digits are numbers), so src/admin/keys.ts judges both with one set
+ * of rules. Anything else stays text, which those rules then refuse. Only the flags given become
+ * fields, so `keys update` changes just those.
+ */
+export function keyFieldsFromFlags(flags: Flags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const list = (raw: string) =>
+    raw === 'all'
+      ? null
+      : raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+  const orDefault = (raw: string) => (raw === 'default' ? null : flagNumber(raw));
+  if (flags.label !== undefined) out.label = flags.label;
+  if (flags.models !== undefined) out.models = list(flags.models);
+  if (flags.strategies !== undefined) out.strategies = list(flags.strategies);
+  if (flags['default-strategy'] !== undefined) out.defaultStrategy = flags['default-strategy'] === 'default' ? null : flags['default-strategy'];
+  if (flags['submit-rpm'] !== undefined) out.submitRpm = orDefault(flags['submit-rpm']);
+  if (flags['status-rpm'] !== undefined) out.statusRpm = orDefault(flags['status-rpm']);
+  if (flags['max-unfinished'] !== undefined) out.maxUnfinished = orDefault(flags['max-unfinished']);
+  if (flags['budget-usd'] !== undefined) out.budgetUsd = flagNumber(flags['budget-usd']);
+  if (flags['budget-period'] !== undefined) out.budgetPeriod = flags['budget-period'];
   return out;
 }
 
-function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] | null {
-  if (raw === 'all') return null;
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new CliError(`${flag}: ${i} is not one of ${allowed.join(', ')}`);
-  if (items.length === 0) throw new CliError(`${flag} needs at least one of ${allowed.join(', ')}, or "all"`);
-  return items as T[];
+/** Plain decimal text as a number (`12.50`, `60`); anything else (`0x10`, `1e1`, ` 5`) stays text. */
+export function flagNumber(raw: string): number | string {
+  return /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
 }
 
-function limit(raw: string, flag: string): number | null {
-  if (raw === 'default') return null;
-  if (!/^\d{1,9}$/.test(raw)) throw new CliError(`${flag} must be a whole number (0 = unlimited) or "default"`);
-  return Number(raw);
+/** How the CLI spells each admin API field: its flag or its positional argument. */
+const FLAG_NAMES: Record<string, string> = {
+  name: 'NAME',
+  creditUsd: '--credit',
+  usd: 'USD',
+  note: '--note',
+  limit: '--limit',
+  account: '--account',
+  keyId: 'KEY_ID',
+  label: '--label',
+  models: '--models',
+  strategies: '--strategies',
+  defaultStrategy: '--default-strategy',
+  submitRpm: '--submit-rpm',
+  statusRpm: '--status-rpm',
+  maxUnfinished: '--max-unfinished',
+  budgetUsd: '--budget-usd',
+  budgetPeriod: '--budget-period',
+};
+
+/** A refusal of the admin services as the CLI's usage error (exit 2), naming the flag. */
+export function refusalError(r: Refusal): CliError {
+  // The CLI always sends an object; only an update without any option is refused as a body.
+  if (r.field === 'body') return new CliError('give at least one option to change; see --help');
+  if (r.status === 400 && r.reason !== undefined) return new CliError(`${FLAG_NAMES[r.field] ?? r.field} ${r.reason}`);
+  return new CliError(r.error);
 }

@@ -18,7 +18,10 @@ Commands:
   keys update KEY_ID         change a key's permissions and limits
   keys list --account NAME   list an account's keys
   keys revoke KEY_ID         revoke a key (takes effect within 1 s)
+  admin token --rotate       make a new admin token (/admin/v1); printed once
   tasks show TASK_ID         a task's state, strategy, serving engine and upstream job
+  tasks list                 tasks newest first [--account NAME --state S --model M --limit N]
+  usage                      usage per day, account, model and engine [--account --from --to]
   engines [--check]          engine instances, their health, breaker and last hour
   webhooks secret|rotate --account NAME   show or rotate the webhook signing secret
   webhooks deliveries|redeliver TASK_ID   a task's webhook log, or send it again
@@ -60,13 +63,17 @@ async function main(argv: string[]): Promise<number> {
     const { runServe, SERVE_HELP } = await import('./serve.js');
     return wantsHelp ? print(SERVE_HELP) : runServe(rest);
   }
-  if (cmd === 'migrate' || cmd === 'accounts' || cmd === 'keys' || cmd === 'ledger') {
+  if (cmd === 'migrate' || cmd === 'accounts' || cmd === 'keys' || cmd === 'ledger' || cmd === 'admin') {
     const { runAdmin, ADMIN_HELP } = await import('./admin.js');
     return wantsHelp ? print(ADMIN_HELP[cmd] ?? HELP) : runAdmin(cmd, rest);
   }
   if (cmd === 'tasks') {
     const { runTasks, TASKS_HELP } = await import('./tasks.js');
     return rest.length === 0 || wantsHelp ? print(TASKS_HELP) : runTasks(rest);
+  }
+  if (cmd === 'usage') {
+    const { runUsage, USAGE_HELP } = await import('./tasks.js');
+    return wantsHelp ? print(USAGE_HELP) : runUsage(rest);
   }
   if (cmd === 'engines') {
     const { runEngines, ENGINES_HELP } = await import('./engines.js');

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { BudgetPeriod } from '../domain/budget.js';
 import { newShortId } from '../domain/ids.js';
 import type { Model, Strategy } from '../domain/models.js';
 import type { Db } from './connect.js';
+import { seedKeySpend } from './key-spend-repo.js';
 import type { ApiKeysTable, Database } from './schema.js';
 
 export interface AccountRow {
@@ -12,7 +14,10 @@ export interface AccountRow {
   created_at: number;
 }
 
-/** What a key may do. Lists are null for "everything"; limits are null for the service default, 0 for unlimited. */
+/**
+ * What a key may do. Lists are null for "everything"; limits are null for the service default, 0
+ * for unlimited; a budget of 0 is none.
+ */
 export interface KeySettings {
   models: Model[] | null;
   strategies: Strategy[] | null;
@@ -20,6 +25,9 @@ export interface KeySettings {
   submitRpm: number | null;
   statusRpm: number | null;
   maxUnfinished: number | null;
+  /** What the key's tasks may hold or capture per period, in micro-dollars; 0 = no budget. */
+  budgetMicros: number;
+  budgetPeriod: BudgetPeriod;
 }
 
 export interface KeyRecord extends KeySettings {
@@ -37,9 +45,14 @@ export const NO_KEY_SETTINGS: KeySettings = {
   submitRpm: null,
   statusRpm: null,
   maxUnfinished: null,
+  budgetMicros: 0,
+  budgetPeriod: 'day',
 };
 
-type KeyColumns = Pick<ApiKeysTable, 'allowed_models' | 'allowed_strategies' | 'default_strategy' | 'submit_rpm' | 'status_rpm' | 'max_unfinished'>;
+type KeyColumns = Pick<
+  ApiKeysTable,
+  'allowed_models' | 'allowed_strategies' | 'default_strategy' | 'submit_rpm' | 'status_rpm' | 'max_unfinished' | 'budget_micros' | 'budget_period'
+>;
 
 function settingsToColumns(s: Partial<KeySettings>): Partial<KeyColumns> {
   const cols: Partial<KeyColumns> = {};
@@ -49,6 +62,8 @@ function settingsToColumns(s: Partial<KeySettings>): Partial<KeyColumns> {
   if (s.submitRpm !== undefined) cols.submit_rpm = s.submitRpm;
   if (s.statusRpm !== undefined) cols.status_rpm = s.statusRpm;
   if (s.maxUnfinished !== undefined) cols.max_unfinished = s.maxUnfinished;
+  if (s.budgetMicros !== undefined) cols.budget_micros = s.budgetMicros;
+  if (s.budgetPeriod !== undefined) cols.budget_period = s.budgetPeriod;
   return cols;
 }
 
@@ -60,6 +75,8 @@ export function columnsToSettings(c: KeyColumns): KeySettings {
     submitRpm: c.submit_rpm === null ? null : Number(c.submit_rpm),
     statusRpm: c.status_rpm === null ? null : Number(c.status_rpm),
     maxUnfinished: c.max_unfinished === null ? null : Number(c.max_unfinished),
+    budgetMicros: Number(c.budget_micros),
+    budgetPeriod: c.budget_period === 'month' ? 'month' : 'day',
   };
 }
 
@@ -146,17 +163,50 @@ export async function createApiKey(
   return { id, key };
 }
 
-/** Changes a key's permissions or limits; takes effect within the auth cache's 1 s. */
-export async function updateApiKey(db: Db, keyId: string, settings: Partial<KeySettings>): Promise<boolean> {
-  const cols = settingsToColumns(settings);
-  if (Object.keys(cols).length === 0) return (await db.kysely.selectFrom('api_keys').select('id').where('id', '=', keyId).executeTakeFirst()) !== undefined;
-  const res = await db.kysely.updateTable('api_keys').set(cols).where('id', '=', keyId).executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+/**
+ * Changes a key's label, permissions, limits or budget; takes effect within the auth cache's 1 s.
+ * A budget that is set, or whose period changes, starts from what the key's tasks already hold or
+ * captured in the current period, so a budget set mid-month counts the month's spend so far.
+ */
+export async function updateApiKey(
+  db: Db,
+  keyId: string,
+  changes: Partial<KeySettings> & { label?: string | null },
+  now: number,
+): Promise<KeyRecord | undefined> {
+  const { label, ...settings } = changes;
+  const cols = { ...settingsToColumns(settings), ...(label !== undefined ? { label } : {}) };
+  return db.writeTx(async (trx) => {
+    if (Object.keys(cols).length > 0) await trx.updateTable('api_keys').set(cols).where('id', '=', keyId).execute();
+    const row = await trx.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirst();
+    if (!row) return undefined;
+    const key = toKeyRecord(row);
+    if (key.budgetMicros > 0 && (settings.budgetMicros !== undefined || settings.budgetPeriod !== undefined)) {
+      await seedKeySpend(trx, db.dialect, keyId, key.budgetPeriod, now);
+    }
+    return key;
+  });
+}
+
+export async function findApiKey(db: Db, keyId: string): Promise<KeyRecord | undefined> {
+  const row = await db.kysely.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirst();
+  return row && toKeyRecord(row);
 }
 
 export async function listApiKeys(db: Db, accountId: string): Promise<KeyRecord[]> {
   const rows = await db.kysely.selectFrom('api_keys').selectAll().where('account_id', '=', accountId).orderBy('created_at').execute();
-  return rows.map((r) => ({ id: r.id, accountId: r.account_id, label: r.label, createdAt: r.created_at, revokedAt: r.revoked_at, ...columnsToSettings(r) }));
+  return rows.map(toKeyRecord);
+}
+
+function toKeyRecord(r: ApiKeysTable): KeyRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    label: r.label,
+    createdAt: Number(r.created_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    ...columnsToSettings(r),
+  };
 }
 
 export async function revokeApiKey(db: Db, keyId: string, now: number): Promise<boolean> {
@@ -178,6 +228,8 @@ export async function findKeyByHash(db: Db, keyHash: string) {
       'submit_rpm',
       'status_rpm',
       'max_unfinished',
+      'budget_micros',
+      'budget_period',
     ])
     .where('key_hash', '=', keyHash)
     .executeTakeFirst();

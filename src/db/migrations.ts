@@ -209,6 +209,43 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('engine_runs_finished').on('engine_runs').column('finished_at').execute();
     },
   },
+  '0006_key_budgets': {
+    async up(db: Kysely<any>) {
+      // A key's budget per UTC day or month; 0 = none.
+      await db.schema
+        .alterTable('api_keys')
+        .addColumn('budget_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('api_keys')
+        .addColumn('budget_period', 'text', (c) => c.notNull().defaultTo('day'))
+        .execute();
+      // What a budgeted key's tasks hold or captured in one period: the submit's budget check is
+      // one conditional UPDATE of this row, in the transaction that places the hold.
+      await db.schema
+        .createTable('key_spend')
+        .addColumn('key_id', 'text', (c) => c.notNull().references('api_keys.id'))
+        .addColumn('period', 'text', (c) => c.notNull())
+        .addColumn('period_start', 'bigint', (c) => c.notNull())
+        .addColumn('period_end', 'bigint', (c) => c.notNull())
+        .addColumn('spent_micros', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_spend_pk', ['key_id', 'period', 'period_start'])
+        .execute();
+    },
+  },
+  '0007_task_lists': {
+    async up(db: Kysely<any>) {
+      // Task lists (docs/api.md): an account's tasks in one state, newest first (ids are time-ordered).
+      await db.schema.createIndex('tasks_account_state').on('tasks').columns(['account_id', 'state', 'id']).execute();
+      // Usage per day: tasks submitted and ended in a time range, of one account or of all.
+      await db.schema.createIndex('tasks_account_created').on('tasks').columns(['account_id', 'create_time']).execute();
+      await db.schema.createIndex('tasks_account_completed').on('tasks').columns(['account_id', 'complete_time']).execute();
+      await db.schema.createIndex('tasks_created').on('tasks').column('create_time').execute();
+      await db.schema.createIndex('tasks_completed').on('tasks').column('complete_time').execute();
+      // Lineage: a task's direct extensions. Most tasks extend nothing, so only extensions are indexed.
+      await db.schema.createIndex('tasks_source').on('tasks').column('source_task_id').where(sql.ref('source_task_id'), 'is not', null).execute();
+    },
+  },
 };
 
 /** The few column types that differ by dialect are chosen here; everything else is shared. */

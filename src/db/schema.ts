@@ -29,6 +29,22 @@ export interface ApiKeysTable {
   submit_rpm: number | null;
   status_rpm: number | null;
   max_unfinished: number | null;
+  /** Spending budget per `budget_period` (captured + held by this key's tasks); 0 = none. */
+  budget_micros: number;
+  /** `day` or `month`: the UTC day or calendar month the budget renews with. */
+  budget_period: string;
+}
+
+/**
+ * A budgeted key's spend in one period: raised by each hold, lowered by each release (a capture
+ * leaves it: held and captured both count). Seeded from the key's tasks when its budget is set.
+ */
+interface KeySpendTable {
+  key_id: string;
+  period: string;
+  period_start: number;
+  period_end: number;
+  spent_micros: number;
 }
 
 /** A submit's `Idempotency-Key`, scoped to the API key, remembered for 24 h. */
@@ -204,4 +220,5 @@ export interface Database {
   task_upstream: TaskUpstreamTable;
   engine_health: EngineHealthTable;
   engine_runs: EngineRunsTable;
+  key_spend: KeySpendTable;
 }

@@ -35,8 +35,8 @@ interface Invalid {
 
 export type Validated<T> = { ok: true; value: T } | Invalid;
 
-const MAX_PROMPT_CHARS = 10_000;
-const MAX_WATERMARK_CHARS = 64;
+export const MAX_PROMPT_CHARS = 10_000;
+export const MAX_WATERMARK_CHARS = 64;
 export const MAX_SEED = 4_294_967_295;
 
 const invalid = (field: string, error: string): Invalid => ({ ok: false, field, error });
@@ -187,7 +187,8 @@ function seedField(input: Obj, randomSeed: () => number): Validated<number> {
   return { ok: true, value: s };
 }
 
-const IMAGE_LIMITS: Record<GenerationType, [number, number]> = {
+/** How many `image_urls` each generation type takes, [min, max]. */
+export const IMAGE_LIMITS: Record<GenerationType, readonly [number, number]> = {
   TEXT_2_VIDEO: [0, 0],
   FIRST_AND_LAST_FRAMES_2_VIDEO: [1, 2],
   REFERENCE_2_VIDEO: [1, 3],

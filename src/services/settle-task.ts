@@ -1,15 +1,20 @@
 import type { Kysely } from 'kysely';
 import { enqueueTaskCallback } from '../db/deliveries-repo.js';
+import { releaseKeySpend } from '../db/key-spend-repo.js';
 import { settleHold } from '../db/ledger-repo.js';
 import type { Database } from '../db/schema.js';
 import { markFailed, markSucceeded, type SuccessFields } from '../db/tasks-repo.js';
 import type { FailCode } from '../domain/task-state.js';
+import type { TaskEnded } from '../metrics/metrics.js';
 import type { Deps } from './deps.js';
 
 interface Settling {
   id: string;
   account_id: string;
   price_micros: number;
+  /** For the metrics of the task that ended. */
+  model: string;
+  create_time: number;
 }
 
 /**
@@ -18,7 +23,8 @@ interface Settling {
  * The webhook delivery (outbox row) is written in the same transaction, so it exists iff the task ended.
  */
 export function settleSuccess(deps: Deps, task: Settling, leaseToken: string, fields: SuccessFields): Promise<boolean> {
-  return settle(deps, task, 'capture', (trx, now) => markSucceeded(trx, task.id, leaseToken, now, fields));
+  const ended = { model: task.model, engine: fields.engine, state: 'success', failCode: null } as const;
+  return settle(deps, task, 'capture', ended, (trx, now) => markSucceeded(trx, task.id, leaseToken, now, fields));
 }
 
 /**
@@ -33,7 +39,8 @@ export function settleFailure(
   failMsg: string,
   engine: string | null = null,
 ): Promise<boolean> {
-  return settle(deps, task, 'release', (trx, now) => markFailed(trx, task.id, leaseToken, now, failCode, failMsg, engine));
+  const ended = { model: task.model, engine, state: 'failed', failCode } as const;
+  return settle(deps, task, 'release', ended, (trx, now) => markFailed(trx, task.id, leaseToken, now, failCode, failMsg, engine));
 }
 
 /** The compare-and-set on the task row, then the hold and the outbox row, all or nothing. */
@@ -41,6 +48,7 @@ async function settle(
   deps: Deps,
   task: Settling,
   outcome: 'capture' | 'release',
+  ended: TaskEnded,
   mark: (trx: Kysely<Database>, now: number) => Promise<boolean>,
 ): Promise<boolean> {
   const now = deps.clock.now();
@@ -48,10 +56,15 @@ async function settle(
   const won = await deps.db.writeTx(async (trx) => {
     if (!(await mark(trx, now))) return false;
     await settleHold(trx, task.account_id, task.id, Number(task.price_micros), outcome, now);
+    // A failed task costs nothing: its price goes back to its key's budget too (held and captured both count there).
+    if (outcome === 'release') await releaseKeySpend(trx, task.id, Number(task.price_micros));
     callback = await enqueueTaskCallback(trx, task.id, now);
     return true;
   });
   if (callback) deps.wakeWebhooks();
-  if (won) deps.taskEvents.publish(task.id);
+  if (won) {
+    deps.taskEvents.publish(task.id);
+    deps.metrics.taskFinished(ended, (now - Number(task.create_time)) / 1000);
+  }
   return won;
 }

@@ -1,7 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { findIdempotent, rememberIdempotent } from '../db/idempotency-repo.js';
+import { chargeKeySpend, keySpendNow } from '../db/key-spend-repo.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
 import { countUnfinished, findTask, insertTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
+import { type BudgetPeriod, budgetWindow } from '../domain/budget.js';
 import { newTaskId } from '../domain/ids.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
 import { type ExtendInput, MAX_CHAIN_EXTENSIONS, type Model } from '../domain/models.js';
@@ -17,17 +19,29 @@ import { IDEMPOTENCY_WINDOW_MS, requestHash } from './idempotency.js';
 export type SubmitOutcome =
   | { ok: true; taskId: string; replayed: boolean }
   | { ok: false; status: 400; field: string; error: string; failCode?: 'TASKID_ERROR' }
-  | { ok: false; status: 402; error: string; requiredUsd: number; availableUsd: number }
+  | { ok: false; status: 402; error: string; requiredUsd: number; availableUsd: number; budget?: BudgetRefusal }
   | { ok: false; status: 403; error: string; field?: string }
   | { ok: false; status: 422; error: string; field: 'Idempotency-Key' }
   | { ok: false; status: 429; error: string; retryAfter: number };
+
+/** Why the key's budget refused a submit (docs/errors.md, 402 `data.budget`); USD and Unix ms. */
+interface BudgetRefusal {
+  keyId: string;
+  limit: number;
+  period: BudgetPeriod;
+  /** Held and captured by the key's tasks in this period. */
+  spent: number;
+  periodStart: number;
+  /** When the next period starts and the budget renews. */
+  resetTime: number;
+}
 
 /** Seconds a client is told to wait when its unfinished-task limit is reached. */
 const UNFINISHED_RETRY_AFTER_S = 10;
 
 /** Aborts the submit transaction with the answer to give once it has rolled back. */
 class Refused extends Error {
-  constructor(readonly outcome: SubmitOutcome | 'short balance') {
+  constructor(readonly outcome: SubmitOutcome | 'short balance' | 'over budget') {
     super('refused');
   }
 }
@@ -133,6 +147,9 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
           });
         }
       }
+      // Only a budgeted key pays this statement; its row lock (PostgreSQL) serialises the key's submits.
+      const budget = caller.settings.budgetMicros > 0 ? { micros: caller.settings.budgetMicros, period: caller.settings.budgetPeriod } : null;
+      if (budget && !(await chargeKeySpend(trx, caller.keyId, budget, price, now))) throw new Refused('over budget');
       await insertTask(trx, row);
       if (idemKey !== undefined) await rememberIdempotent(trx, caller.keyId, idemKey, hash, id, now, since);
       // Last: on PostgreSQL the hold locks the account's balance row until commit, and every
@@ -141,13 +158,17 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
     });
   } catch (err) {
     // The balance is read after the rollback: on SQLite the transaction holds the only connection.
-    if (err instanceof Refused) return err.outcome === 'short balance' ? shortBalance(deps, caller, price) : err.outcome;
+    if (err instanceof Refused) {
+      if (err.outcome === 'short balance') return shortBalance(deps, caller, price);
+      return err.outcome === 'over budget' ? overBudget(deps, caller, price, now) : err.outcome;
+    }
     // A concurrent submit with the same Idempotency-Key committed first: answer as it did.
     const known = idemKey === undefined ? undefined : await replay(deps, caller, idemKey, hash, since);
     if (known) return known;
     throw err;
   }
   deps.wakeWorkers();
+  deps.metrics.taskSubmitted(model, req.input.mode);
   return { ok: true, taskId: id, replayed: false };
 }
 
@@ -168,6 +189,30 @@ async function shortBalance(deps: Deps, caller: Caller, price: number): Promise<
     error: 'the available balance does not cover the price of this task',
     requiredUsd: microsToUsd(price),
     availableUsd: microsToUsd(balance?.availableMicros ?? 0),
+  };
+}
+
+/** The 402 of a key's budget: the balance's 402 (same failCode), with `budget` saying which limit it was. */
+async function overBudget(deps: Deps, caller: Caller, price: number, now: number): Promise<SubmitOutcome> {
+  const { budgetMicros, budgetPeriod } = caller.settings;
+  const spent = await keySpendNow(deps.db, caller.keyId, budgetPeriod, now);
+  const balance = await getBalance(deps.db, caller.accountId);
+  const window = budgetWindow(budgetPeriod, now);
+  const usd = (micros: number) => `$${microsToUsd(micros).toFixed(2)}`;
+  return {
+    ok: false,
+    status: 402,
+    error: `this API key's budget of ${usd(budgetMicros)} per ${budgetPeriod} would be exceeded (${usd(spent)} spent or held; this task costs ${usd(price)})`,
+    requiredUsd: microsToUsd(price),
+    availableUsd: microsToUsd(balance?.availableMicros ?? 0),
+    budget: {
+      keyId: caller.keyId,
+      limit: microsToUsd(budgetMicros),
+      period: budgetPeriod,
+      spent: microsToUsd(spent),
+      periodStart: window.start,
+      resetTime: window.end,
+    },
   };
 }
 
