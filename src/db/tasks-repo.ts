@@ -8,7 +8,7 @@ export type TaskRow = Selectable<TasksTable>;
  * The columns the status route needs; kept narrow because that route is the hottest. `model` and
  * `provider` are what the key's permissions are checked against (services/caller.ts taskRefusal).
  */
-const STATUS_COLUMNS = [
+export const STATUS_COLUMNS = [
   'id',
   'model',
   'state',
@@ -226,7 +226,7 @@ export async function requeue(
 export async function findExpiredLeases(db: Db, now: number, limit = 100) {
   return db.kysely
     .selectFrom('tasks')
-    .select(['id', 'account_id', 'attempts', 'lease_token', 'price_micros'])
+    .select(['id', 'account_id', 'attempts', 'lease_token', 'price_micros', 'model', 'create_time'])
     .where('state', '=', 'processing')
     .where('lease_expires_at', '<', now)
     .limit(limit)
