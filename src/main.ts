@@ -21,6 +21,7 @@ import { buildApp } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
 import { createMemoryRateLimiter } from './limits/rate-limiter.js';
 import { createRedisRateLimiter } from './limits/redis-rate-limiter.js';
+import { createMetrics } from './metrics/metrics.js';
 import { type Clock, type Deps, systemClock } from './services/deps.js';
 import { createTaskEvents } from './services/task-events.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
@@ -129,8 +130,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     runWorkers ? persistStanding(db, log, () => clock.now()) : undefined,
   );
   const engineStandings = runWorkers ? () => health.all().filter((s) => upstreamNames.includes(s.engine)) : createStandingReader(db, upstreamNames, log);
+  // GET /metrics: this process's counters; queue, backlog and money read from the database at scrape.
+  const metrics = createMetrics({ db, engines: engines.all().map((e) => e.name), engineStandings, now: () => deps.clock.now() });
   const deps: Deps = {
     admin: admin.auth,
+    metrics,
     config,
     db,
     clock,

@@ -15,6 +15,7 @@ import { newTaskId } from '../src/domain/ids.js';
 import { createContentPolicy } from '../src/domain/moderation.js';
 import { createEngineHealth } from '../src/engines/health.js';
 import { createEngineRegistry } from '../src/engines/registry.js';
+import { createMetrics } from '../src/metrics/metrics.js';
 import type { Deps } from '../src/services/deps.js';
 import { settleFailure, settleSuccess } from '../src/services/settle-task.js';
 import { createTaskEvents } from '../src/services/task-events.js';
@@ -61,6 +62,7 @@ beforeAll(async () => {
     engineStandings: () => [],
     // No admin route is served here: nothing is admitted.
     admin: { verify: () => false },
+    metrics: createMetrics({ db, engines: [], engineStandings: () => [], now: () => Date.now() }),
     log: pino({ level: 'silent' }),
     publicUrl: 'https://longshot.example',
     contentPolicy: createContentPolicy([]),

@@ -3,11 +3,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { RATE_WINDOW_MS, type RateDecision, type RateLimiter, rateLimitHeaders } from '../limits/rate-limiter.js';
 import { type Caller, effectiveLimits } from '../services/caller.js';
 import type { Deps } from '../services/deps.js';
+import { adminRoutes } from './admin/admin-routes.js';
+import { adminTasksRoutes } from './admin-tasks.js';
 import { ApiError, envelope } from './api-error.js';
 import type { AuthContext, Authenticator } from './auth.js';
 import { contentEncodingRefusal, installJsonParser } from './body-rules.js';
 import { clientErrorHandler, noteRequest } from './client-errors.js';
 import { createKeyWatch } from './key-watch.js';
+import { installOpenApi } from './openapi.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 import { accountLedgerRoute } from './routes/account-ledger.js';
 import { cancelTaskRoute } from './routes/cancel-task.js';
@@ -16,10 +19,14 @@ import { eventsRoute } from './routes/events.js';
 import { filesRoute } from './routes/files.js';
 import { generateTaskRoute } from './routes/generate-task.js';
 import { healthRoute } from './routes/healthz.js';
+import { metricsRoute } from './routes/metrics.js';
 import { playgroundRoute } from './routes/playground.js';
 import { redeliverWebhookRoute } from './routes/redeliver-webhook.js';
 import { statusTaskRoute } from './routes/status-task.js';
+import { tasksListRoute } from './routes/tasks-list.js';
+import { usageRoute } from './routes/usage.js';
 import { webhookDeliveriesRoute } from './routes/webhook-deliveries.js';
+import { AJV_OPTIONS, formatSchemaError } from './schema-errors.js';
 import { tagConnections } from './shutdown.js';
 import { countedDecision, statusFastPath } from './status-fast-path.js';
 import { isHeldOpen } from './wait.js';
@@ -54,8 +61,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: requestIdOf,
-    // docs/contract.md §1: no coercion, `"prompt": 1` is a 400 (schemas only type the responses here).
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // docs/contract.md §1: no coercion, `"prompt": 1` is a 400; refusals name the field (schema-errors.ts).
+    ajv: AJV_OPTIONS,
+    schemaErrorFormatter: formatSchemaError,
     return503OnClosing: true,
     // Slow clients (docs/operations.md#slow-clients). These bound receiving a request only: an
     // answer held open on purpose (wait=, SSE) is not cut by them. No socket inactivity timeout
@@ -75,6 +83,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   if (limits.maxConnections > 0) app.server.maxConnections = limits.maxConnections;
   endHeldAnswersOnClose(app);
   installJsonParser(app);
+  // Before any route: the document is built from the routes as they are registered.
+  installOpenApi(app);
 
   app.decorateRequest('caller', null);
   installFastPath(app, statusFastPath(deps, opts.auth, opts.limiter), deps);
@@ -87,7 +97,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done(refused ?? undefined);
   });
   app.addHook('onResponse', (req, reply, done) => {
-    logCompleted(deps, req, reply.statusCode, isHeldOpen(req.raw) ? null : reply.elapsedTime);
+    const ms = isHeldOpen(req.raw) ? null : reply.elapsedTime;
+    logCompleted(deps, req, reply.statusCode, ms);
+    // By route pattern (never the raw URL, which would make a series per task id).
+    deps.metrics.http.slot(req.routeOptions.url ?? 'unmatched', reply.statusCode).record(ms === null ? null : ms / 1000);
     done();
   });
 
@@ -104,6 +117,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(healthRoute(opts.isReady, deps.engineStandings, () => deps.clock.now()));
   app.register(playgroundRoute());
   app.register(filesRoute(deps));
+  app.register(metricsRoute(deps));
   app.register(
     async (api) => {
       api.addHook('onRequest', (req, reply, done) => {
@@ -133,9 +147,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       api.register(eventsRoute(deps, keys));
       api.register(webhookDeliveriesRoute(deps));
       api.register(redeliverWebhookRoute(deps));
+      api.register(tasksListRoute(deps));
+      api.register(usageRoute(deps));
     },
     { prefix: '/api/v1' },
   );
+  // The operator's API: accounts, keys, engines (docs/api.md, admin API), behind the admin token.
+  app.register(adminRoutes(deps), { prefix: '/admin/v1' });
+  // Operator routes of tasks and usage; the other admin routes share the prefix in their own plugin.
+  app.register(adminTasksRoutes(deps), { prefix: '/admin/v1' });
   return app;
 }
 

@@ -10,6 +10,8 @@ import type { Authenticator } from './auth.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 
 const PREFIX = '/api/v1/statusTask/';
+/** The route pattern Fastify reports for the same request (status-task.ts), the metrics' `route` label. */
+const ROUTE = '/api/v1/statusTask/:model';
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Exactly `?taskId=<task id>` (32 hex); anything else (wait=, repeats, escapes) takes the full route. */
 const QUERY = /^taskId=([0-9a-f]{32})$/;
@@ -48,6 +50,8 @@ function rendered(found: StatusRead, deps: Deps): Rendered {
  */
 export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLimiter) {
   let open = true;
+  // Bound once: counting a poll is then two additions (metrics/http-tally.ts).
+  const served = deps.metrics.http.slot(ROUTE, 200);
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url!;
     if (!open || req.method !== 'GET' || !url.startsWith(PREFIX)) return false;
@@ -98,7 +102,9 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
           ],
     );
     res.end(body);
-    logCompleted(deps, { id, method: 'GET', url }, 200, performance.now() - started);
+    const ms = performance.now() - started;
+    served.record(ms / 1000);
+    logCompleted(deps, { id, method: 'GET', url }, 200, ms);
     return true;
   };
   return {

@@ -5,6 +5,7 @@ import type { Db } from '../db/connect.js';
 import type { ContentPolicy } from '../domain/moderation.js';
 import type { EngineHealth, EngineStanding } from '../engines/health.js';
 import type { EngineRegistry } from '../engines/registry.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 import type { CallbackTransport } from '../webhooks/deliver.js';
@@ -32,6 +33,8 @@ export interface Deps {
   log: Logger;
   /** The operator's token for /admin/v1, /console and /metrics. */
   admin: AdminAuth;
+  /** This process's Prometheus registry and counters (GET /metrics). */
+  metrics: Metrics;
   /** The local content policy checked before any engine runs. */
   contentPolicy: ContentPolicy;
   /** Base of absolute result URLs; set once at start, before the service reports ready. */

@@ -170,6 +170,7 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
 async function noteOutcome(deps: Deps, taskId: string, engine: string, outcome: RenderOutcome, startedAt: number, probe: boolean): Promise<void> {
   const now = deps.clock.now();
   deps.health.record(engine, outcome, now, probe);
+  if (!outcome.ok) deps.metrics.engineFailed(engine);
   if (!outcome.ok && outcome.engineUnavailable)
     deps.log.error({ taskId, engine, reason: outcome.engineUnavailable }, `engine ${engine} is UNAVAILABLE: ${outcome.engineUnavailable}`);
   try {

@@ -58,6 +58,7 @@ export function createWebhookSender(deps: Deps, opts: SenderOptions): WebhookSen
       const step = out.permanent
         ? ({ state: 'failed', nextAttemptAt: null } as const)
         : nextStep(out.result, attempt, config.webhookRetryScheduleMs, now, random);
+      deps.metrics.webhookAttempt(step.state === 'pending' ? 'retry' : step.state);
       const held = await recordAttempt(db, d.id, token, {
         attempt,
         startedAt: out.startedAt,
