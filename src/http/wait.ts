@@ -1,10 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { findTaskStatus, type TaskStatusRow } from '../db/tasks-repo.js';
 import type { Deps } from '../services/deps.js';
-import { ApiError } from './api-error.js';
 import { onServerClosing } from './shutdown.js';
-
-const MAX_WAIT_S = 60;
 
 /**
  * How often a waiting reader re-reads the task even without a signal. Signals reach it from this
@@ -12,15 +9,6 @@ const MAX_WAIT_S = 60;
  * (a LISTEN connection reconnecting) and SQLite deployments with a second writing process.
  */
 const RECHECK_MS = 2000;
-
-/** `wait` in seconds, 0..60; absent is 0. */
-export function parseWait(raw: string | string[] | undefined): number {
-  if (raw === undefined || raw === '') return 0;
-  if (typeof raw !== 'string' || !/^\d{1,2}$/.test(raw) || Number(raw) > MAX_WAIT_S) {
-    throw new ApiError(400, { error: `wait must be a whole number of seconds from 0 to ${MAX_WAIT_S}`, field: 'wait' });
-  }
-  return Number(raw);
-}
 
 /**
  * An AbortSignal that fires when the client goes away before the response is finished, or when

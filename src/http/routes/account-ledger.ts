@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Static } from 'typebox';
 import { listLedger } from '../../db/ledger-repo.js';
 import { microsToUsd } from '../../domain/money.js';
 import type { Deps } from '../../services/deps.js';
-import { ApiError, success } from '../api-error.js';
-
-const MAX_LIMIT = 200;
+import { success } from '../api-error.js';
+import { ledgerSchema } from '../schemas/account.js';
 
 /**
  * GET /api/v1/account/ledger?cursor=&limit= (a Longshot addition): the account's ledger entries,
@@ -13,14 +13,10 @@ const MAX_LIMIT = 200;
 export const accountLedgerRoute =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
-    app.get<{ Querystring: { cursor?: string; limit?: string } }>('/account/ledger', async (req) => {
-      const { cursor, limit: rawLimit } = req.query;
-      // Digits only: Number() would also take "0x10", " 5" and "1e1".
-      const limit = rawLimit === undefined ? 50 : typeof rawLimit === 'string' && /^\d{1,3}$/.test(rawLimit) ? Number(rawLimit) : NaN;
-      if (!(limit >= 1 && limit <= MAX_LIMIT)) {
-        throw new ApiError(400, { error: `limit must be a whole number from 1 to ${MAX_LIMIT} in decimal digits`, field: 'limit' });
-      }
-      if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) throw new ApiError(400, { error: 'cursor is not one this API returned', field: 'cursor' });
+    app.get<{ Querystring: Static<typeof ledgerSchema.querystring> }>('/account/ledger', { schema: ledgerSchema }, async (req) => {
+      const { cursor } = req.query;
+      // The schema let through decimal digits only (Number() alone would also take "0x10", " 5" and "1e1").
+      const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
       const rows = await listLedger(deps.db, req.caller!.accountId, { limit, ...(cursor ? { beforeId: Number(cursor) } : {}) });
       return success({
         entries: rows.map((r) => ({

@@ -5,6 +5,7 @@ import type { Deps } from '../../services/deps.js';
 import { taskStatusView } from '../../services/task-view.js';
 import { envelope } from '../api-error.js';
 import type { KeyWatch } from '../key-watch.js';
+import { eventsSchema } from '../schemas/tasks.js';
 import { guardedTask } from '../task-guard.js';
 import { closed, holdOpen, waitForChange } from '../wait.js';
 
@@ -20,7 +21,7 @@ const HEARTBEAT_MS = 15_000;
 export const eventsRoute =
   (deps: Deps, keys: KeyWatch): FastifyPluginAsync =>
   async (app) => {
-    app.get<{ Params: { taskId: string } }>('/events/:taskId', async (req, reply) => {
+    app.get<{ Params: { taskId: string } }>('/events/:taskId', { schema: eventsSchema }, async (req, reply) => {
       const accountId = req.caller!.accountId;
       let row = await guardedTask(deps, req.caller!, req.params.taskId);
 

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { Static } from 'typebox';
 import { getTaskById } from '../../db/tasks-repo.js';
 import type { Deps } from '../../services/deps.js';
 import { ApiError } from '../api-error.js';
 import { ifRangeHolds, noneMatchHits, parseRange } from '../range.js';
+import { filesSchema, filesSchemaError } from '../schemas/service.js';
 
 const NAME = /^([0-9a-f]{32})\.(mp4|jpg)$/;
 
@@ -15,9 +17,12 @@ export const filesRoute =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
     // GET and HEAD share one handler; Fastify's generated HEAD route would reset Content-Length.
-    app.route<{ Params: { name: string }; Querystring: { expires?: string; sig?: string } }>({
+    app.route<{ Params: { name: string }; Querystring: Static<typeof filesSchema.querystring> }>({
       method: ['GET', 'HEAD'],
       url: '/files/results/:name',
+      schema: filesSchema,
+      // A query the schema refuses (missing, repeated, malformed) is a signature that cannot hold.
+      schemaErrorFormatter: filesSchemaError,
       handler: async (req, reply) => {
         const { name } = req.params;
         const path = `/files/results/${name}`;

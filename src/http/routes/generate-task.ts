@@ -5,12 +5,16 @@ import { isValidIdempotencyKey } from '../../services/idempotency.js';
 import { submitTask } from '../../services/submit-task.js';
 import { ApiError, success } from '../api-error.js';
 import { requireJsonContentType } from '../body-rules.js';
+import { submitSchema } from '../schemas/submit.js';
+
+/** A schema that documents only: validate-submit.ts checks the body, in its own words. */
+const documentationOnly = () => () => true;
 
 /** POST /api/v1/generateTask/{model}: submit a task. */
 export const generateTaskRoute =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
-    app.post<{ Params: { model: string } }>('/generateTask/:model', async (req, reply) => {
+    app.post<{ Params: { model: string } }>('/generateTask/:model', { schema: submitSchema, validatorCompiler: documentationOnly }, async (req, reply) => {
       const { model } = req.params;
       if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
       requireJsonContentType(req.headers);
@@ -27,7 +31,13 @@ export const generateTaskRoute =
         case 400:
           throw new ApiError(400, { error: out.error, field: out.field, ...(out.failCode ? { failCode: out.failCode } : {}) });
         case 402:
-          throw new ApiError(402, { error: out.error, failCode: 'INSUFFICIENT_BALANCE', required: out.requiredUsd, available: out.availableUsd });
+          throw new ApiError(402, {
+            error: out.error,
+            failCode: 'INSUFFICIENT_BALANCE',
+            required: out.requiredUsd,
+            available: out.availableUsd,
+            ...(out.budget ? { budget: out.budget } : {}),
+          });
         case 403:
           throw new ApiError(403, { error: out.error, ...(out.field ? { field: out.field } : {}) });
         case 422:

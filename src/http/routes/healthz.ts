@@ -1,6 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifySchema } from 'fastify';
 import type { EngineStanding } from '../../engines/health.js';
 import { envelope, success } from '../api-error.js';
+import { healthSchema } from '../schemas/service.js';
 
 /**
  * Readiness for load balancers and process managers: 200 only once the service can take tasks.
@@ -11,7 +12,8 @@ import { envelope, success } from '../api-error.js';
 export const healthRoute =
   (isReady: () => boolean, standings: () => EngineStanding[], now: () => number): FastifyPluginAsync =>
   async (app) => {
-    app.get('/healthz', async (_req, reply) => {
+    // Typed loosely: the schema's error responses are not a list of the codes this handler may send.
+    app.get('/healthz', { schema: healthSchema as FastifySchema }, async (_req, reply) => {
       if (!isReady()) return reply.code(503).send(envelope(503, { error: 'starting up' }));
       const at = now();
       const down = standings()

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Static } from 'typebox';
 import type { Deps } from '../../services/deps.js';
 import { redeliverTask } from '../../services/webhook-deliveries.js';
 import { ApiError, success } from '../api-error.js';
 import { requireJsonContentType } from '../body-rules.js';
+import { redeliverSchema } from '../schemas/account.js';
 import { guardedTask } from '../task-guard.js';
 
 /**
@@ -12,17 +14,27 @@ import { guardedTask } from '../task-guard.js';
 export const redeliverWebhookRoute =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
-    app.post('/webhookDeliveries/redeliver', async (req) => {
-      requireJsonContentType(req.headers);
-      const body = req.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, { error: 'body must be a JSON object', field: 'body' });
-      const taskId = (body as Record<string, unknown>).taskId;
-      if (taskId === undefined || taskId === null || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
-      if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be a string', field: 'taskId' });
-      await guardedTask(deps, req.caller!, taskId);
-      const out = await redeliverTask(deps.db, req.caller!.accountId, taskId, deps.clock.now());
-      if (!out.ok) throw new ApiError(out.status, { error: out.error, field: out.field });
-      deps.wakeWebhooks();
-      return success({ taskId: out.taskId, webhookId: out.webhookId });
-    });
+    app.post<{ Body: Static<typeof redeliverSchema.body> }>(
+      '/webhookDeliveries/redeliver',
+      {
+        schema: redeliverSchema,
+        // Declared JSON whatever it holds, checked before the body's schema (docs/errors.md, 400).
+        preValidation: (req, _reply, done) => {
+          try {
+            requireJsonContentType(req.headers);
+            done();
+          } catch (err) {
+            done(err as Error);
+          }
+        },
+      },
+      async (req) => {
+        const { taskId } = req.body;
+        await guardedTask(deps, req.caller!, taskId);
+        const out = await redeliverTask(deps.db, req.caller!.accountId, taskId, deps.clock.now());
+        if (!out.ok) throw new ApiError(out.status, { error: out.error, field: out.field });
+        deps.wakeWebhooks();
+        return success({ taskId: out.taskId, webhookId: out.webhookId });
+      },
+    );
   };

@@ -1,13 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { isModel } from '../../domain/models.js';
+import type { Static } from 'typebox';
+import { isModel, type Model } from '../../domain/models.js';
 import { isFinal, type TaskState } from '../../domain/task-state.js';
 import { mayUseModel } from '../../services/caller.js';
 import type { Deps } from '../../services/deps.js';
 import { statusResponseJson, taskStatusView } from '../../services/task-view.js';
 import { ApiError } from '../api-error.js';
 import type { KeyWatch } from '../key-watch.js';
+import { statusTaskSchema } from '../schemas/tasks.js';
 import { guardedTask } from '../task-guard.js';
-import { closed, holdOpen, parseWait, waitForChange } from '../wait.js';
+import { closed, holdOpen, waitForChange } from '../wait.js';
 
 /**
  * GET /api/v1/statusTask/{model}?taskId=[&wait=N]: the hottest route; one indexed read, no
@@ -18,29 +20,40 @@ import { closed, holdOpen, parseWait, waitForChange } from '../wait.js';
 export const statusTaskRoute =
   (deps: Deps, keys: KeyWatch): FastifyPluginAsync =>
   async (app) => {
-    app.get<{ Params: { model: string }; Querystring: { taskId?: string | string[]; wait?: string | string[] } }>('/statusTask/:model', async (req, reply) => {
-      const { model } = req.params;
-      if (!isModel(model)) throw new ApiError(404, { error: `unknown model ${model}` });
-      // The route itself names a model: refused before any read, whatever the task id.
-      if (!mayUseModel(req.caller!.settings, model)) throw new ApiError(403, { error: `this API key may not use model ${model}` });
-      const taskId = req.query.taskId;
-      if (taskId === undefined || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
-      if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be given once', field: 'taskId' });
-      const wait = parseWait(req.query.wait);
-      // A task of another account or of the other model is answered exactly like an unknown one.
-      let row = await guardedTask(deps, req.caller!, taskId, model);
-      if (wait > 0 && !isFinal(row.state as TaskState)) {
-        holdOpen(req.raw);
-        const key = keys.hold(req.headers.authorization, closed(reply.raw));
-        try {
-          row = await waitForChange(deps, req.caller!.accountId, row, wait * 1000, key.signal);
-        } finally {
-          key.release();
+    app.get<{ Params: { model: Model }; Querystring: Static<typeof statusTaskSchema.querystring> }>(
+      '/statusTask/:model',
+      {
+        schema: statusTaskSchema,
+        // Before the schema checks: the route itself names a model, so a key that may not use it
+        // is refused before anything else, whatever the task id. An unknown model is the
+        // schema's (its 404).
+        preValidation: (req, _reply, done) => {
+          const { model } = req.params;
+          done(
+            isModel(model) && !mayUseModel(req.caller!.settings, model) ? new ApiError(403, { error: `this API key may not use model ${model}` }) : undefined,
+          );
+        },
+      },
+      async (req, reply) => {
+        const { model } = req.params;
+        const { taskId } = req.query;
+        // Digits only (the schema's pattern); empty or absent is 0.
+        const wait = req.query.wait ? Number(req.query.wait) : 0;
+        // A task of another account or of the other model is answered exactly like an unknown one.
+        let row = await guardedTask(deps, req.caller!, taskId, model);
+        if (wait > 0 && !isFinal(row.state as TaskState)) {
+          holdOpen(req.raw);
+          const key = keys.hold(req.headers.authorization, closed(reply.raw));
+          try {
+            row = await waitForChange(deps, req.caller!.accountId, row, wait * 1000, key.signal);
+          } finally {
+            key.release();
+          }
+          if (key.revoked) throw new ApiError(401, { error: 'the API key was revoked while this request waited' });
         }
-        if (key.revoked) throw new ApiError(401, { error: 'the API key was revoked while this request waited' });
-      }
-      // The same renderer as the fast path and webhooks: one body for one task state.
-      reply.type('application/json; charset=utf-8');
-      return statusResponseJson(taskStatusView(row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs));
-    });
+        // The same renderer as the fast path and webhooks: one body for one task state.
+        reply.type('application/json; charset=utf-8');
+        return statusResponseJson(taskStatusView(row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs));
+      },
+    );
   };

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Static } from 'typebox';
 import type { Deps } from '../../services/deps.js';
 import { taskDeliveries } from '../../services/webhook-deliveries.js';
 import { ApiError, success } from '../api-error.js';
+import { webhookDeliveriesSchema } from '../schemas/account.js';
 import { guardedTask } from '../task-guard.js';
 
 /**
@@ -12,10 +14,8 @@ import { guardedTask } from '../task-guard.js';
 export const webhookDeliveriesRoute =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
-    app.get<{ Querystring: { taskId?: string | string[] } }>('/webhookDeliveries', async (req) => {
-      const taskId = req.query.taskId;
-      if (taskId === undefined || taskId === '') throw new ApiError(400, { error: 'taskId is required', field: 'taskId' });
-      if (typeof taskId !== 'string') throw new ApiError(400, { error: 'taskId must be given once', field: 'taskId' });
+    app.get<{ Querystring: Static<typeof webhookDeliveriesSchema.querystring> }>('/webhookDeliveries', { schema: webhookDeliveriesSchema }, async (req) => {
+      const { taskId } = req.query;
       await guardedTask(deps, req.caller!, taskId);
       const out = await taskDeliveries(deps.db, req.caller!.accountId, taskId);
       if (!out.ok) throw new ApiError(out.status, { error: out.error, field: out.field });
