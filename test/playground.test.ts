@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available } from './support/requires.js';
+import { hasChromium, launchChromium } from './support/chromium.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
  * The playground at `/`: its static route, and the page itself driven in headless Chromium
  * (paste a key, generate, play, extend, see the timeline).
  */
-const CHROMIUM = '/usr/bin/chromium';
 const screenshot = fileURLToPath(new URL('../docs/playground.png', import.meta.url));
 
 let t: TestService;
@@ -48,6 +46,18 @@ describe('playground route', () => {
     await css.arrayBuffer();
   });
 
+  it('serves web/common, what the playground and the console share, with its content types', async () => {
+    const css = await fetch(`${t.url}/web/common/base.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect(await css.text()).toContain('--accent');
+    const js = await fetch(`${t.url}/web/common/request.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await js.text()).toContain('export async function requestEnvelope');
+    for (const page of ['/', '/console']) expect(await (await fetch(t.url + page)).text()).toContain('href="/web/common/base.css"');
+  });
+
   it.each([
     '/web/..%2Fpackage.json',
     '/web/%2e%2e%2fpackage.json',
@@ -57,6 +67,9 @@ describe('playground route', () => {
     '/web/.gitignore',
     '/web/',
     '/web/app.js%00.css',
+    '/web/common/..%2Fapp.js',
+    '/web/common/nope.css',
+    '/web/common/',
   ])('refuses %s', async (path) => {
     const res = await fetch(t.url + path);
     expect(res.status).toBe(404);
@@ -64,22 +77,9 @@ describe('playground route', () => {
   });
 });
 
-describe.skipIf(!available('Chromium', existsSync(CHROMIUM) ? null : `no ${CHROMIUM} (apt-get install chromium)`))('playground in a browser', () => {
-  it('generates, plays, extends and shows a two-entry timeline', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+describe.skipIf(!hasChromium())('playground in a browser', () => {
+  it('generates, plays, extends, branches and shows the timeline as a tree', async () => {
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];
@@ -134,6 +134,62 @@ describe.skipIf(!available('Chromium', existsSync(CHROMIUM) ? null : `no ${CHROM
       );
       await page.waitForFunction(() => document.querySelector('#balance')?.textContent === '$9.60');
 
+      // Branch: extend the generation again. The tree keeps both extensions; the new one opens a
+      // second row under the first, in the same column (the same length).
+      await page.click('#timeline li:nth-child(1) button');
+      await page.fill('#extend-prompt', 'the lighthouse beam sweeps the sea');
+      await page.click('#extend');
+      await page.waitForFunction(
+        () => document.querySelectorAll('#timeline li').length === 3 && document.querySelector('#task-status')?.getAttribute('data-state') === 'success',
+        undefined,
+        { timeout: 150_000 },
+      );
+      const tree = () =>
+        page.$$eval('#timeline li', (lis) =>
+          lis.map((li) => ({
+            title: li.querySelector('.title')!.textContent,
+            state: li.querySelector('button')!.dataset.state,
+            column: li.style.gridColumn,
+            row: li.style.gridRow,
+            branch: li.dataset.branch === 'true',
+            parent: li.dataset.parent,
+          })),
+        );
+      const ids = await page.$$eval('#timeline li', (lis) => lis.map((li) => li.dataset.taskId!));
+      const expected = [
+        { title: '1 · Generate · 8 s', state: 'success', column: '1', row: '1', branch: false, parent: '' },
+        { title: '2 · Extend 1 · 15 s', state: 'success', column: '2', row: '1', branch: false, parent: ids[0] },
+        { title: '3 · Extend 1 · 15 s', state: 'success', column: '2', row: '2', branch: true, parent: ids[0] },
+      ];
+      expect(await tree()).toEqual(expected);
+      // Drawn as a tree: the branch sits below the first extension, not after it on one line.
+      const boxes = await page.$$eval('#timeline li', (lis) => lis.map((li) => li.getBoundingClientRect().toJSON()));
+      expect(boxes[2].left).toBe(boxes[1].left);
+      expect(boxes[2].top).toBeGreaterThanOrEqual(boxes[1].bottom);
+      await page.waitForFunction(() => document.querySelector('#balance')?.textContent === '$9.40');
+
+      // The tree comes from the lineage route: a page that remembers only the generation shows
+      // both branches again after a reload.
+      await page.evaluate(
+        (root) => localStorage.setItem('longshot.chain', JSON.stringify([{ taskId: root, model: 'veo-3-1', prompt: '', mode: 'fast', parentTaskId: null }])),
+        ids[0],
+      );
+      await page.reload();
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('#timeline li').length === 3 &&
+          [...document.querySelectorAll('#timeline li button')].every((b) => b.getAttribute('data-state') === 'success'),
+        undefined,
+        { timeout: 30_000 },
+      );
+      expect(await tree()).toEqual(expected);
+      expect(keyedRequests.some((url) => url.endsWith(`/api/v1/tasks/${ids[0]}/lineage`))).toBe(true);
+      await page.click('#timeline li:nth-child(3) button');
+      await page.waitForFunction(() => document.querySelector('#task-status')?.getAttribute('data-state') === 'success');
+      await page.waitForFunction(
+        () => [...document.querySelectorAll<HTMLImageElement>('#timeline img')].filter((img) => img.complete && img.naturalWidth > 0).length === 3,
+      );
+
       // The key stays in this origin's storage and only the API saw it.
       expect(await page.evaluate(() => localStorage.getItem('longshot.apiKey'))).toBe(t.key);
       expect(keyedRequests.length).toBeGreaterThan(0);
@@ -162,6 +218,6 @@ describe.skipIf(!available('Chromium', existsSync(CHROMIUM) ? null : `no ${CHROM
     } finally {
       await browser.close();
     }
-    // Two renders on a busy 2-core machine can take minutes; the waits above bound each step.
-  }, 300_000);
+    // Three renders on a busy 2-core machine can take minutes; the waits above bound each step.
+  }, 420_000);
 });

@@ -1,6 +1,8 @@
 // Longshot playground: plain ES module, no build step, no third-party code.
 // The API key stays in this browser (localStorage) and is sent only to this origin's /api/v1.
 
+import { requestEnvelope } from '/web/common/request.js';
+
 const API = '/api/v1';
 const KEY_STORE = 'longshot.apiKey';
 const CHAIN_STORE = 'longshot.chain';
@@ -34,15 +36,20 @@ const els = {
 
 /**
  * @typedef {{ taskId: string, model: 'veo-3-1'|'veo-3-1-extend', prompt: string, mode: string,
- *   state: string, startedAt: number, createTime?: number, costTime?: number, resultUrl?: string,
- *   posterUrl?: string, failCode?: string, failMsg?: string, thumb?: string, thumbVideo?: boolean,
- *   dropped?: boolean }} Entry
+ *   parentTaskId: string|null, state: string, startedAt: number, createTime?: number,
+ *   costTime?: number, resultUrl?: string, posterUrl?: string, failCode?: string, failMsg?: string,
+ *   deleted?: boolean, thumb?: string, thumbVideo?: boolean, dropped?: boolean, tracked?: boolean,
+ *   depth?: number, row?: number, branch?: boolean }} Entry
  */
 
 let apiKey = readStore(KEY_STORE) ?? '';
-/** The chain on display: a generation, then its extensions in order. @type {Entry[]} */
+/**
+ * The tree on display: a generation and every extension and branch of it, in tree order (each
+ * task, then its extensions oldest first), as `arrange` lays it out. @type {Entry[]}
+ */
 let chain = [];
-let selected = -1;
+/** The task id of the entry on the stage, or null. */
+let selectedId = null;
 let ticker = 0;
 
 class ApiError extends Error {
@@ -58,28 +65,14 @@ class ApiError extends Error {
 
 async function api(method, path, body) {
   if (!apiKey) throw new ApiError(401, 'Paste an API key first.');
-  const headers = { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let res;
+  let reply;
   try {
-    res = await fetch(API + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store',
-      credentials: 'omit',
-      referrerPolicy: 'no-referrer',
-    });
+    reply = await requestEnvelope(method, API + path, apiKey, body);
   } catch {
     throw new ApiError(0, 'The server cannot be reached.');
   }
-  let env = null;
-  try {
-    env = await res.json();
-  } catch {
-    // not an envelope
-  }
-  if (!res.ok || !env || typeof env !== 'object' || env.code >= 400) {
+  const { res, env } = reply;
+  if (reply.failed) {
     const message = env?.data?.error ?? env?.message ?? `HTTP ${res.status}`;
     const retryAfter = Number(res.headers.get('retry-after'));
     throw new ApiError(res.status, message, env?.data ?? null, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 0);
@@ -113,10 +106,10 @@ async function submitGenerate(event) {
   els.generate.disabled = true;
   try {
     const { taskId } = await api('POST', '/generateTask/veo-3-1', { request_type: 'async', input });
-    for (const e of chain) e.dropped = true; // a new generation starts a new chain
-    const entry = newEntry(taskId, 'veo-3-1', prompt, input.mode);
-    chain = [entry];
-    select(0);
+    for (const e of chain) e.dropped = true; // a new generation starts a new tree
+    const entry = newEntry(taskId, 'veo-3-1', prompt, input.mode, null);
+    chain = arrange([entry]);
+    select(taskId);
     track(entry);
     refreshBalance();
   } catch (err) {
@@ -129,7 +122,7 @@ async function submitGenerate(event) {
 async function submitExtend(event) {
   event.preventDefault();
   clearError();
-  const source = chain[selected];
+  const source = current();
   const prompt = els.extendPrompt.value.trim();
   if (source?.state !== 'success') return;
   if (!prompt) return els.extendPrompt.focus();
@@ -137,12 +130,11 @@ async function submitExtend(event) {
   try {
     const input = { taskId: source.taskId, prompt, mode: els.extendMode.value };
     const { taskId } = await api('POST', '/generateTask/veo-3-1-extend', { request_type: 'async', input });
-    // Extending an earlier entry branches: the entries after it leave the display.
-    for (const e of chain.slice(selected + 1)) e.dropped = true;
-    const entry = newEntry(taskId, 'veo-3-1-extend', prompt, input.mode);
-    chain = [...chain.slice(0, selected + 1), entry];
+    // Extending an entry that already has extensions starts a branch: a new row of the tree.
+    const entry = newEntry(taskId, 'veo-3-1-extend', prompt, input.mode, source.taskId);
+    chain = arrange([...chain, entry]);
     els.extendPrompt.value = '';
-    select(chain.length - 1);
+    select(taskId);
     track(entry);
     refreshBalance();
   } catch (err) {
@@ -153,12 +145,94 @@ async function submitExtend(event) {
 }
 
 /** @returns {Entry} */
-function newEntry(taskId, model, prompt, mode) {
-  return { taskId, model, prompt, mode, state: 'pending', startedAt: Date.now() };
+function newEntry(taskId, model, prompt, mode, parentTaskId) {
+  return { taskId, model, prompt, mode, parentTaskId, state: 'pending', startedAt: Date.now() };
+}
+
+/** The entry on the stage. */
+function current() {
+  return chain.find((e) => e.taskId === selectedId);
+}
+
+/**
+ * Lays the entries out as a tree, left to right: each task, then its extensions oldest first
+ * (task ids are time-ordered). An entry's column is its depth; its first extension continues its
+ * row and every further one (a branch) opens a new row below.
+ * @param {Entry[]} entries
+ */
+function arrange(entries) {
+  const ids = new Set(entries.map((e) => e.taskId));
+  const children = new Map();
+  const roots = [];
+  for (const e of entries) {
+    if (e.parentTaskId && ids.has(e.parentTaskId)) children.set(e.parentTaskId, [...(children.get(e.parentTaskId) ?? []), e]);
+    else roots.push(e);
+  }
+  const out = [];
+  let rows = 0;
+  const visit = (e, depth, row, branch) => {
+    Object.assign(e, { depth, row, branch });
+    out.push(e);
+    const kids = (children.get(e.taskId) ?? []).sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
+    for (const [i, k] of kids.entries()) visit(k, depth + 1, i === 0 ? row : rows++, i > 0);
+  };
+  for (const r of roots) visit(r, 0, rows++, false);
+  return out;
+}
+
+/**
+ * Reads the whole tree from the lineage route (a Longshot addition) and merges it in, so branches
+ * made elsewhere (another tab, the CLI) show too. A server without the route (APIXO) keeps the
+ * tree this page built from its own submits.
+ */
+async function refreshTree() {
+  const anchor = chain[0];
+  if (!anchor) return;
+  let tree;
+  try {
+    tree = await api('GET', `/tasks/${encodeURIComponent(anchor.taskId)}/lineage`);
+  } catch {
+    return;
+  }
+  if (chain[0] !== anchor || !Array.isArray(tree?.nodes)) return; // a new generation started meanwhile
+  const known = new Map(chain.map((e) => [e.taskId, e]));
+  const listed = new Set();
+  const merged = [];
+  for (const n of tree.nodes) {
+    listed.add(n.taskId);
+    if (n.hidden) continue; // the key may not read it
+    const e = known.get(n.taskId) ?? newEntry(n.taskId, n.model, n.prompt ?? '', n.mode ?? '', n.parentTaskId);
+    applyNode(e, n);
+    merged.push(e);
+  }
+  for (const e of chain) if (!listed.has(e.taskId)) merged.push(e);
+  chain = arrange(merged);
+  for (const e of chain) if (!e.tracked && e.state !== 'success' && e.state !== 'failed') track(e);
+  save();
+  render();
+}
+
+/** A lineage node's fields, in the entry's terms. */
+function applyNode(entry, n) {
+  entry.parentTaskId = n.parentTaskId;
+  if (n.prompt !== null) entry.prompt = n.prompt;
+  if (n.mode !== null) entry.mode = n.mode;
+  // States only move forward: a lineage read never takes back what a newer status poll said.
+  if (n.state && entry.state !== 'success' && entry.state !== 'failed') entry.state = n.state;
+  entry.createTime = n.createdAt;
+  entry.deleted = n.deleted === true;
+  if (n.state === 'success') {
+    entry.costTime = n.completedAt - n.createdAt;
+    entry.resultUrl = n.videoUrl ?? undefined;
+    entry.posterUrl = n.posterUrl ?? undefined;
+  } else if (n.state === 'failed') {
+    entry.failCode = n.failCode ?? undefined;
+  }
 }
 
 /** Polls one task every 2 s until it is final (or leaves the display). */
 async function track(entry) {
+  entry.tracked = true;
   save();
   for (;;) {
     if (entry.dropped) return;
@@ -170,6 +244,7 @@ async function track(entry) {
       if (entry.state === 'success' || entry.state === 'failed') {
         refreshBalance();
         save();
+        refreshTree();
         return;
       }
       await sleep(POLL_MS);
@@ -191,6 +266,7 @@ async function track(entry) {
 function applyStatus(entry, data) {
   entry.state = data.state;
   entry.createTime = data.createTime;
+  entry.deleted = typeof data.deletedAt === 'number';
   if (data.state === 'success') {
     entry.costTime = data.costTime;
     try {
@@ -208,9 +284,9 @@ function applyStatus(entry, data) {
 
 // ---------- display ----------
 
-function select(index) {
-  selected = index;
-  const entry = chain[index];
+function select(taskId) {
+  selectedId = taskId;
+  const entry = current();
   const video = els.video;
   if (entry?.state === 'success' && entry.resultUrl) {
     if (video.dataset.taskId !== entry.taskId) {
@@ -236,12 +312,12 @@ function render() {
   renderStatus();
   renderTimeline();
   updateControls();
-  const current = chain[selected];
-  if (current?.state === 'success' && current.resultUrl && els.video.dataset.taskId !== current.taskId) select(selected);
+  const shown = current();
+  if (shown?.state === 'success' && shown.resultUrl && els.video.dataset.taskId !== shown.taskId) select(shown.taskId);
 }
 
 function renderStatus() {
-  const entry = chain[selected];
+  const entry = current();
   const el = els.status;
   if (!entry) {
     el.dataset.state = 'idle';
@@ -274,6 +350,7 @@ function renderTimeline() {
   // Items are kept per task and updated in place, so polling never steals keyboard focus.
   const list = els.timeline;
   const existing = new Map([...list.children].map((li) => [li.dataset.taskId, li]));
+  const position = new Map(chain.map((e, i) => [e.taskId, i + 1]));
   const items = chain.map((entry, i) => {
     let li = existing.get(entry.taskId);
     if (!li) {
@@ -282,19 +359,30 @@ function renderTimeline() {
       li.innerHTML =
         '<button type="button" class="clip"><span class="thumb"></span>' +
         '<span class="meta"><span class="title"></span><span class="prompt"></span><span class="badge"></span></span></button>';
-      li.querySelector('button').addEventListener('click', () => select(chain.indexOf(entry)));
+      li.querySelector('button').addEventListener('click', () => select(entry.taskId));
     }
+    // The tree as a grid: the column is the depth (the video's length), each branch a row.
+    const depth = entry.depth ?? 0;
+    li.style.gridColumn = String(depth + 1);
+    li.style.gridRow = String((entry.row ?? 0) + 1);
+    li.dataset.depth = String(depth);
+    li.dataset.parent = entry.parentTaskId ?? '';
+    if (entry.branch) li.dataset.branch = 'true';
+    else delete li.dataset.branch;
     const button = li.querySelector('button');
-    const seconds = GENERATE_SECONDS + EXTEND_SECONDS * i;
-    const title = i === 0 ? 'Generate' : `Extend ${i}`;
+    const seconds = GENERATE_SECONDS + EXTEND_SECONDS * depth;
+    const title = depth === 0 ? 'Generate' : `Extend ${depth}`;
+    const from =
+      entry.parentTaskId && position.has(entry.parentTaskId) ? `, ${entry.branch ? 'a branch' : 'continuing'} from ${position.get(entry.parentTaskId)}` : '';
+    const state = entry.deleted ? 'deleted' : entry.state;
     button.dataset.state = entry.state;
-    button.setAttribute('aria-pressed', String(i === selected));
-    button.setAttribute('aria-label', `${title}, ${seconds} s, ${entry.state}: ${entry.prompt}`);
+    button.setAttribute('aria-pressed', String(entry.taskId === selectedId));
+    button.setAttribute('aria-label', `${i + 1}, ${title}${from}, ${seconds} s, ${state}: ${entry.prompt}`);
     li.querySelector('.title').textContent = `${i + 1} · ${title} · ${seconds} s`;
     li.querySelector('.prompt').textContent = entry.prompt;
     const badge = li.querySelector('.badge');
-    badge.dataset.state = entry.state;
-    badge.textContent = entry.state === 'failed' ? `failed · ${entry.failCode ?? ''}` : entry.state;
+    badge.dataset.state = state;
+    badge.textContent = entry.state === 'failed' ? `failed · ${entry.failCode ?? ''}` : state;
     const thumb = li.querySelector('.thumb');
     const key = thumbKey(entry);
     if (thumb.dataset.key !== key) {
@@ -310,7 +398,7 @@ function renderTimeline() {
 }
 
 function thumbKey(entry) {
-  if (entry.state !== 'success' || !entry.resultUrl) return entry.state === 'failed' ? 'failed' : 'busy';
+  if (entry.state !== 'success' || !entry.resultUrl) return entry.state === 'failed' || entry.deleted ? 'failed' : 'busy';
   return entry.posterUrl ? 'poster' : entry.thumb ? 'grab' : entry.thumbVideo ? 'video' : 'grabbing';
 }
 
@@ -318,7 +406,7 @@ function thumbKey(entry) {
 function thumbnail(entry) {
   if (entry.state !== 'success' || !entry.resultUrl) {
     const s = document.createElement('span');
-    s.className = entry.state === 'failed' ? 'placeholder failed' : 'placeholder busy';
+    s.className = entry.state === 'failed' || entry.deleted ? 'placeholder failed' : 'placeholder busy';
     s.setAttribute('aria-hidden', 'true');
     return s;
   }
@@ -400,8 +488,8 @@ function grabLastFrame(url) {
 }
 
 function updateControls() {
-  const source = chain[selected];
-  els.extend.disabled = !(source && source.state === 'success');
+  const source = current();
+  els.extend.disabled = !(source && source.state === 'success' && !source.deleted);
   els.extend.title = els.extend.disabled ? 'Select a finished video to extend' : '';
 }
 
@@ -423,7 +511,7 @@ function clearError() {
 // ---------- storage and startup ----------
 
 function save() {
-  const slim = chain.map(({ taskId, model, prompt, mode }) => ({ taskId, model, prompt, mode }));
+  const slim = chain.map(({ taskId, model, prompt, mode, parentTaskId }) => ({ taskId, model, prompt, mode, parentTaskId, selected: taskId === selectedId }));
   writeStore(CHAIN_STORE, JSON.stringify(slim));
 }
 
@@ -435,14 +523,19 @@ async function restore() {
     saved = [];
   }
   if (!Array.isArray(saved) || !apiKey) return;
-  chain = saved
-    .filter((e) => e && typeof e.taskId === 'string' && (e.model === 'veo-3-1' || e.model === 'veo-3-1-extend'))
-    .map((e) => ({ ...newEntry(e.taskId, e.model, String(e.prompt ?? ''), String(e.mode ?? '')), state: 'loading' }));
+  const valid = saved.filter((e) => e && typeof e.taskId === 'string' && (e.model === 'veo-3-1' || e.model === 'veo-3-1-extend'));
+  chain = arrange(
+    valid.map((e) => ({
+      ...newEntry(e.taskId, e.model, String(e.prompt ?? ''), String(e.mode ?? ''), typeof e.parentTaskId === 'string' ? e.parentTaskId : null),
+      state: 'loading',
+    })),
+  );
   if (chain.length === 0) return;
-  selected = chain.length - 1;
+  selectedId = (valid.find((e) => e.selected === true) ?? valid[valid.length - 1]).taskId;
   render();
   // Result URLs are signed for 24 h from each status read: read them fresh.
   for (const entry of chain) track(entry);
+  refreshTree();
 }
 
 function readStore(name) {
@@ -488,7 +581,7 @@ els.forgetKey.addEventListener('click', () => {
   writeStore(CHAIN_STORE, null);
   for (const e of chain) e.dropped = true;
   chain = [];
-  select(-1);
+  select(null);
   refreshBalance();
 });
 els.toggleKey.addEventListener('click', () => {
@@ -500,12 +593,12 @@ els.toggleKey.addEventListener('click', () => {
 els.generateForm.addEventListener('submit', submitGenerate);
 els.extendForm.addEventListener('submit', submitExtend);
 els.timeline.addEventListener('keydown', (event) => {
-  // Arrow keys move along the timeline like a toolbar.
+  // Arrow keys move through the timeline in tree order (each task, then its extensions) like a toolbar.
   if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft' && event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
-  const next = selected + (event.key === 'ArrowRight' || event.key === 'ArrowDown' ? 1 : -1);
+  const next = chain.findIndex((e) => e.taskId === selectedId) + (event.key === 'ArrowRight' || event.key === 'ArrowDown' ? 1 : -1);
   if (next < 0 || next >= chain.length) return;
   event.preventDefault();
-  select(next);
+  select(chain[next].taskId);
   /** @type {HTMLElement|null} */ (els.timeline.querySelectorAll('button')[next])?.focus();
 });
 

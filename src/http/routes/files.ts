@@ -32,9 +32,11 @@ export const filesRoute =
         const match = NAME.exec(name);
         if (!match) throw new ApiError(404, { error: 'no such file' });
         const task = await getTaskById(deps.db, match[1]!);
-        const key = match[2] === 'mp4' ? task?.result_key : task?.poster_key;
-        if (!task || !key) throw new ApiError(404, { error: 'no such file' });
-        if (task.deleted_at !== null) throw new ApiError(410, { error: 'the file was deleted when its retention period ended' });
+        if (!task) throw new ApiError(404, { error: 'no such file' });
+        // Before the key: a delete by request clears the keys, and a URL we signed stays a 410.
+        if (task.deleted_at !== null) throw new ApiError(410, { error: goneReason(task.delete_reason) });
+        const key = match[2] === 'mp4' ? task.result_key : task.poster_key;
+        if (!key) throw new ApiError(404, { error: 'no such file' });
         const stat = await deps.blobs.stat(key);
         if (!stat) throw new ApiError(410, { error: 'the file is no longer stored' });
 
@@ -57,6 +59,12 @@ export const filesRoute =
       },
     });
   };
+
+function goneReason(reason: string | null): string {
+  return reason === 'request'
+    ? "the file was deleted at its owner's request (DELETE /api/v1/tasks/{taskId})"
+    : 'the file was deleted when its retention period ended';
+}
 
 async function sendBody(reply: FastifyReply, method: string, length: number, open: () => Promise<NodeJS.ReadableStream>) {
   reply.header('content-length', String(length));
