@@ -10,6 +10,8 @@
 // (BENCH_PIN=off: nothing pinned, as in npm run bench). Per round it prints req/s, server CPU µs
 // per request and both ratios to bare; then the medians.
 // BENCH_DURATION (s, default 5), BENCH_WARMUP (default 2), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (64).
+// BENCH_STATE=pending polls a task that stays pending (no workers, two tasks ahead of it: its
+// queuePosition is a count per read) instead of a finished one.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,21 @@ if (trees.length === 0) {
   process.exit(2);
 }
 const PIN = process.env.BENCH_PIN !== 'off';
+const PENDING = process.env.BENCH_STATE === 'pending';
+
+/** The third of three submitted tasks, which no worker takes. */
+async function pendingTask(url, headers) {
+  let taskId;
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${url}/api/v1/generateTask/veo-3-1`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ input: { prompt: 'bench', mode: 'fast', seed: i } }),
+    });
+    taskId = (await res.json()).data.taskId;
+  }
+  return taskId;
+}
 const pin = (cpu, pid, all = false) => PIN && execFileSync('taskset', [all ? '-apc' : '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
 pin(1, process.pid);
 
@@ -39,10 +56,13 @@ async function measure(pid, opts) {
 async function serviceFrom(variant) {
   const [tree, ...flags] = variant.split(':');
   const dataDir = await mkdtemp(join(tmpdir(), 'longshot-ab-'));
-  const svc = await startService(dataDir, [], {}, { entry: join(tree, 'cli/main.js'), nodeArgs: flags.join(':').split(' ').filter(Boolean) });
+  const svc = await startService(dataDir, [], PENDING ? { LONGSHOT_WORKERS: '0' } : {}, {
+    entry: join(tree, 'cli/main.js'),
+    nodeArgs: flags.join(':').split(' ').filter(Boolean),
+  });
   pin(0, svc.pid, true);
   const headers = { authorization: `Bearer ${svc.key}`, 'content-type': 'application/json' };
-  const taskId = await finishedTask(svc.url, headers);
+  const taskId = PENDING ? await pendingTask(svc.url, headers) : await finishedTask(svc.url, headers);
   return { tree: variant, dataDir, child: svc.child, opts: { url: `${svc.url}/api/v1/statusTask/veo-3-1?taskId=${taskId}`, headers }, rounds: [] };
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimNextTask, findTaskStatus, findTaskStatusNow } from '../src/db/tasks-repo.js';
+import { claimNextTask, findTaskStatus, findTaskStatusNow, STATUS_COLUMNS } from '../src/db/tasks-repo.js';
 import { createAuthenticator } from '../src/http/auth.js';
 import { statusFastPath } from '../src/http/status-fast-path.js';
 import { createMemoryRateLimiter } from '../src/limits/rate-limiter.js';
@@ -98,13 +98,11 @@ describe('status fast path', () => {
     const id = await submitted();
     const db = t.service.deps.db;
     const { account_id: accountId } = await db.kysely.selectFrom('tasks').select('account_id').where('id', '=', id).executeTakeFirstOrThrow();
-    const byName = await db.kysely
-      .selectFrom('tasks')
-      .select(['id', 'model', 'state', 'create_time', 'complete_time', 'fail_code', 'fail_msg', 'result_key', 'poster_key', 'deleted_at', 'provider'])
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow();
-    expect(findTaskStatusNow(db, accountId, id)?.row).toEqual(byName);
-    expect(await findTaskStatus(db, accountId, id)).toEqual(byName);
+    // Every status column, read by name: a column the by-position read maps wrongly differs here.
+    const byName = await db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).where('id', '=', id).executeTakeFirstOrThrow();
+    // …and the input's mode (for estimates, docs/api.md progress).
+    expect(findTaskStatusNow(db, accountId, id)?.row).toEqual({ ...byName, mode: 'fast' });
+    expect(await findTaskStatus(db, accountId, id)).toEqual({ ...byName, mode: 'fast' });
     expect(findTaskStatusNow(db, accountId, '0'.repeat(32))).toBeUndefined();
   });
 

@@ -206,7 +206,7 @@ async function waitAndFinish(client: LongshotClient, model: Model, taskId: strin
       firstPollMs: seconds(values['first-poll'], '--first-poll') ?? (local ? 500 : undefined),
       intervalMs: seconds(values['poll-interval'], '--poll-interval') ?? (local ? 1000 : undefined),
       timeoutMs: seconds(values.timeout, '--timeout') ?? 1_800_000,
-      onProgress: (s) => progress?.update(s.state),
+      onProgress: (s) => progress?.update(s.state, s),
     });
     progress?.stop();
     if (tty) write(io.stdout, `${paint(color, 'green', '✓')} ${model} ${taskId} succeeded in ${formatElapsed(data.costTime ?? 0)}\n`);
@@ -355,7 +355,7 @@ function seconds(value: unknown, flag: string): number | undefined {
   return Math.round(n * 1000);
 }
 
-function isLoopback(baseUrl: string): boolean {
+export function isLoopback(baseUrl: string): boolean {
   const host = new URL(baseUrl).hostname;
   return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host);
 }

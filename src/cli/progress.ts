@@ -1,6 +1,7 @@
 /**
  * Progress of a task being waited for. On a terminal: one line redrawn in place (spinner, state,
- * elapsed time). Piped: one plain line per state change, so logs and `grep` stay readable.
+ * progress %, queue position, estimate, elapsed time). Piped: one plain line per state change,
+ * queue move or ten percent, so logs and `grep` stay readable.
  */
 
 export interface OutStream {
@@ -8,9 +9,19 @@ export interface OutStream {
   isTTY?: boolean;
 }
 
+/** What a status read says beyond the state (Longshot additions; each absent when unknown). */
+export interface ProgressDetail {
+  progress?: number;
+  queuePosition?: number;
+  etaSeconds?: number;
+}
+
 export interface Progress {
-  /** The latest known state; redraws (TTY) or prints a line if the state changed (piped). */
-  update(state: string): void;
+  /**
+   * The latest known state and detail; redraws (TTY) or prints a line (piped) when the state,
+   * the queue position or the progress's tens changed (not on every percent).
+   */
+  update(state: string, detail?: ProgressDetail): void;
   /** A side message (a retry, a hint), printed on its own line without losing the display. */
   note(text: string): void;
   /** Stops the spinner and clears the live line; later output starts on a clean line. */
@@ -49,10 +60,20 @@ export function paint(color: boolean, code: 'green' | 'red' | 'yellow' | 'dim' |
   return `\x1b[${codes[code]}m${text}\x1b[0m`;
 }
 
+/** `42%  queue 3  eta 1:05`: the parts that are known, or ''. */
+export function formatDetail(d: ProgressDetail): string {
+  const parts: string[] = [];
+  if (d.progress !== undefined) parts.push(`${d.progress}%`);
+  if (d.queuePosition !== undefined) parts.push(`queue ${d.queuePosition}`);
+  if (d.etaSeconds !== undefined) parts.push(`eta ${formatElapsed(d.etaSeconds * 1000)}`);
+  return parts.join('  ');
+}
+
 export function createProgress(out: OutStream, opts: ProgressOptions): Progress {
   const now = opts.now ?? Date.now;
   const started = now();
   let state = 'submitted';
+  let detail: ProgressDetail = {};
   let lastPrinted: string | null = null;
   let frame = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -61,7 +82,8 @@ export function createProgress(out: OutStream, opts: ProgressOptions): Progress 
   const draw = () => {
     const spinner = paint(opts.color, 'cyan', FRAMES[frame % FRAMES.length]!);
     const stateText = paint(opts.color, state === 'processing' ? 'yellow' : 'dim', state.padEnd(10));
-    out.write(`${CLEAR_LINE}${spinner} ${opts.label}  ${stateText} elapsed ${formatElapsed(now() - started)}`);
+    const more = formatDetail(detail);
+    out.write(`${CLEAR_LINE}${spinner} ${opts.label}  ${stateText} ${more ? `${more}  ` : ''}elapsed ${formatElapsed(now() - started)}`);
   };
 
   if (opts.tty) {
@@ -75,13 +97,19 @@ export function createProgress(out: OutStream, opts: ProgressOptions): Progress 
   }
 
   return {
-    update(next) {
+    update(next, nextDetail = {}) {
       if (stopped) return;
       state = next;
+      detail = nextDetail;
       if (opts.tty) draw();
-      else if (next !== lastPrinted) {
-        lastPrinted = next;
-        out.write(`[${formatElapsed(now() - started)}] ${next}\n`);
+      else {
+        // Piped: a line per state, queue move or ten percent, so a log stays short.
+        const tens = nextDetail.progress === undefined ? undefined : Math.floor(nextDetail.progress / 10) * 10;
+        const key = `${next}|${nextDetail.queuePosition}|${tens}`;
+        if (key === lastPrinted) return;
+        lastPrinted = key;
+        const more = formatDetail(nextDetail);
+        out.write(`[${formatElapsed(now() - started)}] ${next}${more ? ` ${more}` : ''}\n`);
       }
     },
     note(text) {

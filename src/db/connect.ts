@@ -33,6 +33,13 @@ export interface Db {
    * (db/sqlite-task-cache.ts). SQLite only: the status poll's read.
    */
   selectTaskNow?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined;
+  /** {@link selectOne} answered synchronously, uncached (SQLite only): the status poll's queue count. */
+  selectOneNow?<R>(sqlText: string, params: readonly unknown[]): R | undefined;
+  /**
+   * Unchanged between two `selectTaskNow` calls exactly while nothing was committed between them
+   * (sqlite-task-cache.ts `epoch`); absent without the task read cache.
+   */
+  commitEpoch?(): number;
   close(): Promise<void>;
 }
 
@@ -76,6 +83,8 @@ export function openSqlite(file: string, opts: { taskCache?: boolean } = {}): Db
     kysely,
     dialect: 'sqlite',
     selectOne: async (text, params) => selectOneNow(text, params),
+    selectOneNow,
+    ...(taskCache ? { commitEpoch: taskCache.epoch } : {}),
     selectTaskNow: taskCache ? taskCache.get : (_taskId, text, params, make) => readTask(text, params, make),
     writeTx,
     close: async () => {

@@ -30,7 +30,10 @@ export async function listEngineHealth(db: Db): Promise<EngineHealthRow[]> {
 }
 
 /** One engine attempt of a task: `success`, or its fail code. */
-export async function recordEngineRun(db: Db, run: { engine: string; taskId: string; outcome: string; latencyMs: number; finishedAt: number }): Promise<void> {
+export async function recordEngineRun(
+  db: Db,
+  run: { engine: string; taskId: string; outcome: string; latencyMs: number; finishedAt: number; model?: string; mode?: string },
+): Promise<void> {
   await db.writeTx((trx) =>
     trx
       .insertInto('engine_runs')
@@ -40,6 +43,8 @@ export async function recordEngineRun(db: Db, run: { engine: string; taskId: str
         outcome: run.outcome,
         latency_ms: Math.max(0, Math.round(run.latencyMs)),
         finished_at: run.finishedAt,
+        model: run.model ?? null,
+        mode: run.mode ?? null,
       })
       .execute(),
   );
@@ -69,6 +74,28 @@ export async function engineRunStats(db: Db, since: number): Promise<EngineRunSt
       const sorted = s.ok.sort((a, b) => a - b);
       return { engine, runs: s.runs, successes: sorted.length, p50LatencyMs: sorted.length ? sorted[Math.ceil(sorted.length / 2) - 1]! : null };
     });
+}
+
+/** A successful run's engine, model, mode and latency (the history behind progress estimates). */
+export interface RecentRun {
+  engine: string;
+  model: string;
+  mode: string;
+  latencyMs: number;
+}
+
+/** The newest successful runs that name their model and mode, finished since `since`, newest first. */
+export async function recentSuccessfulRuns(db: Db, since: number, limit: number): Promise<RecentRun[]> {
+  const rows = await db.kysely
+    .selectFrom('engine_runs')
+    .select(['engine', 'model', 'mode', 'latency_ms'])
+    .where('finished_at', '>=', since)
+    .where('outcome', '=', 'success')
+    .where('model', 'is not', null)
+    .orderBy('finished_at', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ engine: r.engine, model: r.model ?? '', mode: r.mode ?? '', latencyMs: Number(r.latency_ms) }));
 }
 
 /** Forgets runs older than `before` (the maintenance sweep). */

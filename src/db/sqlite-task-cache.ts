@@ -22,6 +22,12 @@ export interface TaskReadCache {
    * Undefined (no such row) is not kept.
    */
   get<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined;
+  /**
+   * A number that stays the same from one `get` to the next exactly while nothing at all was
+   * committed between them (the wal-index header was unchanged): whatever was read from the
+   * database then, any row, is still true. Moves on every other check.
+   */
+  epoch(): number;
   close(): void;
 }
 
@@ -60,6 +66,9 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read:
   const known = Buffer.alloc(HEADER);
   let dataVersion = -1;
   let shm: number | null = null;
+  let epoch = 0;
+  /** Set by `valid` when the header was the one last known: nothing committed since. */
+  let unchanged = false;
 
   writer.function('longshot_task_written', { deterministic: false, varargs: false }, (id: unknown) => {
     if (typeof id !== 'string') return null;
@@ -88,6 +97,7 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read:
 
   /** True when kept rows may be used and new ones kept; false sends this read to SQLite uncached. */
   const valid = (): boolean => {
+    unchanged = false;
     if (touched.size > 0 && !writer.inTransaction) {
       for (const id of touched) entries.delete(id);
       touched.clear();
@@ -102,7 +112,10 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read:
     if (readSync(shm, header, 0, 2 * HEADER, 0) !== 2 * HEADER) return false;
     // A writer updates the second copy, then the first: unequal copies are a read mid-update.
     if (header.compare(header, 0, HEADER, HEADER, 2 * HEADER) !== 0 || header[12] !== 1) return false;
-    if (header.compare(known, 0, HEADER, 0, HEADER) === 0) return true;
+    if (header.compare(known, 0, HEADER, 0, HEADER) === 0) {
+      unchanged = true;
+      return true;
+    }
     // Something committed. Our writer's commits have dropped their rows already; another
     // connection's have not. An open transaction on the writer pins what data_version reports,
     // unless it holds the write lock (BEGIN IMMEDIATE): then nobody can have committed since.
@@ -130,6 +143,7 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read:
       } catch {
         // An unreadable -shm file or a busy writer must not fail a poll: SQLite answers it.
       }
+      if (!(usable && unchanged)) epoch++;
       if (!usable) return read(text, params, make);
       const hit = entries.get(taskId);
       if (hit !== undefined && hit.text === text && sameParams(hit.params, params)) return hit.value as T;
@@ -140,6 +154,7 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read:
       }
       return value;
     },
+    epoch: () => epoch,
     close() {
       if (shm !== null) closeSync(shm);
       shm = null;

@@ -99,6 +99,15 @@ export function defaultFontPath(): string {
   throw new Error(`no DejaVu Sans font found in ${dir}`);
 }
 
+/**
+ * The output time of one `-progress` line, in seconds: `out_time_us` (ffmpeg 4.1+) or its older
+ * misnamed twin `out_time_ms`, both microseconds; null for any other line (or `N/A`).
+ */
+function outTimeSeconds(line: string): number | null {
+  const m = /^out_time_(?:us|ms)=(\d+)\s*$/.exec(line);
+  return m ? Number(m[1]) / 1e6 : null;
+}
+
 /** ffmpeg ran and failed. `stderrTail` holds the end of its log, for the operator. */
 export class FfmpegError extends Error {
   constructor(
@@ -135,14 +144,21 @@ const STDERR_TAIL_CHARS = 4000;
  * case the child is killed with SIGKILL at once (ffmpeg may ignore a polite SIGTERM while it
  * is blocked in a filter).
  */
-export function runFfmpeg(ffmpegPath: string, args: readonly string[], signal?: AbortSignal, options: { captureStdout?: boolean } = {}): Promise<FfmpegResult> {
+export function runFfmpeg(
+  ffmpegPath: string,
+  args: readonly string[],
+  signal?: AbortSignal,
+  options: { captureStdout?: boolean; onProgress?: (outSeconds: number) => void } = {},
+): Promise<FfmpegResult> {
   return new Promise<FfmpegResult>((resolve, reject) => {
     if (signal?.aborted) {
       reject(new FfmpegAbortedError());
       return;
     }
-    const child = spawn(ffmpegPath, ['-nostdin', '-hide_banner', ...args], {
-      stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+    // `-progress pipe:1` writes key=value blocks to stdout, so it cannot share stdout with an output.
+    const progress = options.onProgress && !options.captureStdout ? options.onProgress : null;
+    const child = spawn(ffmpegPath, ['-nostdin', '-hide_banner', ...(progress ? ['-progress', 'pipe:1'] : []), ...args], {
+      stdio: ['ignore', options.captureStdout || progress ? 'pipe' : 'ignore', 'pipe'],
       windowsHide: true,
     });
     let stderr = '';
@@ -161,7 +177,18 @@ export function runFfmpeg(ffmpegPath: string, args: readonly string[], signal?: 
       stderr += chunk;
       if (stderr.length > STDERR_TAIL_CHARS * 2) stderr = stderr.slice(-STDERR_TAIL_CHARS);
     });
-    child.stdout?.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
+    if (progress) {
+      let partial = '';
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (chunk: string) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          const seconds = outTimeSeconds(line);
+          if (seconds !== null) progress(seconds);
+        }
+      });
+    } else child.stdout?.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
 
     const finish = (fn: () => void): void => {
       if (settled) return;

@@ -4,6 +4,7 @@ import { isModel } from '../domain/models.js';
 import { RATE_WINDOW_MS, type RateDecision, type RateLimiter, rateLimitHeaders } from '../limits/rate-limiter.js';
 import { effectiveLimits, mayUseModel, taskRefusal } from '../services/caller.js';
 import type { Deps } from '../services/deps.js';
+import { type QueueFields, queueFieldsNow } from '../services/task-progress.js';
 import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import { signedExpiry } from '../storage/url-signer.js';
 import type { Authenticator } from './auth.js';
@@ -23,18 +24,25 @@ export const countedDecision = (req: IncomingMessage): RateDecision | undefined 
 interface Rendered {
   /** The signed URLs' expiry the body was rendered with (they change once a minute). */
   expires: number;
+  /** The queue fields it was rendered with: they change without the row (other tasks move). */
+  queue: QueueFields;
+  /** The database's commit epoch when they were counted (db/connect.ts commitEpoch). */
+  epoch: number | undefined;
   body: string;
   len: number;
 }
 
-/** The response body of a read, kept with the row (`derived`) while its URLs' expiry holds. */
-function rendered(found: StatusRead, deps: Deps): Rendered {
+/** The response body of a read, kept with the row (`derived`) while its URLs' expiry and queue fields hold. */
+function rendered(found: StatusRead, deps: Deps, queue: QueueFields, epoch: number | undefined): Rendered {
   const now = deps.clock.now();
   const expires = signedExpiry(now + deps.config.urlTtlMs);
   const kept = found.derived as Rendered | undefined;
-  if (kept !== undefined && kept.expires === expires) return kept;
-  const body = statusResponseJson(taskStatusView(found.row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs));
-  const fresh = { expires, body, len: Buffer.byteLength(body) };
+  if (kept !== undefined && kept.expires === expires && kept.queue.queuePosition === queue.queuePosition && kept.queue.etaSeconds === queue.etaSeconds) {
+    kept.epoch = epoch; // counted again, the same: good until the next commit
+    return kept;
+  }
+  const body = statusResponseJson(taskStatusView(found.row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs, queue));
+  const fresh = { expires, queue, epoch, body, len: Buffer.byteLength(body) };
   found.derived = fresh;
   return fresh;
 }
@@ -66,6 +74,12 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
     // The task guard's own question (task-guard.ts); a refusal is the route's 403 to answer.
     if (!found || found.row.model !== model || taskRefusal(caller.settings, found.row) !== null) return false;
+    // A finished task answers at once; a pending one costs one indexed count (its queue position),
+    // unless nothing at all was committed since the count kept with its row.
+    const epoch = deps.db.commitEpoch?.();
+    const kept = found.derived as Rendered | undefined;
+    const queue = kept !== undefined && epoch !== undefined && kept.epoch === epoch ? kept.queue : queueFieldsNow(deps, found.row);
+    if (queue === null) return false;
 
     const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
     let limitHeaders: Record<string, string> | null = null;
@@ -80,7 +94,7 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
       limitHeaders = rateLimitHeaders('status', decision, RATE_WINDOW_MS);
     }
 
-    const { body, len } = rendered(found, deps);
+    const { body, len } = rendered(found, deps, queue, epoch);
     const id = requestIdOf(req);
     // One writeHead with a flat list of every header (the order the route sends them in) costs
     // less than setHeader per header or an object built up key by key.

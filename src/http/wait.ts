@@ -23,8 +23,18 @@ export function closed(res: ServerResponse): AbortSignal {
   return ctrl.signal;
 }
 
-/** Re-reads the task until its state differs from `row.state`, `ms` pass, or the client leaves. */
-export async function waitForChange(deps: Deps, accountId: string, row: TaskStatusRow, ms: number, signal: AbortSignal): Promise<TaskStatusRow> {
+/**
+ * Re-reads the task until `changed` (by default: its state differs from `row.state`), `ms` pass,
+ * or the client leaves.
+ */
+export async function waitForChange(
+  deps: Deps,
+  accountId: string,
+  row: TaskStatusRow,
+  ms: number,
+  signal: AbortSignal,
+  changed: (before: TaskStatusRow, now: TaskStatusRow) => boolean = (a, b) => a.state !== b.state,
+): Promise<TaskStatusRow> {
   const start = performance.now();
   let current = row;
   for (;;) {
@@ -32,7 +42,7 @@ export async function waitForChange(deps: Deps, accountId: string, row: TaskStat
     if (left <= 0 || signal.aborted) return current;
     await deps.taskEvents.next(row.id, Math.min(RECHECK_MS, left), signal);
     current = (await sharedRead(deps, accountId, row.id)) ?? current;
-    if (current.state !== row.state) return current;
+    if (changed(row, current)) return current;
   }
 }
 

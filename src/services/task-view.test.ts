@@ -8,7 +8,21 @@ describe('statusResponseJson', () => {
       code: 200,
       message: 'success',
       data: Object.fromEntries(
-        ['taskId', 'state', 'createTime', 'resultJson', 'completeTime', 'costTime', 'failCode', 'failMsg', 'posterUrl']
+        [
+          'taskId',
+          'state',
+          'createTime',
+          'resultJson',
+          'completeTime',
+          'costTime',
+          'failCode',
+          'failMsg',
+          'posterUrl',
+          'deletedAt',
+          'progress',
+          'queuePosition',
+          'etaSeconds',
+        ]
           .filter((k) => data[k as keyof TaskStatus] !== undefined)
           .map((k) => [k, data[k as keyof TaskStatus]]),
       ),
@@ -16,6 +30,9 @@ describe('statusResponseJson', () => {
   const cases: TaskStatus[] = [
     { taskId: '019abcdef0123456789abcdef0123456', state: 'pending', createTime: 1767965610929 },
     { taskId: '019abcdef0123456789abcdef0123456', state: 'processing', createTime: 0 },
+    { taskId: '019abcdef0123456789abcdef0123456', state: 'pending', createTime: 1, queuePosition: 0 },
+    { taskId: '019abcdef0123456789abcdef0123456', state: 'pending', createTime: 1, progress: 40, queuePosition: 12, etaSeconds: 301 },
+    { taskId: '019abcdef0123456789abcdef0123456', state: 'processing', createTime: 1, progress: 0, etaSeconds: 0 },
     {
       taskId: '019abcdef0123456789abcdef0123456',
       state: 'success',

@@ -7,6 +7,8 @@ export interface RenderContext {
   /** A directory of this render's own; removed when the render ends. */
   workDir: string;
   signal: AbortSignal;
+  /** The run's progress callback (EngineRunContext.progress), fed by the steps (step-progress.ts). */
+  progress?: (fraction: number) => void;
 }
 
 /** Output frame size for an aspect ratio. */

@@ -14,6 +14,7 @@ export async function joinParts(
   audioPath: string,
   outPath: string,
   signal: AbortSignal,
+  onProgress?: (outSeconds: number) => void,
 ): Promise<void> {
   const listPath = join(workDir, 'concat.txt');
   const quote = (p: string): string => `'${p.replace(/'/g, `'\\''`)}'`;
@@ -22,5 +23,6 @@ export async function joinParts(
     ffmpegPath,
     ['-y', '-f', 'concat', '-safe', '0', '-i', listPath, '-i', audioPath, '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy', ...containerArgs(), outPath],
     signal,
+    { onProgress },
   );
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
-import type { Engine, EngineCapabilities, RenderJob, RenderOutcome } from '../engine.js';
+import type { Engine, EngineCapabilities, EngineRunContext, RenderJob, RenderOutcome } from '../engine.js';
 import { FfmpegAbortedError, FfmpegError, runFfmpeg } from '../ffmpeg.js';
 import { type RenderContext, RenderFailure } from './context.js';
 import { imageInputArgs } from './images.js';
@@ -24,6 +24,10 @@ const CAPABILITIES: EngineCapabilities = {
   models: MODELS,
   generationTypes: GENERATION_TYPES,
   extendsForeignSources: true,
+  // An abort kills ffmpeg (SIGKILL) and removes the partial files: nothing runs on after a cancel.
+  cancelsRunningWork: true,
+  // ffmpeg's own output time against the known duration of each step (step-progress.ts).
+  reportsProgress: true,
 };
 
 /** The longest watermark the contract allows, in code points. */
@@ -46,10 +50,10 @@ export function createLocalEngine(options: LocalEngineOptions): Engine {
   return {
     name: 'local',
     capabilities: CAPABILITIES,
-    async render(job: RenderJob, signal: AbortSignal): Promise<RenderOutcome> {
+    async render(job: RenderJob, signal: AbortSignal, run?: EngineRunContext): Promise<RenderOutcome> {
       if (signal.aborted) throw abortError(signal);
       const workDir = join(options.tmpDir, `local-${job.taskId.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
-      const ctx: RenderContext = { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, threads, workDir, signal };
+      const ctx: RenderContext = { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, threads, workDir, signal, progress: run?.progress };
       let succeeded = false;
       try {
         const problem = validate(job);

@@ -27,6 +27,8 @@ export interface FinalEncode {
   outPosterPath: string;
   /** Replace the mode's encoder preset (e.g. a quicker one for a whole-chain re-encode). */
   override?: Partial<VideoEncodeSettings>;
+  /** ffmpeg's output time, seconds (step-progress.ts). */
+  onProgress?: (outSeconds: number) => void;
 }
 
 export async function encodeFinal(ctx: RenderContext, job: FinalEncode): Promise<void> {
@@ -68,5 +70,5 @@ export async function encodeFinal(ctx: RenderContext, job: FinalEncode): Promise
     ...posterOutputArgs(),
     job.outPosterPath,
   ];
-  await runFfmpeg(ctx.ffmpegPath, args, ctx.signal);
+  await runFfmpeg(ctx.ffmpegPath, args, ctx.signal, { onProgress: job.onProgress });
 }

@@ -11,6 +11,7 @@ import { audioOutputArgs, containerArgs, FPS, posterOutputArgs, reencodeSettings
 import { GraphBuilder, opts, q } from './graph.js';
 import { joinParts } from './join.js';
 import { inspectMedia, type MediaFacts } from './media-info.js';
+import { StepProgress } from './step-progress.js';
 import { watermarkFilter } from './watermark.js';
 
 /**
@@ -52,8 +53,23 @@ export async function renderExtend(ctx: RenderContext, job: RenderJob): Promise<
   const lastFrame = extractLastFrame(ctx, source.path, lastPath, facts, width, height);
   // Awaited later (after other awaits): mark it handled so an early failure is not "unhandled".
   lastFrame.catch(() => undefined);
-  const joined = copyable && (await renderByStreamCopy(ctx, job, plan, facts, lastPath, lastFrame));
-  if (!joined) await renderByReencode(ctx, job, plan, facts, lastPath, lastFrame);
+  // Weights are about each step's share of the work, in seconds of encoded video (sound and
+  // stream copies are cheap); a fallback to the full path starts a plan of its own.
+  const joined =
+    copyable &&
+    (await renderByStreamCopy(
+      ctx,
+      job,
+      plan,
+      facts,
+      lastPath,
+      lastFrame,
+      new StepProgress(ctx.progress, { continuation: EXTEND_SECONDS, copy: 0.5, audio: 1, join: 0.5 }),
+    ));
+  if (!joined) {
+    const steps = new StepProgress(ctx.progress, { head: sourceSec, continuation: EXTEND_SECONDS, audio: 1, join: 0.5 });
+    await renderByReencode(ctx, job, plan, facts, lastPath, lastFrame, steps);
+  }
 
   return { ok: true, durationMs: Math.round(sourceSec * 1000) + EXTEND_SECONDS * 1000, width, height };
 }
@@ -144,21 +160,22 @@ async function renderByStreamCopy(
   facts: MediaFacts,
   lastPath: string,
   lastFrame: Promise<void>,
+  steps: StepProgress,
 ): Promise<boolean> {
   const sourcePath = job.source?.path ?? '';
+  const total = plan.sourceSec + EXTEND_SECONDS;
   const contPath = join(ctx.workDir, 'continuation.mp4');
   const sourceVideoPath = join(ctx.workDir, 'source-video.mp4');
   const audioPath = join(ctx.workDir, 'audio.m4a');
 
   // The source's video track alone: its audio's priming would otherwise shift the join.
-  const copySourceVideo = runFfmpeg(
-    ctx.ffmpegPath,
-    ['-v', 'error', '-y', '-i', sourcePath, '-map', '0:v:0', '-c', 'copy', ...containerArgs(), sourceVideoPath],
-    ctx.signal,
+  const copySourceVideo = steps.after(
+    'copy',
+    runFfmpeg(ctx.ffmpegPath, ['-v', 'error', '-y', '-i', sourcePath, '-map', '0:v:0', '-c', 'copy', ...containerArgs(), sourceVideoPath], ctx.signal),
   );
-  const encodeAudio = encodeExtendedAudio(ctx, plan, facts, sourcePath, audioPath);
+  const encodeAudio = encodeExtendedAudio(ctx, plan, facts, sourcePath, audioPath, steps.track('audio', total));
 
-  const encodeContinuation = renderContinuation(ctx, job, plan, lastPath, lastFrame, null, contPath);
+  const encodeContinuation = renderContinuation(ctx, job, plan, lastPath, lastFrame, null, contPath, steps.track('continuation', EXTEND_SECONDS));
   // Wait for all before acting on a failure, so no ffmpeg still writes into the work dir.
   const settled = await Promise.allSettled([encodeContinuation, copySourceVideo, encodeAudio]);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
@@ -166,7 +183,7 @@ async function renderByStreamCopy(
   const cont = await inspectMedia(ctx.ffmpegPath, contPath, ctx.signal, true);
   if (cont === null || cont.video.extradata !== facts.video.extradata) return false;
 
-  await joinParts(ctx.ffmpegPath, ctx.workDir, [sourceVideoPath, contPath], audioPath, job.outVideoPath, ctx.signal);
+  await joinParts(ctx.ffmpegPath, ctx.workDir, [sourceVideoPath, contPath], audioPath, job.outVideoPath, ctx.signal, steps.track('join', total));
   return true;
 }
 
@@ -175,7 +192,14 @@ async function renderByStreamCopy(
  * parallel with the picture; the join copies it (the MP4's edit list keeps the AAC priming, so it
  * decodes exactly as if it had been encoded into the final file).
  */
-function encodeExtendedAudio(ctx: RenderContext, plan: ContinuationPlan, facts: MediaFacts, sourcePath: string, outPath: string): Promise<unknown> {
+function encodeExtendedAudio(
+  ctx: RenderContext,
+  plan: ContinuationPlan,
+  facts: MediaFacts,
+  sourcePath: string,
+  outPath: string,
+  onProgress: ((outSeconds: number) => void) | undefined,
+): Promise<unknown> {
   const g = new GraphBuilder();
   const sourceSamples = Math.round(plan.sourceSec * SAMPLE_RATE);
   const audio = addExtendedAudio(g, plan, facts.audio ? '[0:a:0]' : null, sourceSamples);
@@ -183,6 +207,7 @@ function encodeExtendedAudio(ctx: RenderContext, plan: ContinuationPlan, facts: 
     ctx.ffmpegPath,
     ['-y', ...(facts.audio ? ['-i', sourcePath] : []), '-filter_complex', g.toString(), '-map', audio, ...audioOutputArgs(), ...containerArgs(), outPath],
     ctx.signal,
+    { onProgress },
   );
 }
 
@@ -200,8 +225,10 @@ async function renderByReencode(
   facts: MediaFacts,
   lastPath: string,
   lastFrame: Promise<void>,
+  steps: StepProgress,
 ): Promise<void> {
   const { frame } = plan;
+  const total = plan.sourceSec + EXTEND_SECONDS;
   const sourcePath = job.source?.path ?? '';
   const headPath = join(ctx.workDir, 'head.mp4');
   const tailPath = join(ctx.workDir, 'tail.mp4');
@@ -223,17 +250,18 @@ async function renderByReencode(
     ctx.ffmpegPath,
     ['-y', '-i', sourcePath, '-filter_complex', hg.toString(), '-map', head, '-an', ...partEncodeArgs(ctx, job, frame.fps), ...containerArgs(), headPath],
     ctx.signal,
+    { onProgress: steps.track('head', plan.sourceSec) },
   );
 
-  const encodeAudio = encodeExtendedAudio(ctx, plan, facts, sourcePath, audioPath);
+  const encodeAudio = encodeExtendedAudio(ctx, plan, facts, sourcePath, audioPath, steps.track('audio', total));
 
-  const encodeTail = renderContinuation(ctx, job, plan, lastPath, lastFrame, drawtext, tailPath);
+  const encodeTail = renderContinuation(ctx, job, plan, lastPath, lastFrame, drawtext, tailPath, steps.track('continuation', EXTEND_SECONDS));
 
   // Wait for all before acting on a failure, so no ffmpeg still writes into the work dir.
   const settled = await Promise.allSettled([encodeTail, encodeHead, encodeAudio]);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
 
-  await joinParts(ctx.ffmpegPath, ctx.workDir, [headPath, tailPath], audioPath, job.outVideoPath, ctx.signal);
+  await joinParts(ctx.ffmpegPath, ctx.workDir, [headPath, tailPath], audioPath, job.outVideoPath, ctx.signal, steps.track('join', total));
 }
 
 /**
@@ -256,6 +284,7 @@ function renderContinuation(
   lastFrame: Promise<void>,
   drawtext: string | null,
   outPath: string,
+  onProgress: ((outSeconds: number) => void) | undefined,
 ): Promise<unknown> {
   const { frame } = plan;
   const g = new GraphBuilder();
@@ -285,6 +314,7 @@ function renderContinuation(
         job.outPosterPath,
       ],
       ctx.signal,
+      { onProgress },
     ),
   );
 }

@@ -9,6 +9,7 @@ import { firstAndLastScene, referenceScene } from './image-scenes.js';
 import { encodeFinal } from './output.js';
 import { hash32, Rng } from './prng.js';
 import { sceneLook } from './scene.js';
+import { StepProgress } from './step-progress.js';
 
 /**
  * `veo-3-1`: an 8-second clip. TEXT_2_VIDEO is the procedural scene alone; the image types put
@@ -49,7 +50,10 @@ export async function renderGenerate(ctx: RenderContext, job: RenderJob): Promis
   }
   const audio = addAudioBed(g, look.audio, { samples: GENERATE_SECONDS * SAMPLE_RATE, fadeInSec: 0.03 });
 
+  // One ffmpeg run writes the whole clip: its output time against the clip's length.
+  const steps = new StepProgress(ctx.progress, { encode: 1 });
   await encodeFinal(ctx, {
+    onProgress: steps.track('encode', GENERATE_SECONDS),
     inputs,
     graph: g,
     video,

@@ -2,12 +2,16 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TaskStatusRow } from '../../db/tasks-repo.js';
 import { isFinal, type TaskState } from '../../domain/task-state.js';
 import type { Deps } from '../../services/deps.js';
+import { queueFields } from '../../services/task-progress.js';
 import { taskStatusView } from '../../services/task-view.js';
 import { envelope } from '../api-error.js';
 import type { KeyWatch } from '../key-watch.js';
 import { eventsSchema } from '../schemas/tasks.js';
 import { guardedTask } from '../task-guard.js';
 import { closed, holdOpen, waitForChange } from '../wait.js';
+
+/** A new state or progress; a pending task's queue moves without its row, so every re-read counts. */
+const movedOn = (a: TaskStatusRow, b: TaskStatusRow): boolean => a.state !== b.state || a.progress !== b.progress || b.state === 'pending';
 
 /** A comment line keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -36,17 +40,28 @@ export const eventsRoute =
         'x-request-id': String(req.id),
         'x-accel-buffering': 'no',
       });
-      const send = (r: TaskStatusRow) => {
-        const data = taskStatusView(r, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs);
-        res.write(`event: status\nid: ${r.state}\ndata: ${JSON.stringify(data)}\n\n`);
+      // An event whenever the data changes: the state, the progress, or (re-read at least every
+      // 2 s, wait.ts) a pending task's queue position and estimate.
+      let sent = '';
+      let wroteAt = performance.now();
+      const send = async (r: TaskStatusRow) => {
+        const data = JSON.stringify(taskStatusView(r, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs, await queueFields(deps, r)));
+        if (data === sent) return;
+        sent = data;
+        wroteAt = performance.now();
+        res.write(`event: status\nid: ${r.state}\ndata: ${data}\n\n`);
       };
       try {
-        send(row);
+        await send(row);
         while (!isFinal(row.state as TaskState) && !key.signal.aborted) {
-          const next = await waitForChange(deps, accountId, row, HEARTBEAT_MS, key.signal);
+          const left = Math.max(1, HEARTBEAT_MS - (performance.now() - wroteAt));
+          const next = await waitForChange(deps, accountId, row, left, key.signal, movedOn);
           if (key.signal.aborted) break;
-          if (next.state === row.state) res.write(': keep-alive\n\n');
-          else send(next);
+          await send(next);
+          if (performance.now() - wroteAt >= HEARTBEAT_MS) {
+            res.write(': keep-alive\n\n');
+            wroteAt = performance.now();
+          }
           row = next;
         }
       } finally {

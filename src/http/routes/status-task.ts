@@ -4,6 +4,7 @@ import { isModel, type Model } from '../../domain/models.js';
 import { isFinal, type TaskState } from '../../domain/task-state.js';
 import { mayUseModel } from '../../services/caller.js';
 import type { Deps } from '../../services/deps.js';
+import { queueFields } from '../../services/task-progress.js';
 import { statusResponseJson, taskStatusView } from '../../services/task-view.js';
 import { ApiError } from '../api-error.js';
 import type { KeyWatch } from '../key-watch.js';
@@ -53,7 +54,7 @@ export const statusTaskRoute =
         }
         // The same renderer as the fast path and webhooks: one body for one task state.
         reply.type('application/json; charset=utf-8');
-        return statusResponseJson(taskStatusView(row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs));
+        return statusResponseJson(taskStatusView(row, deps.signer, deps.publicUrl, deps.clock.now(), deps.config.urlTtlMs, await queueFields(deps, row)));
       },
     );
   };
