@@ -44,3 +44,20 @@ describe('HTTP server limits', () => {
     }
   });
 });
+
+describe('unknown upstream outcomes', () => {
+  it('waits 2 h from the submit by default and checks late outcomes for 24 h', () => {
+    const { upstream } = loadConfig({});
+    expect(upstream.deadlineMs).toBe(600_000);
+    expect(upstream.hardLimitMs).toBe(7_200_000);
+    expect(upstream.lateCheckMs).toBe(86_400_000);
+    const set = loadConfig({ LONGSHOT_UPSTREAM_HARD_LIMIT_SECONDS: '900', LONGSHOT_UPSTREAM_LATE_CHECK_HOURS: '0.5' }).upstream;
+    expect([set.hardLimitMs, set.lateCheckMs]).toEqual([900_000, 1_800_000]);
+  });
+
+  it('never puts the hard limit before the soft deadline, and stops the start on a bad value', () => {
+    expect(loadConfig({ LONGSHOT_UPSTREAM_DEADLINE_SECONDS: '1200', LONGSHOT_UPSTREAM_HARD_LIMIT_SECONDS: '60' }).upstream.hardLimitMs).toBe(1_200_000);
+    expect(() => loadConfig({ LONGSHOT_UPSTREAM_HARD_LIMIT_SECONDS: '2h' })).toThrow(/LONGSHOT_UPSTREAM_HARD_LIMIT_SECONDS/);
+    expect(() => loadConfig({ LONGSHOT_UPSTREAM_LATE_CHECK_HOURS: '-1' })).toThrow(ConfigError);
+  });
+});

@@ -95,8 +95,16 @@ interface UpstreamSettings {
   retryMs: number;
   /** Retries of one HTTP call before UPSTREAM_ERROR. */
   retries: number;
-  /** An upstream job without a result this long after its submit fails with TIMEOUT. */
+  /**
+   * The soft deadline: an upstream job without a result this long after its submit is overdue. It
+   * is then polled on the slow schedule, its hold kept (the upstream may still bill it), until
+   * `hardLimitMs` (docs/operations.md, unknown upstream outcomes).
+   */
   deadlineMs: number;
+  /** From the submit: a job still running (or unreachable) this long fails with TIMEOUT, released. */
+  hardLimitMs: number;
+  /** After that TIMEOUT the maintenance loop keeps asking the upstream this long, to record a late outcome. */
+  lateCheckMs: number;
   /** How often each upstream engine checks that its models exist and its credentials work. */
   modelCheckMs: number;
   /** Consecutive UPSTREAM_ERRORs that open an engine's circuit breaker. */
@@ -256,12 +264,16 @@ function httpServerLimits(env: Env): HttpServerLimits {
 function upstreamSettings(env: Env): UpstreamSettings {
   const either = (name: string): string => (env[`LONGSHOT_UPSTREAM_${name}`]?.trim() ? `LONGSHOT_UPSTREAM_${name}` : `LONGSHOT_GEMINI_${name}`);
   const pollMs = int(env, either('POLL_MS'), 5000, 10, 600_000);
+  const deadlineMs = int(env, either('DEADLINE_SECONDS'), 600, 1, 86_400) * 1000;
   return {
     pollMs,
     pollMaxMs: Math.max(pollMs, int(env, either('POLL_MAX_MS'), 30_000, 10, 600_000)),
     retryMs: int(env, either('RETRY_MS'), 2000, 1, 600_000),
     retries: int(env, either('RETRIES'), 4, 0, 20),
-    deadlineMs: int(env, either('DEADLINE_SECONDS'), 600, 1, 86_400) * 1000,
+    deadlineMs,
+    // Never before the soft deadline: a hard limit below it would fail jobs that are not even overdue.
+    hardLimitMs: Math.max(deadlineMs, int(env, 'LONGSHOT_UPSTREAM_HARD_LIMIT_SECONDS', 7200, 1, 7 * 86_400) * 1000),
+    lateCheckMs: num(env, 'LONGSHOT_UPSTREAM_LATE_CHECK_HOURS', 24, 0, 720) * 3_600_000,
     modelCheckMs: num(env, 'LONGSHOT_MODEL_CHECK_HOURS', 6, 0.0001, 720) * 3_600_000,
     breakerFailures: int(env, 'LONGSHOT_BREAKER_FAILURES', 5, 1, 1000),
     breakerCooldownMs: int(env, 'LONGSHOT_BREAKER_COOLDOWN_SECONDS', 60, 1, 86_400) * 1000,

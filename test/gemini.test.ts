@@ -34,6 +34,8 @@ function geminiEnv(): Record<string, string> {
     LONGSHOT_GEMINI_RETRY_MS: '20',
     LONGSHOT_GEMINI_RETRIES: '2',
     LONGSHOT_GEMINI_DEADLINE_SECONDS: '3',
+    // No overdue wait: `fake:never` times out at the deadline (test/upstream-late.test.ts covers the wait).
+    LONGSHOT_UPSTREAM_HARD_LIMIT_SECONDS: '3',
     LONGSHOT_ALLOW_PRIVATE_IMAGE_URLS: 'true',
     LONGSHOT_WORKERS: '4',
   };
@@ -283,7 +285,15 @@ describe('a worker killed while waiting on Veo', () => {
   it('is resumed by the next process without a second submit', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'longshot-gemini-kill-'));
     // SQLite in dataDir: the children must not inherit a DATABASE_URL meant for per-test schemas.
-    const env = { ...geminiEnv(), LONGSHOT_DATA_DIR: dataDir, LONGSHOT_LEASE_MS: '1500', LONGSHOT_WORKERS: '1', DATABASE_URL: '' };
+    // A restart slower than the 3 s deadline leaves the operation overdue, not lost: it is resumed.
+    const env = {
+      ...geminiEnv(),
+      LONGSHOT_UPSTREAM_HARD_LIMIT_SECONDS: '60',
+      LONGSHOT_DATA_DIR: dataDir,
+      LONGSHOT_LEASE_MS: '1500',
+      LONGSHOT_WORKERS: '1',
+      DATABASE_URL: '',
+    };
     const prompt = 'a kill -9 in the middle';
     try {
       const done = await killWhileWaiting(env, fake, { provider: 'official', input: { prompt, mode: 'fast' } }, () => submitsFor(fake, prompt).length);

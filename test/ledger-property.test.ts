@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCredit, createAccount, createApiKey, NO_KEY_SETTINGS } from '../src/db/accounts-repo.js';
+import { markRunningEngine } from '../src/db/cancel-repo.js';
 import { getBalance, ledgerTotals } from '../src/db/ledger-repo.js';
 import { claimNextTask } from '../src/db/tasks-repo.js';
 import type { Caller } from '../src/services/caller.js';
@@ -24,6 +25,9 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
+/** The engine a claimed task runs on: none yet, one that stops when aborted, one that cannot (not configured here, so never cancellable). */
+type RunningEngine = null | 'local' | 'gemini';
+
 type Op =
   | { op: 'submit'; mode: 'fast' | 'quality' }
   | { op: 'claim' }
@@ -31,6 +35,7 @@ type Op =
   | { op: 'fail'; pick: number }
   | { op: 'race'; pick: number }
   | { op: 'cancel'; pick: number }
+  | { op: 'cancelRunning'; pick: number; engine: RunningEngine }
   | { op: 'credit'; cents: number }
   | { op: 'crash' };
 
@@ -41,6 +46,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('fail' as const), pick: fc.nat() }),
   fc.record({ op: fc.constant('race' as const), pick: fc.nat() }),
   fc.record({ op: fc.constant('cancel' as const), pick: fc.nat() }),
+  fc.record({ op: fc.constant('cancelRunning' as const), pick: fc.nat(), engine: fc.constantFrom<RunningEngine>(null, 'local', 'gemini') }),
   fc.record({ op: fc.constant('credit' as const), cents: fc.integer({ min: 1, max: 500 }) }),
   fc.constant({ op: 'crash' as const }),
 );
@@ -143,8 +149,32 @@ describe('ledger invariant (property)', () => {
               break;
             }
             case 'cancel': {
+              // The task may have been claimed since: on an engine that stops when aborted (none has
+              // started here) the cancel ends it too, and the worker's late settle must then lose.
               const id = pick(pending, o.pick);
-              if (id) await cancelTask(deps, caller, id);
+              if (!id) break;
+              const out = await cancelTask(deps, caller, id);
+              const token = leased.get(id);
+              if (out.ok && token) {
+                const task = (await owned()).find((x) => x.id === id)!;
+                expect(await settleSuccess(deps, task, token, FIELDS)).toBe(false);
+                leased.delete(id);
+              }
+              break;
+            }
+            case 'cancelRunning': {
+              // The client cancels while the worker's success settles: exactly one may win, and
+              // where the engine cannot stop its work the cancel never wins.
+              const id = pick([...leased.keys()], o.pick);
+              if (!id) break;
+              const token = leased.get(id)!;
+              if (o.engine) expect(await markRunningEngine(deps.db, id, token, o.engine)).toBe(true);
+              const task = (await owned()).find((x) => x.id === id)!;
+              const [cancel, succeeded] = await Promise.all([cancelTask(deps, caller, id), settleSuccess(deps, task, token, FIELDS)]);
+              expect([cancel.ok, succeeded].filter(Boolean)).toHaveLength(1);
+              if (o.engine === 'gemini') expect(succeeded).toBe(true);
+              if (!cancel.ok) expect(cancel.status).toBe(409);
+              leased.delete(id);
               break;
             }
             case 'credit':
@@ -167,5 +197,34 @@ describe('ledger invariant (property)', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('settles a cancel racing a success exactly once, repeated many times', async () => {
+    const { deps } = t.service;
+    const account = await createAccount(deps.db, `race-${runs++}`, 1_000_000_000, deps.clock.now());
+    const key = await createApiKey(deps.db, account.id, null, deps.clock.now());
+    const caller: Caller = { accountId: account.id, keyId: key.id, settings: NO_KEY_SETTINGS };
+    const wins = { cancel: 0, success: 0 };
+    for (let i = 0; i < 150; i++) {
+      const out = await submitTask(deps, caller, 'veo-3-1', { input: { prompt: `race ${i}`, mode: 'fast' } });
+      if (!out.ok) throw new Error(`submit refused: ${out.status}`);
+      const token = `race-${i}`;
+      // Tasks the property runs left pending are claimed first; fail them out of the way.
+      let task = await claimNextTask(deps.db, deps.clock.now(), deps.config.leaseMs, token);
+      while (task && task.id !== out.taskId) {
+        await settleFailure(deps, task, token, 'INTERNAL_ERROR', 'left by the property run');
+        task = await claimNextTask(deps.db, deps.clock.now(), deps.config.leaseMs, token);
+      }
+      expect(task?.id).toBe(out.taskId);
+      await markRunningEngine(deps.db, out.taskId, token, 'local');
+      // Either order of starting: the race is decided by the database, not by who asked first.
+      const racers = [() => cancelTask(deps, caller, out.taskId).then((c) => c.ok), () => settleSuccess(deps, task!, token, FIELDS)];
+      const [cancelled, succeeded] = i % 2 === 0 ? await Promise.all(racers.map((r) => r())) : (await Promise.all(racers.reverse().map((r) => r()))).reverse();
+      expect([cancelled, succeeded].filter(Boolean)).toHaveLength(1);
+      if (cancelled) wins.cancel++;
+      else wins.success++;
+    }
+    await checkInvariant(account.id);
+    expect(wins.cancel + wins.success).toBe(150);
   });
 });

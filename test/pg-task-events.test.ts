@@ -1,12 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { type Service, startService } from '../src/main.js';
-import { createPgSchema } from './support/databases.js';
+import type { Service } from '../src/main.js';
+import { startPgServices } from './support/pg-services.js';
 import { available } from './support/requires.js';
 
 /**
@@ -17,29 +11,13 @@ const base = process.env.DATABASE_URL;
 describe.runIf(available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_URL is not set'))('task events across processes (PostgreSQL)', () => {
   let a: Service;
   let b: Service;
-  let dir: string;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'longshot-events-'));
-    const schema = await createPgSchema(base!, `e_${randomBytes(6).toString('hex')}`);
-    drop = schema.drop;
-    const env = {
-      LONGSHOT_PORT: '0',
-      LONGSHOT_DATA_DIR: dir,
-      LONGSHOT_LOG_LEVEL: 'error',
-      DATABASE_URL: schema.url,
-      LONGSHOT_SUBMIT_RPM: '0',
-      LONGSHOT_STATUS_RPM: '0',
-    };
-    a = await startService(loadConfig(env), { log: pino({ level: 'error' }), workers: false });
-    b = await startService(loadConfig(env), { log: pino({ level: 'error' }), workers: false });
+    const started = await startPgServices(base!, 'events', [{ workers: false }, { workers: false }]);
+    close = started.close;
+    [a, b] = started.services as [Service, Service];
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await drop?.();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => close?.());
 
   it('wakes the readers of another process when a task changes there', { timeout: 15_000 }, async () => {
     const headers = { authorization: `Bearer ${a.firstKey}`, 'content-type': 'application/json' };

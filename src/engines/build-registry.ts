@@ -21,6 +21,7 @@ export function buildEngineRegistry(config: Config, local: Engine, tools: { ffmp
     retryMs: config.upstream.retryMs,
     retries: config.upstream.retries,
     deadlineMs: config.upstream.deadlineMs,
+    hardLimitMs: config.upstream.hardLimitMs,
     ffmpegPath: tools.ffmpegPath,
     fontPath: tools.fontPath,
   };

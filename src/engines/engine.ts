@@ -75,6 +75,12 @@ export interface EngineRunContext {
   upstreamRef: string | null;
   /** Persists `ref` on the task under the caller's lease; rejects when the lease is lost. */
   saveUpstreamRef(ref: string): Promise<void>;
+  /**
+   * Reports how far the render is, 0–1, as often as the engine likes (the caller keeps the
+   * highest value and stores it at most about once a second). Engines with
+   * `capabilities.reportsProgress` call it; for the others the caller estimates from time.
+   */
+  progress?(fraction: number): void;
 }
 
 /** A failure the engine understands: a fail code for the client and whether a retry may help. */
@@ -109,7 +115,18 @@ export interface EngineCapabilities {
   generationTypes: readonly GenerationType[];
   /** Can extend videos that this engine did not render. */
   extendsForeignSources: boolean;
+  /** Reports its own progress through `EngineRunContext.progress` (else it is estimated from time). */
+  reportsProgress?: boolean;
+  /**
+   * Aborting a running render stops the work and whatever it costs: true for the local engine
+   * (ffmpeg is killed). False where the upstream bills a job once submitted (Veo) or cannot be
+   * told to stop it; cancelling such a task while it runs answers 409 (docs/api.md, cancel).
+   */
+  cancelsRunningWork: boolean;
 }
+
+/** What an upstream says now of a job we stopped waiting for: still running, over with or without a video, or no answer. */
+export type UpstreamCheck = 'running' | 'completed' | 'failed' | 'unknown';
 
 /**
  * A renderer of tasks. `render` must honour `signal` (stop work and reject or return promptly)
@@ -126,4 +143,9 @@ export interface Engine {
   canExtend?(source: SourceVideo, now: number): boolean;
   /** Upstream engines: asks the upstream whether the configured models exist and the credentials work. */
   checkModels?(signal: AbortSignal): Promise<ModelCheck>;
+  /**
+   * Upstream engines: asks once about the job `ref` (as saved through `saveUpstreamRef`) of a task
+   * of this model and mode. Used after a TIMEOUT to learn whether the job finished anyway.
+   */
+  checkUpstream?(ref: string, job: Pick<RenderJob, 'model' | 'mode'>, signal: AbortSignal): Promise<UpstreamCheck>;
 }

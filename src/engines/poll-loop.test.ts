@@ -88,3 +88,41 @@ describe('pollUntilDone', () => {
     expect(s.asked.length).toBeLessThanOrEqual(3);
   });
 });
+
+describe('pollUntilDone past the soft deadline', () => {
+  const failed = { ok: false as const, failCode: 'UPSTREAM_ERROR' as const, message: 'HTTP 503', retryable: false };
+  /** Polls script `s` for a job submitted when it starts (at 1000), with these limits. */
+  const pollScript = (s: ReturnType<typeof scripted>, limits: { deadlineMs: number; hardLimitMs: number }) =>
+    pollUntilDone({
+      submittedAt: 1000,
+      ...limits,
+      policy,
+      history: new LatencyHistory(),
+      pollFirst: false,
+      now: s.now,
+      signal: new AbortController().signal,
+      poll: s.poll,
+    });
+
+  it('keeps waiting for an overdue job on the slow schedule and takes its late result', async () => {
+    const s = scripted([...Array.from({ length: 6 }, () => ({ running: true as const })), { done: 'late video' }], 500);
+    const out = await pollScript(s, { deadlineMs: 1000, hardLimitMs: 60_000 });
+    expect(out).toBe('late video');
+    expect(s.asked.filter((at) => at >= 2000).length).toBeGreaterThan(0);
+  });
+
+  it('treats an unreachable upstream as still running once overdue, but fails on it before', async () => {
+    const early = scripted([{ unreachable: failed }], 100);
+    expect(await pollScript(early, { deadlineMs: 10_000, hardLimitMs: 60_000 })).toEqual(failed);
+    const late = scripted([{ running: true }, { running: true }, { running: true }, { unreachable: failed }, { unreachable: failed }, { done: 'video' }], 400);
+    expect(await pollScript(late, { deadlineMs: 1000, hardLimitMs: 60_000 })).toBe('video');
+  });
+
+  it('gives up with TIMEOUT at the hard limit, saying the job was overdue', async () => {
+    const s = scripted([], 400);
+    const out = await pollScript(s, { deadlineMs: 1000, hardLimitMs: 3000 });
+    expect(out).toMatchObject({ ok: false, failCode: 'TIMEOUT', message: expect.stringContaining('within 3 s (overdue after 1 s)') });
+    // It asked past the soft deadline (at +1000) before the hard limit (at +3000).
+    expect(s.asked.some((at) => at >= 2000 && at < 4000)).toBe(true);
+  });
+});

@@ -1,4 +1,5 @@
-import type { EngineFailure, EngineRunContext } from './engine.js';
+import type { EngineFailure, EngineRunContext, UpstreamCheck } from './engine.js';
+import type { PollAnswer } from './poll-loop.js';
 import type { PollPolicy } from './poll-schedule.js';
 
 /** What an upstream engine saves on the task before waiting: its job and when it was submitted. */
@@ -24,6 +25,24 @@ function parseSavedRef(raw: string | null): SavedRef | null {
     return typeof v.operation === 'string' && typeof v.submittedAt === 'number' ? { operation: v.operation, submittedAt: v.submittedAt } : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * One look at a saved job that was given up on: `poll` is the engine's own poll of it, `video`
+ * says whether its final answer carries a video. Any fault, or a reference that is not ours, is
+ * `unknown` (asked again later).
+ */
+export async function checkSavedJob<T>(raw: string, poll: (ref: SavedRef) => Promise<PollAnswer<T>>, video: (done: T) => boolean): Promise<UpstreamCheck> {
+  const ref = parseSavedRef(raw);
+  if (ref === null) return 'unknown';
+  try {
+    const answer = await poll(ref);
+    if ('running' in answer) return 'running';
+    if ('done' in answer) return video(answer.done) ? 'completed' : 'failed';
+    return 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -66,8 +85,10 @@ export interface UpstreamEngineOptions {
   /** First delay of a retried call; doubles. */
   retryMs: number;
   retries: number;
-  /** From the submit: no result by then → TIMEOUT. */
+  /** From the submit: no result by then → overdue, polled on the slow schedule. */
   deadlineMs: number;
+  /** From the submit: an overdue job still without a result → TIMEOUT (docs/operations.md). */
+  hardLimitMs?: number;
   ffmpegPath: string;
   /** For watermarks (the same font as the local engine). */
   fontPath: string;

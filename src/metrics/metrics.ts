@@ -30,6 +30,8 @@ export interface Metrics {
   taskFinished(t: TaskEnded, seconds: number): void;
   /** An engine attempt that did not succeed (any fail code; an aborted run is not one). */
   engineFailed(engine: string): void;
+  /** An upstream job given up on (TIMEOUT) that was later seen to finish with a video. */
+  lateCompletion(engine: string): void;
   /** One webhook attempt's outcome: `retry` when another attempt is scheduled. */
   webhookAttempt(result: 'delivered' | 'failed' | 'gone' | 'retry'): void;
 }
@@ -78,6 +80,13 @@ export function createMetrics(src: MetricsSources): Metrics {
     registers,
   });
   for (const engine of src.engines) engineFailures.inc({ engine }, 0);
+  const lateCompletions = new Counter({
+    name: 'longshot_upstream_late_completions_total',
+    help: 'Upstream jobs seen by this process to finish with a video after their task failed with TIMEOUT: work the upstream may bill that no client was charged for.',
+    labelNames: ['engine'],
+    registers,
+  });
+  for (const engine of src.engines) lateCompletions.inc({ engine }, 0);
   const webhooks = new Counter({
     name: 'longshot_webhook_deliveries_total',
     help: 'Webhook attempts made by this process, by outcome: delivered, failed (retries used up), gone (410), retry (another attempt is scheduled).',
@@ -149,6 +158,7 @@ export function createMetrics(src: MetricsSources): Metrics {
       duration.observe({ model: t.model, engine }, Math.max(0, seconds));
     },
     engineFailed: (engine) => engineFailures.inc({ engine }),
+    lateCompletion: (engine) => lateCompletions.inc({ engine }),
     webhookAttempt: (result) => webhooks.inc({ result }),
   };
 }

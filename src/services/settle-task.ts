@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { cancelTaskRow } from '../db/cancel-repo.js';
 import { enqueueTaskCallback } from '../db/deliveries-repo.js';
 import { releaseKeySpend } from '../db/key-spend-repo.js';
 import { settleHold } from '../db/ledger-repo.js';
@@ -41,6 +42,17 @@ export function settleFailure(
 ): Promise<boolean> {
   const ended = { model: task.model, engine, state: 'failed', failCode } as const;
   return settle(deps, task, 'release', ended, (trx, now) => markFailed(trx, task.id, leaseToken, now, failCode, failMsg, engine));
+}
+
+/**
+ * Cancels a pending task, or a processing one whose engine stops its work when aborted
+ * (`cancellable`, cancel-repo.ts cancelTaskRow), and releases its hold, in one transaction. It
+ * races the worker's settleSuccess on the same row: whichever compare-and-set commits first wins
+ * and the other writes nothing, so the hold is captured or released, never both.
+ */
+export function settleCancel(deps: Deps, task: Settling & { engine: string | null }, cancellable: readonly string[]): Promise<boolean> {
+  const ended = { model: task.model, engine: task.engine, state: 'failed', failCode: 'CANCELLED' } as const;
+  return settle(deps, task, 'release', ended, (trx, now) => cancelTaskRow(trx, task.id, now, cancellable));
 }
 
 /** The compare-and-set on the task row, then the hold and the outbox row, all or nothing. */

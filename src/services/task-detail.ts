@@ -72,7 +72,17 @@ export async function taskDetail(deps: Pick<Deps, 'db' | 'signer' | 'publicUrl' 
             sizeBytes: ms(task.result_size),
             etag: task.result_etag,
           },
-    upstream: upstream ? { engine: upstream.engine, jobId: upstream.ref, video: upstream.video, updatedAt: Number(upstream.updated_at) } : null,
+    upstream: upstream
+      ? {
+          engine: upstream.engine,
+          jobId: upstream.ref,
+          video: upstream.video,
+          updatedAt: Number(upstream.updated_at),
+          // A job given up on (TIMEOUT) that finished anyway: `completed` is work the upstream may
+          // bill that the client was not charged for (docs/operations.md, unknown upstream outcomes).
+          lateOutcome: upstream.late_outcome === null ? null : { outcome: upstream.late_outcome, at: Number(upstream.late_outcome_at) },
+        }
+      : null,
     // In the shape of the account's own ledger route (/api/v1/account/ledger): `amount` in USD.
     ledger: ledger.map((e) => ({
       id: String(e.id),

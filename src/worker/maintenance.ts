@@ -4,6 +4,7 @@ import { findExpiredLeases, findExpiredResults, markResultDeleted, releaseExpire
 import type { Deps } from '../services/deps.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../services/idempotency.js';
 import { settleFailure } from '../services/settle-task.js';
+import { checkLateOutcomes } from './late-outcomes.js';
 import { sweepTempDirs } from './temp-sweep.js';
 
 /**
@@ -71,8 +72,21 @@ export function startMaintenance(deps: Deps, opts: { reapEveryMs: number; sweepE
     opts.reapEveryMs,
   );
   const sweep = setInterval(() => void sweepAll(), opts.sweepEveryMs);
+  // Upstream jobs given up on are asked about on the slow poll schedule; one round at a time.
+  let checking = false;
+  const late = setInterval(
+    () => {
+      if (checking) return;
+      checking = true;
+      void guard('late outcome check', () => checkLateOutcomes(deps))().finally(() => {
+        checking = false;
+      });
+    },
+    Math.max(100, deps.config.upstream.pollMaxMs),
+  );
   reap.unref();
   sweep.unref();
+  late.unref();
   // Run all once at start: a restart after a crash should not wait a full period. The folders a
   // killed render left behind go first (tasks still leased by the dead process stay until a
   // later sweep finds their lease run out).
@@ -84,6 +98,7 @@ export function startMaintenance(deps: Deps, opts: { reapEveryMs: number; sweepE
     stop() {
       clearInterval(reap);
       clearInterval(sweep);
+      clearInterval(late);
     },
   };
 }

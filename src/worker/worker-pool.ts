@@ -3,6 +3,7 @@ import { claimNextTask, renewLease, requeue, type TaskRow } from '../db/tasks-re
 import type { Deps } from '../services/deps.js';
 import { type RunResult, runTask } from '../services/run-task.js';
 import { settleFailure, settleSuccess } from '../services/settle-task.js';
+import { dropOrphanedResult, startTaskTimer, watchLease } from './run-watch.js';
 import type { Waker } from './waker.js';
 
 export interface WorkerPool {
@@ -51,8 +52,9 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
     const ctrl = new AbortController();
     const abort = (reason: StopReason) => ctrl.abort(reason);
     running.add(ctrl);
-    const deadline = Number(task.start_time ?? deps.clock.now()) + config.taskTimeoutMs;
-    const timer = setTimeout(() => abort('timeout'), Math.max(0, deadline - deps.clock.now()));
+    const stopTimer = startTaskTimer(deps, task, () => abort('timeout'));
+    // A cancel ends the task in the database; this notices it at once instead of at the next beat.
+    const stopWatch = watchLease(deps, task.id, token, () => abort('lease-lost'));
     const beat = setInterval(
       () => {
         renewLease(deps.db, task.id, token, deps.clock.now(), config.leaseMs).then(
@@ -69,7 +71,8 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
       if (!ctrl.signal.aborted) log.error({ err, taskId: task.id }, 'render fault');
       result = { kind: 'failed', failure: { ok: false, failCode: 'INTERNAL_ERROR', message: 'the render failed unexpectedly', retryable: true }, engine: null };
     } finally {
-      clearTimeout(timer);
+      stopTimer();
+      stopWatch();
       clearInterval(beat);
       running.delete(ctrl);
     }
@@ -83,7 +86,10 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
 
   async function finish(task: TaskRow, token: string, result: RunResult, stopped: StopReason | null): Promise<void> {
     const now = deps.clock.now();
-    if (stopped === 'lease-lost') return;
+    if (stopped === 'lease-lost') {
+      if (result.kind === 'success') await dropOrphanedResult(deps, task.id, [result.fields.result_key, result.fields.poster_key]);
+      return;
+    }
     if (stopped === 'shutdown') {
       await requeue(deps.db, task.id, token, now, { uncountAttempt: true });
       return;
@@ -93,7 +99,9 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
       return;
     }
     if (result.kind === 'success') {
-      await settleSuccess(deps, task, token, result.fields);
+      // Lost to a cancel that committed first: that cancel released the hold; only the files remain.
+      if (!(await settleSuccess(deps, task, token, result.fields)))
+        await dropOrphanedResult(deps, task.id, [result.fields.result_key, result.fields.poster_key]);
       return;
     }
     const { failure } = result;

@@ -96,6 +96,11 @@ function sharedClips(): Promise<[string, string]> {
   return clips;
 }
 
+/** The service's configuration that sends every task, whatever its provider, to `fake` (the gemini engine). */
+export function onlyGeminiEnv(fake: FakeGemini): Record<string, string> {
+  return { GEMINI_API_KEY: fake.apiKey, LONGSHOT_GEMINI_BASE_URL: fake.url, LONGSHOT_ROUTES: 'official=gemini;value=gemini;auto=gemini' };
+}
+
 export async function startFakeGemini(opts: { apiKey?: string } = {}): Promise<FakeGemini> {
   const [clip8, clip15] = await sharedClips();
   const ops = new Map<string, Op>();

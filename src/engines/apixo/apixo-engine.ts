@@ -2,12 +2,22 @@ import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import { isFailCode } from '../../domain/task-state.js';
 import { guardedRequest, type LookupFn } from '../../net/guarded-http.js';
-import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
+import type {
+  Engine,
+  EngineCapabilities,
+  EngineFailure,
+  EngineRunContext,
+  ModelCheck,
+  RenderJob,
+  RenderOutcome,
+  SourceVideo,
+  UpstreamCheck,
+} from '../engine.js';
 import { type HttpAnswer, isTransient } from '../google-http.js';
 import { callJson, type JsonTarget, partnerMessage } from '../guarded-json.js';
-import { pollUntilDone } from '../poll-loop.js';
+import { type PollAnswer, pollUntilDone } from '../poll-loop.js';
 import { LatencyHistories } from '../poll-schedule.js';
-import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
+import { checkSavedJob, engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
 
 export interface ApixoEngineOptions extends UpstreamEngineOptions {
@@ -25,6 +35,8 @@ const CAPABILITIES: EngineCapabilities = {
   generationTypes: GENERATION_TYPES,
   // The upstream extends its own tasks only, by their task id.
   extendsForeignSources: false,
+  // APIXO's API has no cancel: a submitted task runs and is paid for (docs/partners.md).
+  cancelsRunningWork: false,
 };
 
 /** A result is at most this big (a 148 s 1080p video is well under it). */
@@ -110,26 +122,30 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
     return { operation: id, submittedAt: now() };
   }
 
+  /** One look at the upstream task (the status route names the model). */
+  async function pollOnce(ref: SavedRef, model: RenderJob['model'], signal: AbortSignal): Promise<PollAnswer<{ task: Record<string, unknown> }>> {
+    const answer = await callJson(target, 'GET', `/statusTask/${model}?taskId=${encodeURIComponent(ref.operation)}`, signal);
+    const refused = answer.status === 402 ? null : refusal(answer);
+    if (refused) return { failed: refused };
+    if (isTransient(answer.status)) return { unreachable: failure('UPSTREAM_ERROR', `polling the upstream task failed: ${partnerMessage(answer)}`) };
+    if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the upstream task cannot be read: ${partnerMessage(answer)}`) };
+    const d = (answer.body as { data?: Record<string, unknown> } | null)?.data ?? {};
+    return d.state === 'pending' || d.state === 'processing'
+      ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) }
+      : { done: { task: d } };
+  }
+
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome> {
     const over = await pollUntilDone<{ task: Record<string, unknown> }>({
       submittedAt: ref.submittedAt,
       deadlineMs: options.deadlineMs,
+      ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
       policy: options.poll,
       pollFirst,
       now,
       signal,
       history: histories.for(`${job.model}:${job.mode}`),
-      poll: async () => {
-        const answer = await callJson(target, 'GET', `/statusTask/${job.model}?taskId=${encodeURIComponent(ref.operation)}`, signal);
-        const refused = answer.status === 402 ? null : refusal(answer);
-        if (refused) return { failed: refused };
-        if (isTransient(answer.status)) return { failed: failure('UPSTREAM_ERROR', `polling the upstream task failed: ${partnerMessage(answer)}`) };
-        if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the upstream task cannot be read: ${partnerMessage(answer)}`) };
-        const d = (answer.body as { data?: Record<string, unknown> } | null)?.data ?? {};
-        return d.state === 'pending' || d.state === 'processing'
-          ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) }
-          : { done: { task: d } };
-      },
+      poll: () => pollOnce(ref, job.model, signal),
     });
     if ('ok' in over) return over;
     const data = over.task;
@@ -174,6 +190,13 @@ export function createApixoEngine(options: ApixoEngineOptions): Engine {
   return {
     name: options.name,
     capabilities: CAPABILITIES,
+    checkUpstream(ref: string, job: Pick<RenderJob, 'model' | 'mode'>, signal: AbortSignal): Promise<UpstreamCheck> {
+      return checkSavedJob(
+        ref,
+        (r) => pollOnce(r, job.model, signal),
+        (over) => over.task.state === 'success',
+      );
+    },
     canExtend(source: SourceVideo, at: number): boolean {
       const up = source.upstream;
       return !!up && up.engine === options.name && at < up.completedAt + options.extendWindowMs - WINDOW_MARGIN_MS;

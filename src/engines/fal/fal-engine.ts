@@ -2,14 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
 import { guardedRequest, type LookupFn } from '../../net/guarded-http.js';
-import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, RenderJob, RenderOutcome } from '../engine.js';
+import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, RenderJob, RenderOutcome, UpstreamCheck } from '../engine.js';
 import { type HttpAnswer, isTransient } from '../google-http.js';
 import { callJson, type JsonTarget, partnerMessage } from '../guarded-json.js';
-import { pollUntilDone } from '../poll-loop.js';
+import { type PollAnswer, pollUntilDone } from '../poll-loop.js';
 import { LatencyHistories } from '../poll-schedule.js';
 import { finishExtension, planExtension, type TailCut, tailBytes } from '../splice/extend-by-tail.js';
 import type { SpliceTools } from '../splice/splice.js';
-import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
+import { checkSavedJob, engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
 import { appOf, FAL_TAIL_LIMITS, type FalEndpoints, falEndpoint, falInput } from './fal-request.js';
 
@@ -29,6 +29,9 @@ const CAPABILITIES: EngineCapabilities = {
   generationTypes: GENERATION_TYPES,
   // Any finished video: its tail (up to 8 s) is sent and the answer spliced back (docs/partners.md).
   extendsForeignSources: true,
+  // fal's cancel is a request (CANCELLATION_REQUESTED), honoured only while queued, with no word
+  // on billing: we cannot promise the client a refund that costs us nothing (docs/partners.md).
+  cancelsRunningWork: false,
 };
 
 const MAX_VIDEO_BYTES = 2 * 1024 * 1024 * 1024;
@@ -92,27 +95,30 @@ export function createFalEngine(options: FalEngineOptions): Engine {
     return { operation: `${appOf(endpoint)}/requests/${id}`, submittedAt: now() };
   }
 
+  /** One look at the request's status. */
+  async function pollOnce(ref: SavedRef, signal: AbortSignal): Promise<PollAnswer<{ completed: true }>> {
+    const answer = await callJson(target, 'GET', `/${ref.operation}/status`, signal);
+    if (answer.status === 202) return { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) };
+    if (answer.status !== 200) {
+      return isTransient(answer.status)
+        ? { unreachable: failure('UPSTREAM_ERROR', `polling the fal request failed: ${partnerMessage(answer)}`) }
+        : { failed: judged(answer, 'reading the fal status') };
+    }
+    const status = (answer.body as { status?: unknown } | null)?.status;
+    return status === 'COMPLETED' ? { done: { completed: true } } : { running: true };
+  }
+
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome | { path: string }> {
     const over = await pollUntilDone<{ completed: true }>({
       submittedAt: ref.submittedAt,
       deadlineMs: options.deadlineMs,
+      ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
       policy: options.poll,
       pollFirst,
       now,
       signal,
       history: histories.for(`${job.model}:${job.mode}:${job.generationType}`),
-      poll: async () => {
-        const answer = await callJson(target, 'GET', `/${ref.operation}/status`, signal);
-        if (answer.status === 202) return { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) };
-        if (answer.status !== 200)
-          return {
-            failed: isTransient(answer.status)
-              ? failure('UPSTREAM_ERROR', `polling the fal request failed: ${partnerMessage(answer)}`)
-              : judged(answer, 'reading the fal status'),
-          };
-        const status = (answer.body as { status?: unknown } | null)?.status;
-        return status === 'COMPLETED' ? { done: { completed: true } } : { running: true };
-      },
+      poll: () => pollOnce(ref, signal),
     });
     if ('ok' in over) return over;
     // COMPLETED says nothing of success: the result read answers the app's own status and body.
@@ -142,6 +148,14 @@ export function createFalEngine(options: FalEngineOptions): Engine {
   return {
     name: options.name,
     capabilities: CAPABILITIES,
+    // COMPLETED is what fal bills, whether or not the app's answer then carries a video.
+    checkUpstream(ref: string, _job: Pick<RenderJob, 'model' | 'mode'>, signal: AbortSignal): Promise<UpstreamCheck> {
+      return checkSavedJob(
+        ref,
+        (r) => pollOnce(r, signal),
+        () => true,
+      );
+    },
     async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
       signal.throwIfAborted();
       const tools: SpliceTools = { ffmpegPath: options.ffmpegPath, threads: options.threads, workDir: dirname(job.outVideoPath), signal };

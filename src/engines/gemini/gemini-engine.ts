@@ -1,10 +1,20 @@
 import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
-import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome, SourceVideo } from '../engine.js';
+import type {
+  Engine,
+  EngineCapabilities,
+  EngineFailure,
+  EngineRunContext,
+  ModelCheck,
+  RenderJob,
+  RenderOutcome,
+  SourceVideo,
+  UpstreamCheck,
+} from '../engine.js';
 import { apiKeyAuth, callGoogle, errorMessage, type GoogleHttp, type HttpAnswer, isTransient } from '../google-http.js';
-import { pollUntilDone } from '../poll-loop.js';
+import { type PollAnswer, pollUntilDone } from '../poll-loop.js';
 import { LatencyHistories } from '../poll-schedule.js';
-import { engineFailure, type SavedRef, submitOrResume, type UpstreamEngineOptions, veoFailure } from '../upstream-job.js';
+import { checkSavedJob, engineFailure, type SavedRef, submitOrResume, type UpstreamEngineOptions, veoFailure } from '../upstream-job.js';
 import { type OperationState, operationName, parseOperation } from './operation.js';
 import { buildPredictBody, inlineImages } from './request.js';
 import { fetchResult } from './result.js';
@@ -25,6 +35,8 @@ const CAPABILITIES: EngineCapabilities = {
   models: MODELS,
   generationTypes: GENERATION_TYPES,
   extendsForeignSources: false,
+  // Google bills an operation once it started and the Gemini API cannot stop one (docs/gemini.md).
+  cancelsRunningWork: false,
 };
 
 const failure = engineFailure;
@@ -69,23 +81,27 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
     return { operation, submittedAt: now() };
   }
 
+  /** One look at the operation. */
+  async function pollOnce(ref: SavedRef, signal: AbortSignal): Promise<PollAnswer<Exclude<OperationState, { kind: 'running' }>>> {
+    const answer = await callGoogle(http, 'GET', `/v1beta/${ref.operation}`, signal);
+    if (keyRefused(answer)) return { failed: refusal(answer, '')! };
+    if (isTransient(answer.status)) return { unreachable: failure('UPSTREAM_ERROR', `polling the Gemini operation failed: ${errorMessage(answer)}`) };
+    if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the Gemini operation cannot be read: ${errorMessage(answer)}`) };
+    const op = parseOperation(answer.body);
+    return op.kind === 'running' ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) } : { done: op };
+  }
+
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome> {
     const state = await pollUntilDone<Exclude<OperationState, { kind: 'running' }>>({
       submittedAt: ref.submittedAt,
       deadlineMs: options.deadlineMs,
+      ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
       policy: options.poll,
       pollFirst,
       now,
       signal,
       history: histories.for(`${job.mode}:${ref.operation.replace(/\/operations\/.*$/, '')}`),
-      poll: async () => {
-        const answer = await callGoogle(http, 'GET', `/v1beta/${ref.operation}`, signal);
-        if (keyRefused(answer)) return { failed: refusal(answer, '')! };
-        if (isTransient(answer.status)) return { failed: failure('UPSTREAM_ERROR', `polling the Gemini operation failed: ${errorMessage(answer)}`) };
-        if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the Gemini operation cannot be read: ${errorMessage(answer)}`) };
-        const op = parseOperation(answer.body);
-        return op.kind === 'running' ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) } : { done: op };
-      },
+      poll: () => pollOnce(ref, signal),
     });
     if ('ok' in state) return state;
     switch (state.kind) {
@@ -126,6 +142,13 @@ export function createGeminiEngine(options: GeminiEngineOptions): Engine {
         return { state: 'unknown', reason: `checking model ${model} failed: ${errorMessage(answer)}` };
       }
       return { state: 'ok' };
+    },
+    checkUpstream(ref: string, _job: Pick<RenderJob, 'model' | 'mode'>, signal: AbortSignal): Promise<UpstreamCheck> {
+      return checkSavedJob(
+        ref,
+        (r) => pollOnce(r, signal),
+        (op) => op.kind === 'video',
+      );
     },
     canExtend(source: SourceVideo, at: number): boolean {
       const up = source.upstream;

@@ -1,15 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { GENERATION_TYPES, MODELS } from '../../domain/models.js';
-import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome } from '../engine.js';
+import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome, UpstreamCheck } from '../engine.js';
 import { inlineImages } from '../gemini/request.js';
 import { callGoogle, errorMessage, type GoogleHttp, type HttpAnswer, isTransient } from '../google-http.js';
-import { pollUntilDone } from '../poll-loop.js';
+import { type PollAnswer, pollUntilDone } from '../poll-loop.js';
 import { LatencyHistories } from '../poll-schedule.js';
 import { finishExtension, planExtension, tailBytes } from '../splice/extend-by-tail.js';
 import type { SpliceTools } from '../splice/splice.js';
 import { VERTEX_TAIL_LIMITS } from '../splice/tail-plan.js';
-import { engineFailure, type SavedRef, submitOrResume, type UpstreamEngineOptions, veoFailure } from '../upstream-job.js';
+import { checkSavedJob, engineFailure, type SavedRef, submitOrResume, type UpstreamEngineOptions, veoFailure } from '../upstream-job.js';
 import { downloadTo, finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
 import { gcsMediaPath, parseVertexOperation, type VertexOperationState, vertexOperationName } from './operation.js';
 import { buildVertexBody, type InlineVideo } from './request.js';
@@ -36,6 +36,8 @@ const CAPABILITIES: EngineCapabilities = {
   generationTypes: GENERATION_TYPES,
   // Any finished video: only its tail is sent (docs/vertex.md, extension of any source).
   extendsForeignSources: true,
+  // Vertex AI bills an operation once it started; there is no cancel for Veo (docs/vertex.md).
+  cancelsRunningWork: false,
 };
 
 const failure = engineFailure;
@@ -83,26 +85,30 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
     return null;
   }
 
+  /** One look at the operation (`model` is its `projects/…/models/…` prefix). */
+  async function pollOnce(ref: SavedRef, model: string, signal: AbortSignal): Promise<PollAnswer<Exclude<VertexOperationState, { kind: 'running' }>>> {
+    const answer = await callGoogle(api, 'POST', `/v1/${model}:fetchPredictOperation`, signal, { json: { operationName: ref.operation } });
+    if (isTransient(answer.status)) return { unreachable: failure('UPSTREAM_ERROR', `polling the Vertex AI operation failed: ${errorMessage(answer)}`) };
+    // A refused credential stops the engine; a 404 here is this operation's, not the model's.
+    const refused = answer.status === 404 ? null : refusal(answer, model.split('/').pop() ?? model);
+    if (refused) return { failed: refused };
+    if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the Vertex AI operation cannot be read: ${errorMessage(answer)}`) };
+    const op = parseVertexOperation(answer.body);
+    return op.kind === 'running' ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) } : { done: op };
+  }
+
   async function waitFor(ref: SavedRef, job: RenderJob, signal: AbortSignal, pollFirst: boolean): Promise<RenderOutcome | { inlinePath: string }> {
-    const model = ref.operation.replace(/\/operations\/[^/]+$/, '');
+    const model = modelOf(ref);
     const state = await pollUntilDone<Exclude<VertexOperationState, { kind: 'running' }>>({
       submittedAt: ref.submittedAt,
       deadlineMs: options.deadlineMs,
+      ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
       policy: options.poll,
       pollFirst,
       now,
       signal,
       history: histories.for(`${job.mode}:${model}`),
-      poll: async () => {
-        const answer = await callGoogle(api, 'POST', `/v1/${model}:fetchPredictOperation`, signal, { json: { operationName: ref.operation } });
-        if (isTransient(answer.status)) return { failed: failure('UPSTREAM_ERROR', `polling the Vertex AI operation failed: ${errorMessage(answer)}`) };
-        // A refused credential stops the engine; a 404 here is this operation's, not the model's.
-        const refused = answer.status === 404 ? null : refusal(answer, model.split('/').pop() ?? model);
-        if (refused) return { failed: refused };
-        if (answer.status !== 200) return { failed: failure('UPSTREAM_ERROR', `the Vertex AI operation cannot be read: ${errorMessage(answer)}`) };
-        const op = parseVertexOperation(answer.body);
-        return op.kind === 'running' ? { running: true, ...(answer.retryAfterMs ? { retryAfterMs: answer.retryAfterMs } : {}) } : { done: op };
-      },
+      poll: () => pollOnce(ref, model, signal),
     });
     if ('ok' in state) return state;
     switch (state.kind) {
@@ -127,6 +133,13 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
   return {
     name: options.name,
     capabilities: CAPABILITIES,
+    checkUpstream(ref: string, _job: Pick<RenderJob, 'model' | 'mode'>, signal: AbortSignal): Promise<UpstreamCheck> {
+      return checkSavedJob(
+        ref,
+        (r) => pollOnce(r, modelOf(r), signal),
+        (op) => op.kind === 'inline' || op.kind === 'gcs',
+      );
+    },
     async checkModels(signal: AbortSignal): Promise<ModelCheck> {
       for (const [model, setting] of [
         [options.modelFast, 'modelFast'],
@@ -174,4 +187,9 @@ export function createVertexEngine(options: VertexEngineOptions): Engine {
       return finishExtension(tools, options.fontPath, job, extend, waited.inlinePath);
     },
   };
+}
+
+/** The `projects/…/models/…` prefix of an operation name: where it is polled. */
+function modelOf(ref: SavedRef): string {
+  return ref.operation.replace(/\/operations\/[^/]+$/, '');
 }

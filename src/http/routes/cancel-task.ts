@@ -5,7 +5,7 @@ import { ApiError, success } from '../api-error.js';
 import { cancelTaskSchema } from '../schemas/tasks.js';
 import { guardedTask } from '../task-guard.js';
 
-/** POST /api/v1/tasks/{taskId}/cancel (a Longshot addition): cancel a pending task, refunding its hold. */
+/** POST /api/v1/tasks/{taskId}/cancel (a Longshot addition): cancel a pending task, or a running one whose engine can stop it, refunding its hold. */
 export const cancelTaskRoute =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
