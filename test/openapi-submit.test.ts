@@ -27,13 +27,14 @@ const documentAccepts = (model: Model, body: unknown) => compile(doc, schemaOf(m
 const validate = (model: Model, body: unknown) => validateSubmit(model, body, () => 7);
 
 /**
- * What the document refuses and the validator takes: a `callback_url` of a task that is not a
- * callback one, which the validator ignores whatever it is (the document types it anyway).
+ * What the document refuses and the validator takes: a `callback_url` or `callback_events` of a
+ * task that is not a callback one, which the validator ignores whatever it is (the document
+ * types them anyway).
  */
 function onlyIgnoredCallbackUrl(model: Model, body: unknown): boolean {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
-  const { callback_url, ...rest } = body as Record<string, unknown>;
-  return callback_url !== undefined && rest.request_type !== 'callback' && documentAccepts(model, rest);
+  const { callback_url, callback_events, ...rest } = body as Record<string, unknown>;
+  return (callback_url !== undefined || callback_events !== undefined) && rest.request_type !== 'callback' && documentAccepts(model, rest);
 }
 
 describe('the documented submit bodies and validate-submit.ts', () => {
@@ -92,6 +93,7 @@ describe('the documented submit bodies and validate-submit.ts', () => {
           {
             request_type: pick(['async', 'callback'], ['sync', 5]),
             callback_url: pick(['https://hooks.example/x'], ['http://hooks.example/x', 'not a url', 5]),
+            callback_events: pick([['success'], ['processing', 'progress', 'failed']], ['success', [], ['done'], ['failed', 'failed']]),
             provider: pick([...STRATEGIES], ['cheap']),
             input: fc.oneof({ weight: 9, arbitrary: input }, { weight: 1, arbitrary: fc.constantFrom(5, [], 'x') }),
             unknown: fc.constant('ignored'),
@@ -135,7 +137,8 @@ describe('the documented submit bodies and validate-submit.ts', () => {
     expect(fields.length).toBeGreaterThanOrEqual(model === 'veo-3-1' ? 12 : 9);
     for (const [field, s] of fields) {
       const body = structuredClone(base) as any;
-      if (field === 'callback_url') body.request_type = 'callback';
+      if (field === 'callback_url' || field === 'callback_events') body.request_type = 'callback';
+      if (field === 'callback_events') body.callback_url = 'https://hooks.example/x';
       if (field.startsWith('input.')) body.input[field.slice(6)] = wrong(s);
       else body[field] = wrong(s);
       const out = validate(model, body);
@@ -147,12 +150,24 @@ describe('the documented submit bodies and validate-submit.ts', () => {
   it.each(['veo-3-1', 'veo-3-1-extend'] as const)('document every field the validator reads for %s', (model) => {
     const full =
       model === 'veo-3-1'
-        ? { request_type: 'callback', callback_url: 'https://hooks.example/x', provider: 'auto', input: { prompt: 'x', seed: 1 } }
+        ? {
+            request_type: 'callback',
+            callback_url: 'https://hooks.example/x',
+            callback_events: ['progress'],
+            provider: 'auto',
+            input: { prompt: 'x', seed: 1 },
+          }
         : { request_type: 'async', provider: 'value', input: { taskId: TASK_ID, prompt: 'x' } };
     const out = validate(model, full);
     if (!out.ok) throw new Error(out.error);
     // Names the validator gives what it read, and the body's names for them.
-    const bodyName: Record<string, string> = { requestType: 'request_type', callbackUrl: 'callback_url', aspectRatio: 'aspect_ratio', imageUrls: 'image_urls' };
+    const bodyName: Record<string, string> = {
+      requestType: 'request_type',
+      callbackUrl: 'callback_url',
+      callbackEvents: 'callback_events',
+      aspectRatio: 'aspect_ratio',
+      imageUrls: 'image_urls',
+    };
     const schema = schemaOf(model);
     const { input, ...top } = out.value;
     for (const key of Object.keys(top)) expect(Object.keys(schema.properties), key).toContain(bodyName[key] ?? key);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
+import { type CallbackEvent, wantsEvent } from '../domain/callback-events.js';
 import { newTaskId } from '../domain/ids.js';
 import type { Db } from './connect.js';
 import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from './schema.js';
@@ -23,27 +24,33 @@ export function redeliveryId(now: number): string {
 
 export async function insertDelivery(
   trx: Kysely<Database>,
-  d: { id: string; taskId: string; accountId: string; url: string; trigger: DeliveryTrigger; now: number },
+  d: { id: string; taskId: string; accountId: string; url: string; trigger: DeliveryTrigger; now: number; event?: CallbackEvent; payload?: string },
 ): Promise<void> {
-  await trx
-    .insertInto('webhook_deliveries')
-    .values({
-      id: d.id,
-      task_id: d.taskId,
-      account_id: d.accountId,
-      url: d.url,
-      trigger: d.trigger,
-      state: 'pending',
-      attempts: 0,
-      next_attempt_at: d.now,
-      lease_token: null,
-      lease_expires_at: null,
-      created_at: d.now,
-      completed_at: null,
-      last_status: null,
-      last_error: null,
-    })
-    .execute();
+  await insertDeliveryQuery(trx, d).execute();
+}
+
+function insertDeliveryQuery(
+  trx: Kysely<Database>,
+  d: { id: string; taskId: string; accountId: string; url: string; trigger: DeliveryTrigger; now: number; event?: CallbackEvent; payload?: string },
+) {
+  return trx.insertInto('webhook_deliveries').values({
+    id: d.id,
+    task_id: d.taskId,
+    account_id: d.accountId,
+    url: d.url,
+    trigger: d.trigger,
+    state: 'pending',
+    attempts: 0,
+    next_attempt_at: d.now,
+    lease_token: null,
+    lease_expires_at: null,
+    created_at: d.now,
+    completed_at: null,
+    last_status: null,
+    last_error: null,
+    event: d.event ?? null,
+    payload: d.payload ?? null,
+  });
 }
 
 /**
@@ -52,10 +59,31 @@ export async function insertDelivery(
  * finds the row on restart) and a rollback delivers nothing. Returns whether a row was written.
  */
 export async function enqueueTaskCallback(trx: Kysely<Database>, taskId: string, now: number): Promise<boolean> {
-  const task = await trx.selectFrom('tasks').select(['account_id', 'request_type', 'callback_url']).where('id', '=', taskId).executeTakeFirst();
+  const task = await trx
+    .selectFrom('tasks')
+    .select(['account_id', 'request_type', 'callback_url', 'callback_events', 'state'])
+    .where('id', '=', taskId)
+    .executeTakeFirst();
   if (task?.request_type !== 'callback' || !task.callback_url) return false;
-  await insertDelivery(trx, { id: settleDeliveryId(taskId), taskId, accountId: task.account_id, url: task.callback_url, trigger: 'settle', now });
+  const event = task.state === 'success' ? 'success' : 'failed';
+  if (!wantsEvent(task.callback_events, event)) return false;
+  await insertDelivery(trx, { id: settleDeliveryId(taskId), taskId, accountId: task.account_id, url: task.callback_url, trigger: 'settle', now, event });
   return true;
+}
+
+/**
+ * Queues an event of a running task (`processing`, `progress`) with its body as it is now: sent
+ * later, it must still say what was true then. `id` names the event, so queueing one twice (a
+ * worker that retries the task) writes one row. Returns whether a row was written.
+ */
+export async function enqueueRunningEvent(
+  db: Db,
+  e: { id: string; taskId: string; accountId: string; url: string; event: 'processing' | 'progress'; payload: string; now: number },
+): Promise<boolean> {
+  const res = await insertDeliveryQuery(db.kysely, { ...e, trigger: 'settle' })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
 }
 
 /**
@@ -73,13 +101,30 @@ export async function claimDueDelivery(db: Db, now: number, leaseMs: number, lea
     .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
     .where('id', '=', (eb) => {
       let q = eb
-        .selectFrom('webhook_deliveries')
-        .select('id')
-        .where('state', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where((e) => e.or([e('lease_expires_at', 'is', null), e('lease_expires_at', '<', now)]))
-        .orderBy('next_attempt_at')
-        .orderBy('id')
+        .selectFrom('webhook_deliveries as d')
+        .select('d.id')
+        .where('d.state', '=', 'pending')
+        .where('d.next_attempt_at', '<=', now)
+        .where((e) => e.or([e('d.lease_expires_at', 'is', null), e('d.lease_expires_at', '<', now)]))
+        // One task's events leave in the order they happened: not while an earlier one of the
+        // same task waits for its first attempt or is being sent. One in retry backoff does not
+        // hold the later ones back (docs/webhooks.md, events).
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('webhook_deliveries as e')
+                .select('e.id')
+                .whereRef('e.task_id', '=', 'd.task_id')
+                .where('e.state', '=', 'pending')
+                .where((x) =>
+                  x.or([x('e.created_at', '<', x.ref('d.created_at')), x.and([x('e.created_at', '=', x.ref('d.created_at')), x('e.id', '<', x.ref('d.id'))])]),
+                )
+                .where((x) => x.or([x('e.attempts', '=', 0), x('e.lease_expires_at', '>=', now)])),
+            ),
+          ),
+        )
+        .orderBy('d.next_attempt_at')
+        .orderBy('d.id')
         .limit(1);
       if (db.dialect === 'postgres') q = q.forUpdate().skipLocked();
       return q;

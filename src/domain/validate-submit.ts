@@ -1,3 +1,4 @@
+import { type CallbackEvent, parseCallbackEvents } from './callback-events.js';
 import { isTaskId } from './ids.js';
 import {
   ASPECT_RATIOS,
@@ -21,6 +22,8 @@ import { isBlankText } from './unicode-text.js';
 export interface SubmitRequest {
   requestType: RequestType;
   callbackUrl: string | null;
+  /** Extension: the events a callback task is sent; null = the default (its end only). */
+  callbackEvents: readonly CallbackEvent[] | null;
   provider: Strategy | null;
   input: TaskInput;
 }
@@ -56,8 +59,8 @@ export interface SubmitRules {
 
 /**
  * Validates a submit body for `model` without coercing any type: `"prompt": 1` is an error, not
- * "1". Unknown fields are ignored, as APIXO does (so is `callback_url` unless request_type is
- * callback). `randomSeed` supplies the seed when none is given.
+ * "1". Unknown fields are ignored, as APIXO does (so are `callback_url` and `callback_events`
+ * unless request_type is callback). `randomSeed` supplies the seed when none is given.
  */
 export function validateSubmit(model: Model, body: unknown, randomSeed: () => number, rules: SubmitRules = {}): Validated<SubmitRequest> {
   if (!isObject(body)) return invalid('body', 'body must be a JSON object');
@@ -66,7 +69,11 @@ export function validateSubmit(model: Model, body: unknown, randomSeed: () => nu
   if (!requestType.ok) return requestType;
 
   let callbackUrl: string | null = null;
+  let callbackEvents: readonly CallbackEvent[] | null = null;
   if (requestType.value === 'callback') {
+    const events = parseCallbackEvents(body.callback_events);
+    if (!events.ok) return events;
+    callbackEvents = events.value;
     const url = body.callback_url;
     if (url === undefined || url === null) return invalid('callback_url', 'callback_url is required when request_type is callback');
     if (typeof url !== 'string') return invalid('callback_url', 'callback_url must be a string');
@@ -89,7 +96,7 @@ export function validateSubmit(model: Model, body: unknown, randomSeed: () => nu
 
   const parsed = model === 'veo-3-1' ? validateGenerate(input, randomSeed) : validateExtend(input, randomSeed);
   if (!parsed.ok) return parsed;
-  return { ok: true, value: { requestType: requestType.value, callbackUrl, provider, input: parsed.value } };
+  return { ok: true, value: { requestType: requestType.value, callbackUrl, callbackEvents, provider, input: parsed.value } };
 }
 
 function validateGenerate(input: Obj, randomSeed: () => number): Validated<GenerateInput> {

@@ -20,6 +20,8 @@ export interface DeliveryView {
   /** The `webhook-id` header value, the same on every retry of this delivery. */
   webhookId: string;
   trigger: string;
+  /** What the message tells: `processing`, `progress`, `success`, `failed`; null for a redelivery (the status when sent). */
+  event: string | null;
   url: string;
   state: string;
   createTime: number;
@@ -51,6 +53,8 @@ export async function taskDeliveries(
   const deliveries = rows.map((d) => ({
     webhookId: d.id,
     trigger: d.trigger,
+    // Rows from before events existed are the task's end.
+    event: d.event ?? (d.trigger === 'settle' ? task.state : null),
     url: d.url,
     state: d.state,
     createTime: Number(d.created_at),

@@ -62,7 +62,8 @@ export async function attemptDelivery(deps: Deps, d: DeliveryRow, signal: AbortS
   });
 
   const secrets = await getWebhookSecrets(deps.db, d.account_id, startedAt);
-  const body = secrets ? await buildPayload(deps, d, startedAt) : null;
+  // A running task's event carries the body queued with it; the task's end is built now (fresh URLs).
+  const body = secrets ? (d.payload ?? (await buildPayload(deps, d, startedAt))) : null;
   if (!secrets || body === null) return permanent('the task or its account no longer exists');
 
   const headers = {

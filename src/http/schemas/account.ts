@@ -67,6 +67,9 @@ const nullableMs = Type.Union([Type.Integer(), Type.Null()], { description: UNIX
 const Delivery = Type.Object({
   webhookId: Type.String({ description: 'The `webhook-id` header, the same on every retry of this delivery.' }),
   trigger: Type.Enum(['settle', 'redeliver']),
+  event: Type.Union([Type.Enum(['processing', 'progress', 'success', 'failed']), Type.Null()], {
+    description: 'Extension: what this message tells (`callback_events`); null for a redelivery, which carries the status when it is sent.',
+  }),
   url: Type.String(),
   state: Type.Enum(['pending', 'delivered', 'failed', 'gone']),
   createTime: Type.Integer({ description: UNIX_MS }),

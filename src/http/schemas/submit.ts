@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { CALLBACK_EVENTS } from '../../domain/callback-events.js';
 import { ASPECT_RATIOS, GENERATION_TYPES, MODELS, MODES, REQUEST_TYPES, STRATEGIES } from '../../domain/models.js';
 import { IMAGE_LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MAX_WATERMARK_CHARS } from '../../domain/validate-submit.js';
 import { ADDITION, errorResponses, okResponse } from './envelope.js';
@@ -37,6 +38,15 @@ const common = {
     Type.String({
       pattern: HTTPS_URL,
       description: 'Required when `request_type` is `callback`: an absolute https URL whose host is public (docs/webhooks.md). Ignored otherwise.',
+    }),
+  ),
+  callback_events: Type.Optional(
+    Type.Array(Type.Enum(CALLBACK_EVENTS), {
+      minItems: 1,
+      uniqueItems: true,
+      description:
+        'Longshot addition. With `request_type: callback`: the events POSTed to `callback_url`, any of `processing`, `progress` (at most one per 5 s), `success`, `failed`; default `["success","failed"]` (docs/webhooks.md). Ignored otherwise.',
+      ...ADDITION,
     }),
   ),
   provider: Type.Optional(
