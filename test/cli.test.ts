@@ -1,10 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, open } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli } from './support/built-cli.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
@@ -12,43 +11,18 @@ import { startTestService, type TestService } from './support/service.js';
  * service on loopback, piped (lines, --json) and in a pseudo-terminal (util-linux `script`).
  * The sources are compiled into a private directory first, so the test never runs a stale dist/.
  */
-const root = fileURLToPath(new URL('..', import.meta.url));
-const outDir = join(root, 'node_modules', '.cache', 'longshot-cli-test');
-const cli = join(outDir, 'cli', 'main.js');
+let cli = '';
 
 let t: TestService;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  const [service] = await Promise.all([startTestService(), build()]);
+  const [service, built] = await Promise.all([startTestService(), buildCli('longshot-cli-test')]);
   t = service;
+  cli = built;
   env = { ...process.env, LONGSHOT_BASE_URL: `${t.url}/api/v1`, LONGSHOT_API_KEY: t.key, NO_COLOR: '' } as Record<string, string>;
 }, 90_000);
 afterAll(() => t?.close());
-
-/** tsc emits even when another file has a type error; the CLI only needs its own modules to be sound. */
-async function build(): Promise<void> {
-  await new Promise<void>((resolve) => {
-    execFile(
-      process.execPath,
-      [
-        join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        join(root, 'tsconfig.json'),
-        '--outDir',
-        outDir,
-        '--declaration',
-        'false',
-        '--sourceMap',
-        'false',
-      ],
-      () => resolve(),
-    );
-  });
-  // Under node_modules/ there is no package scope: say that these files are ES modules.
-  await writeFile(join(outDir, 'package.json'), '{"type":"module"}\n');
-  if (!existsSync(cli)) throw new Error(`the CLI did not compile to ${cli}`);
-}
 
 interface Run {
   code: number;
@@ -129,9 +103,19 @@ describe('longshot creator commands', () => {
     const submitted = /^submitted veo-3-1 task ([0-9a-f]{32})$/.exec(lines[0]!);
     expect(submitted, r.stdout).not.toBeNull();
     sourceId = submitted![1]!;
-    const states = lines.filter((l) => /^\[\d+:\d\d\] \w+$/.test(l)).map((l) => l.split(' ')[1]);
-    expect(states.at(-1)).toBe('success');
-    expect(new Set(states).size).toBe(states.length); // a line per change, not per poll
+    // `[m:ss] STATE`, then what is known of `42%`, `queue 3`, `eta 0:05` (src/cli/progress.ts).
+    const shown = lines.flatMap((l) => {
+      const m = /^\[\d+:\d\d\] (\w+)(?: (\d+)%)?(?:\s+queue (\d+))?(?:\s+eta \d+:\d\d)?$/.exec(l);
+      return m ? [{ state: m[1]!, progress: m[2] === undefined ? undefined : Number(m[2]), queue: m[3] }] : [];
+    });
+    expect(shown.at(-1)?.state, r.stdout).toBe('success');
+    // A line per change of state, queue position or ten percent, not per poll.
+    const key = (x: (typeof shown)[number]) => `${x.state}|${x.queue}|${x.progress === undefined ? '' : Math.floor(x.progress / 10)}`;
+    for (let i = 1; i < shown.length; i++) expect(key(shown[i]!), r.stdout).not.toBe(key(shown[i - 1]!));
+    const states = shown.map((x) => x.state).filter((s, i, all) => s !== all[i - 1]);
+    expect(new Set(states).size, r.stdout).toBe(states.length); // each state once, in one run of lines
+    const percents = shown.flatMap((x) => (x.progress === undefined ? [] : [x.progress]));
+    for (let i = 1; i < percents.length; i++) expect(percents[i]).toBeGreaterThanOrEqual(percents[i - 1]!);
     expect(r.stdout).toMatch(new RegExp(`^result ${t.url}/files/results/${sourceId}\\.mp4\\?\\S+$`, 'm'));
     expect(lines.at(-1)).toMatch(/^saved .*clip\.mp4 \(\d/);
     expect(r.stdout).not.toContain('\r');
@@ -145,14 +129,19 @@ describe('longshot creator commands', () => {
     expect(r.stdout).toContain('\r\x1b[2K');
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape codes are what is checked
     const plain = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape codes are what is checked
-    expect(plain).toMatch(/\r\x1b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] veo-3-1-extend [0-9a-f]{32}\s+(pending|processing)\s+elapsed \d+:\d\d/);
+    // Between the state and the clock, what is known of `42%`, `queue 3`, `eta 0:05`.
+    expect(plain).toMatch(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape codes are what is checked
+      /\r\x1b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] veo-3-1-extend [0-9a-f]{32}\s+(pending|processing)\s+(?:\d+%\s+)?(?:queue \d+\s+)?(?:eta \d+:\d\d\s+)?elapsed \d+:\d\d/,
+    );
     expect(plain).toMatch(/✓ veo-3-1-extend [0-9a-f]{32} succeeded in \d+:\d\d/);
     expect(plain).toMatch(/result\s+http:\/\/\S+\.mp4\?/);
     extendId = /✓ veo-3-1-extend ([0-9a-f]{32})/.exec(plain)![1]!;
   });
 
   it('status --json finds an extend task without --model; balance --json', async () => {
+    // The extension comes from the test above; without it `status "" --json` is only a usage error.
+    expect(extendId, 'the extend test above made no task').toMatch(/^[0-9a-f]{32}$/);
     const status = await run(['status', extendId, '--json']);
     expect(status.code, status.stderr).toBe(0);
     const data = JSON.parse(status.stdout);

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from './support/service.js';
+import { BAD_GENERATE_BODIES } from './support/submit-bodies.js';
+import { insertRow, keyOf } from './support/task-rows.js';
 
 /** docs/contract.md §1-§2: every route, field rule, error status and envelope (no rendering needed). */
 let t: TestService;
@@ -75,54 +77,7 @@ describe('submit', () => {
     expect(res.status).toBe(200);
   });
 
-  const bad: Array<[string, unknown, string]> = [
-    ['no input', {}, 'input'],
-    ['input not an object', { input: 'x' }, 'input'],
-    ['missing prompt', { input: {} }, 'input.prompt'],
-    ['numeric prompt (no coercion)', { input: { prompt: 1 } }, 'input.prompt'],
-    ['empty prompt', { input: { prompt: '' } }, 'input.prompt'],
-    ['whitespace prompt', { input: { prompt: ' \n\t ' } }, 'input.prompt'],
-    ['prompt over 10000 code points', { input: { prompt: '😀'.repeat(10001) } }, 'input.prompt'],
-    ['bad mode', { input: { prompt: 'x', mode: 'turbo' } }, 'input.mode'],
-    ['bad generationType', { input: { prompt: 'x', generationType: 'IMAGE' } }, 'input.generationType'],
-    ['bad aspect', { input: { prompt: 'x', aspect_ratio: '4:3' } }, 'input.aspect_ratio'],
-    ['images for text', { input: { prompt: 'x', image_urls: ['https://example.com/a.png'] } }, 'input.image_urls'],
-    ['frames without images', { input: { prompt: 'x', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO' } }, 'input.image_urls'],
-    [
-      'three frame images',
-      { input: { prompt: 'x', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['https://a.com/1', 'https://a.com/2', 'https://a.com/3'] } },
-      'input.image_urls',
-    ],
-    [
-      'four reference images',
-      { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', image_urls: ['https://a.com/1', 'https://a.com/2', 'https://a.com/3', 'https://a.com/4'] } },
-      'input.image_urls',
-    ],
-    [
-      'reference in quality mode',
-      { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', mode: 'quality', image_urls: ['https://a.com/1'] } },
-      'input.mode',
-    ],
-    [
-      'reference at 9:16',
-      { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', aspect_ratio: '9:16', image_urls: ['https://a.com/1'] } },
-      'input.aspect_ratio',
-    ],
-    ['image url not http', { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', image_urls: ['ftp://a.com/1'] } }, 'input.image_urls[0]'],
-    ['image url not a string', { input: { prompt: 'x', generationType: 'REFERENCE_2_VIDEO', image_urls: [5] } }, 'input.image_urls[0]'],
-    ['watermark too long', { input: { prompt: 'x', watermark: 'w'.repeat(65) } }, 'input.watermark'],
-    ['watermark not a string', { input: { prompt: 'x', watermark: 5 } }, 'input.watermark'],
-    ['seed as string', { input: { prompt: 'x', seed: '5' } }, 'input.seed'],
-    ['seed negative', { input: { prompt: 'x', seed: -1 } }, 'input.seed'],
-    ['seed too large', { input: { prompt: 'x', seed: 4294967296 } }, 'input.seed'],
-    ['seed fractional', { input: { prompt: 'x', seed: 1.5 } }, 'input.seed'],
-    ['enableTranslation not boolean', { input: { prompt: 'x', enableTranslation: 'yes' } }, 'input.enableTranslation'],
-    ['bad request_type', { request_type: 'sync', input: { prompt: 'x' } }, 'request_type'],
-    ['callback without url', { request_type: 'callback', input: { prompt: 'x' } }, 'callback_url'],
-    ['bad provider', { provider: 'cheap', input: { prompt: 'x' } }, 'provider'],
-    ['body is an array', [1, 2], 'body'],
-  ];
-  for (const [name, body, field] of bad) {
+  for (const [name, body, field] of BAD_GENERATE_BODIES) {
     it(`400 names ${field}: ${name}`, async () => {
       const res = await t.api('POST', GEN, { body });
       expectEnvelope(res, 400, 'Invalid request');
@@ -205,7 +160,8 @@ describe('status', () => {
     const { taskId } = (await t.api('POST', GEN, { body: { input: { prompt: 'x' } } })).body.data;
     const res = await t.api('GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`);
     expectEnvelope(res, 200, 'success');
-    expect(res.body.data).toEqual({ taskId, state: 'pending', createTime: expect.any(Number) });
+    // APIXO's three fields, plus the one addition a pending task always has (docs/api.md, progress).
+    expect(res.body.data).toEqual({ taskId, state: 'pending', createTime: expect.any(Number), queuePosition: expect.any(Number) });
     expect(res.body.data.createTime).toBeGreaterThanOrEqual(before - 5);
   });
 
@@ -254,48 +210,15 @@ describe('health', () => {
 describe('extension chains', () => {
   /** A finished source row at a given chain depth, written through the repository (no render needed). */
   async function finishedSource(chainDepth: number): Promise<string> {
-    const { insertTask } = await import('../src/db/tasks-repo.js');
-    const { newTaskId } = await import('../src/domain/ids.js');
-    const { findKeyByHash, hashApiKey } = await import('../src/db/accounts-repo.js');
-    const key = (await findKeyByHash(t.service.deps.db, hashApiKey(t.key)))!;
     const now = Date.now();
-    const id = newTaskId(now);
-    await t.service.deps.db.writeTx((trx) =>
-      insertTask(trx, {
-        id,
-        account_id: key.account_id,
-        api_key_id: key.id,
-        model: chainDepth ? 'veo-3-1-extend' : 'veo-3-1',
-        state: 'success',
-        request_type: 'async',
-        callback_url: null,
-        provider: 'auto',
-        input: '{}',
-        source_task_id: null,
-        chain_depth: chainDepth,
-        price_micros: 0,
-        create_time: now,
-        start_time: now,
-        complete_time: now,
-        fail_code: null,
-        fail_msg: null,
-        attempts: 1,
-        run_after: now,
-        lease_token: null,
-        lease_expires_at: null,
-        engine: 'local',
-        result_key: `results/${id}.mp4`,
-        poster_key: `results/${id}.jpg`,
-        result_size: 1,
-        result_etag: '"1"',
-        duration_ms: 8000 + chainDepth * 7000,
-        width: 1280,
-        height: 720,
-        expires_at: now + 86_400_000,
-        deleted_at: null,
-      }),
-    );
-    return id;
+    return insertRow(t, await keyOf(t, t.key), {
+      model: chainDepth ? 'veo-3-1-extend' : 'veo-3-1',
+      input: '{}',
+      chain_depth: chainDepth,
+      create_time: now,
+      complete_time: now,
+      duration_ms: 8000 + chainDepth * 7000,
+    });
   }
 
   it('accepts the 20th extension of a chain and refuses the 21st with TASKID_ERROR', async () => {

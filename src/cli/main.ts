@@ -20,6 +20,7 @@ Commands:
   keys revoke KEY_ID         revoke a key (takes effect within 1 s)
   admin token --rotate       make a new admin token (/admin/v1); printed once
   tasks show TASK_ID         a task's state, strategy, serving engine and upstream job
+  tasks lineage TASK_ID      the extension tree of a task: root, extensions and branches
   tasks list                 tasks newest first [--account NAME --state S --model M --limit N]
   usage                      usage per day, account, model and engine [--account --from --to]
   engines [--check]          engine instances, their health, breaker and last hour
@@ -32,6 +33,7 @@ Creator commands (talk to a running service over HTTP; see docs/cli.md):
   extend TASK_ID "PROMPT"    continue a finished task by 7 s [--mode --wait --out --json]
   status TASK_ID             a task's state and result URL [--model --wait --json]
   balance                    the key's available balance in USD
+  mcp                        an MCP server over stdio for agents (docs/mcp.md)
 
 Run "longshot <command> --help" for a command's options. Settings come from the
 environment (LONGSHOT_DATA_DIR, LONGSHOT_PORT, ...; see README.md); the creator commands
@@ -82,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'webhooks') {
     const { runWebhooks, WEBHOOKS_HELP } = await import('./webhooks.js');
     return rest.length === 0 || wantsHelp ? print(WEBHOOKS_HELP) : runWebhooks(rest);
+  }
+  if (cmd === 'mcp') {
+    const { runMcp, MCP_HELP } = await import('./mcp.js');
+    return wantsHelp ? print(MCP_HELP) : runMcp(rest);
   }
   const { CREATOR_COMMANDS, CREATOR_HELP, runCreator } = await import('./creator.js');
   if (CREATOR_COMMANDS.has(cmd)) return wantsHelp ? print(CREATOR_HELP[cmd] ?? HELP) : runCreator(cmd, rest);

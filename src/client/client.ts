@@ -7,7 +7,19 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { LongshotApiError, LongshotError, LongshotNetworkError, TaskFailedError, WaitTimeoutError } from './errors.js';
 import { abortableSleep, parseRetryAfter, RETRYABLE_STATUSES, retryDelay } from './retry.js';
-import type { DownloadResult, Envelope, ExtendInput, GenerateInput, Model, SubmitOptions, TaskStatus, WaitOptions } from './types.js';
+import type {
+  DownloadResult,
+  Envelope,
+  ExtendInput,
+  GenerateInput,
+  Model,
+  SubmitOptions,
+  TaskLineage,
+  TaskListQuery,
+  TaskPage,
+  TaskStatus,
+  WaitOptions,
+} from './types.js';
 import { type VerifyWebhookOptions, verifyWebhook, type WebhookHeaders, type WebhookPayload } from './webhook.js';
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:3000/api/v1';
@@ -99,9 +111,14 @@ export class LongshotClient {
     return this.#submit('veo-3-1-extend', { ...input, taskId }, opts);
   }
 
-  /** One status read. A failed task is a normal answer (state `failed`), not an exception. */
-  async status(model: Model, taskId: string, opts: { signal?: AbortSignal } = {}): Promise<TaskStatus> {
-    const data = await this.#call<Record<string, unknown>>('GET', `/statusTask/${encodeURIComponent(model)}?taskId=${encodeURIComponent(taskId)}`, {
+  /**
+   * One status read. A failed task is a normal answer (state `failed`), not an exception.
+   * `waitSeconds` (Longshot addition, 1–60): the server holds the answer until the task changes
+   * or that time passes; APIXO ignores it and answers at once.
+   */
+  async status(model: Model, taskId: string, opts: { signal?: AbortSignal; waitSeconds?: number } = {}): Promise<TaskStatus> {
+    const wait = opts.waitSeconds !== undefined && opts.waitSeconds > 0 ? `&wait=${Math.min(60, Math.ceil(opts.waitSeconds))}` : '';
+    const data = await this.#call<Record<string, unknown>>('GET', `/statusTask/${encodeURIComponent(model)}?taskId=${encodeURIComponent(taskId)}${wait}`, {
       signal: opts.signal,
     });
     return withResultUrls(data);
@@ -153,6 +170,41 @@ export class LongshotClient {
   }
 
   /**
+   * Longshot addition: this key's tasks, newest first, one page (`limit` 1–100, default 20); pass
+   * `nextCursor` back as `cursor` for the next. Each is the status data plus its `model`.
+   */
+  async listTasks(query: TaskListQuery = {}, opts: { signal?: AbortSignal } = {}): Promise<TaskPage> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+    const qs = params.size > 0 ? `?${params}` : '';
+    const data = await this.#call<{ tasks: Array<Record<string, unknown>>; nextCursor: string | null }>('GET', `/tasks${qs}`, { signal: opts.signal });
+    return { tasks: data.tasks.map((t) => withResultUrls(t) as TaskStatus & { model: Model }), nextCursor: data.nextCursor ?? null };
+  }
+
+  /** Longshot addition: the models the server serves, with modes, prices, limits and input schemas (docs/api.md, models). */
+  async models(opts: { signal?: AbortSignal } = {}): Promise<unknown[]> {
+    const data = await this.#call<{ models?: unknown }>('GET', '/models', { signal: opts.signal });
+    if (!Array.isArray(data?.models)) throw new LongshotError(`the models route answered ${JSON.stringify(data)}, not a catalogue`);
+    return data.models;
+  }
+
+  /**
+   * Longshot addition: the extension tree `taskId` belongs to, from its root generation down every
+   * branch, as a flat list of nodes with parent ids (parents first). See docs/api.md, lineage.
+   */
+  async lineage(taskId: string, opts: { signal?: AbortSignal } = {}): Promise<TaskLineage> {
+    return this.#call<TaskLineage>('GET', `/tasks/${encodeURIComponent(taskId)}/lineage`, { signal: opts.signal });
+  }
+
+  /**
+   * Longshot addition: deletes a finished task's result files (the task stays, marked deleted;
+   * its URLs answer 410). Idempotent, so it is retried like a read. Resolves with the task's status.
+   */
+  async deleteTask(taskId: string, opts: { signal?: AbortSignal } = {}): Promise<TaskStatus> {
+    return withResultUrls(await this.#call<Record<string, unknown>>('DELETE', `/tasks/${encodeURIComponent(taskId)}`, { signal: opts.signal }));
+  }
+
+  /**
    * Streams a result URL to `path` (parent directories are created). The file appears only when
    * complete: the bytes go to a temporary file beside it that is renamed into place. No API key
    * is sent: result URLs are signed.
@@ -190,6 +242,7 @@ export class LongshotClient {
   async #submit(model: Model, input: Record<string, unknown>, opts: SubmitOptions): Promise<string> {
     const body: Record<string, unknown> = { request_type: opts.requestType ?? (opts.callbackUrl ? 'callback' : 'async'), input };
     if (opts.callbackUrl !== undefined) body.callback_url = opts.callbackUrl;
+    if (opts.callbackEvents !== undefined) body.callback_events = opts.callbackEvents;
     if (opts.provider !== undefined) body.provider = opts.provider;
     const headers: Record<string, string> = {};
     // One key for all retries of this call: a submit retried after a lost response is not a second task.

@@ -41,6 +41,11 @@ export interface SubmitOptions {
   requestType?: RequestType;
   /** Public https URL that receives the final status envelope, signed per Standard Webhooks. */
   callbackUrl?: string;
+  /**
+   * Longshot addition: which events a callback task is sent (`processing`, `progress` at most
+   * every 5 s, `success`, `failed`); the server's default is its end only.
+   */
+  callbackEvents?: ReadonlyArray<'processing' | 'progress' | 'success' | 'failed'>;
   provider?: Provider;
   /**
    * Sent as the `Idempotency-Key` header, the same on every retry of this call, so a retried
@@ -68,10 +73,72 @@ export interface TaskStatus {
   failMsg?: string;
   /** Longshot addition: a signed JPEG poster of the result (absent on APIXO). */
   posterUrl?: string;
+  /** Longshot addition: when the result files were deleted (retention or deleteTask()), Unix ms. */
+  deletedAt?: number;
+  /**
+   * Longshot additions (absent on APIXO, and whenever not known): progress 0–100 (never lower
+   * than before; estimated from time for upstream engines; 100 at success), the number of
+   * pending tasks ahead of a pending one, and the seconds until the task should end.
+   */
+  progress?: number;
+  queuePosition?: number;
+  etaSeconds?: number;
   /** Parsed from `resultJson`; `[]` before success. */
   resultUrls: string[];
   /** Any other field a server adds. */
   [extra: string]: unknown;
+}
+
+/** Longshot addition: one task of a lineage tree (GET /api/v1/tasks/{taskId}/lineage). */
+export interface LineageNode {
+  taskId: string;
+  /** The task this one extends; null for the root generation. */
+  parentTaskId: string | null;
+  /** Extensions between the root and this task: 0 for the root. */
+  depth: number;
+  model: Model;
+  /** Unix ms. */
+  createdAt: number;
+  /** The key may not read this task: only its place in the tree is given, the fields below are null. */
+  hidden: boolean;
+  state: TaskState | null;
+  mode: Mode | null;
+  prompt: string | null;
+  /** On success: the video's length (an extension's includes its source). */
+  durationSeconds: number | null;
+  completedAt: number | null;
+  failCode: string | null;
+  /** Signed like statusTask's URLs; null unless succeeded and still stored. */
+  videoUrl: string | null;
+  posterUrl: string | null;
+  deleted: boolean;
+  deletedAt: number | null;
+}
+
+/** Longshot addition: the tree a task belongs to; `nodes` lists parents before their children. */
+export interface TaskLineage {
+  taskId: string;
+  rootTaskId: string;
+  /** More than 500 tasks: some were left out (never the path from the root to `taskId`). */
+  truncated: boolean;
+  nodes: LineageNode[];
+}
+
+/** Longshot addition: the filters and page of listTasks() (GET /api/v1/tasks). */
+export interface TaskListQuery {
+  state?: TaskState;
+  model?: Model;
+  /** 1–100; the server's default is 20. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface TaskPage {
+  /** Newest first; each is the status data plus its `model`. */
+  tasks: Array<TaskStatus & { model: Model }>;
+  /** Pass as `cursor` for the next page; null on the last. */
+  nextCursor: string | null;
 }
 
 /** The envelope every response (and every callback body) has. */

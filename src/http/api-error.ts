@@ -6,6 +6,7 @@ export const STATUS_MESSAGES: Record<number, string> = {
   402: 'Insufficient balance',
   403: 'Forbidden',
   404: 'Not found',
+  405: 'Method not allowed',
   408: 'Request timeout',
   409: 'Conflict',
   410: 'Gone',
