@@ -21,13 +21,23 @@ const screenshot = fileURLToPath(new URL('../docs/api-reference.png', import.met
  */
 const EXCLUDED = [
   /^\/$/, // the playground page
-  /^\/web\/:file$/, // its files
+  /^\/web\/(?:common\/)?:file$/, // its files, and those it shares with the console
+  /^\/console(?:\/:file)?$/, // the operator console and its files
   /^\/docs\/api(?:\/.*)?$/, // the reference page, its files, and the plugin's own copies of the document (json, yaml)
 ];
 
 /** APIXO's own routes (docs/contract.md §2); everything else under /api/v1 is an addition. */
 const APIXO = ['POST /api/v1/generateTask/{model}', 'GET /api/v1/statusTask/{model}', 'GET /api/v1/apikeys/current-balance'];
-const NO_KEY = ['GET /api/v1/openapi.json', 'GET /healthz', 'GET /files/results/{name}', 'HEAD /files/results/{name}'];
+const NO_KEY = [
+  'GET /api/v1/openapi.json',
+  'GET /healthz',
+  'GET /files/results/{name}',
+  'HEAD /files/results/{name}',
+  // The model catalogue: what a client reads before it has a key (docs/api.md, models).
+  'GET /api/v1/models',
+  'GET /docs/models/schemas/index.json',
+  'GET /docs/models/schemas/{file}',
+];
 
 let t: TestService;
 let doc: Doc;

@@ -57,6 +57,8 @@ const routes: Record<string, (key: string, tk: Task) => ReturnType<TestService['
   cancel: (key, tk) => t.api('POST', `/api/v1/tasks/${tk.id}/cancel`, { key }),
   webhookDeliveries: (key, tk) => t.api('GET', `/api/v1/webhookDeliveries?taskId=${tk.id}`, { key }),
   redeliver: (key, tk) => t.api('POST', '/api/v1/webhookDeliveries/redeliver', { key, body: { taskId: tk.id } }),
+  lineage: (key, tk) => t.api('GET', `/api/v1/tasks/${tk.id}/lineage`, { key }),
+  delete: (key, tk) => t.api('DELETE', `/api/v1/tasks/${tk.id}`, { key }),
   'extend (input.taskId)': (key, tk) =>
     t.api('POST', '/api/v1/generateTask/veo-3-1-extend', { key, body: { input: { taskId: tk.id, prompt: 'more', mode: 'fast' } } }),
 };
@@ -105,6 +107,8 @@ describe('keys whose permissions cover the task are served', () => {
     ['events (SSE)', 'gen', 'G'],
     ['webhookDeliveries', 'all', 'E'],
     ['webhookDeliveries', 'gen', 'G'],
+    ['lineage', 'ext', 'E'],
+    ['lineage', 'gen', 'G'],
     ['extend (input.taskId)', 'all', 'G'],
     ['cancel', 'ext', 'E'],
     ['events (SSE)', 'all', 'E'],

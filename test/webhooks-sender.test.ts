@@ -107,6 +107,8 @@ async function finishedTask(url: string, outcome: 'success' | 'failed' = 'succes
     state: 'processing',
     request_type: 'callback',
     callback_url: url,
+    callback_events: null,
+    progress_event_at: null,
     provider: 'auto',
     input: '{}',
     source_task_id: null,
@@ -131,6 +133,8 @@ async function finishedTask(url: string, outcome: 'success' | 'failed' = 'succes
     height: null,
     expires_at: null,
     deleted_at: null,
+    delete_reason: null,
+    progress: null,
   };
   await deps.db.writeTx((trx) => insertTask(trx, row));
   const settled =

@@ -2,12 +2,15 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { findAccountByName } from '../db/accounts-repo.js';
 import type { Db } from '../db/connect.js';
+import { urlSigningKey } from '../db/settings-repo.js';
 import { accountNames } from '../db/task-list-repo.js';
 import { getTaskById } from '../db/tasks-repo.js';
 import { getUpstream } from '../db/upstream-repo.js';
 import { openMigratedDb } from '../main.js';
+import { taskLineage } from '../services/task-lineage.js';
 import { type Invalid, listTasks, parseCursor, parseLimit, parseModel, parseState } from '../services/task-list.js';
 import { operatorUsage, parseDayRange } from '../services/usage.js';
+import { createUrlSigner } from '../storage/url-signer.js';
 import { CliError } from './cli-error.js';
 import type { CliIo } from './webhooks.js';
 
@@ -19,11 +22,16 @@ const processIo: CliIo = {
 
 export const TASKS_HELP = `Usage:
   longshot tasks show TASK_ID [--json]
+  longshot tasks lineage TASK_ID [--json]
   longshot tasks list [--account NAME] [--state S] [--model M] [--limit N] [--cursor C] [--json]
 
 show: operator view of one task, read from the database: its state, the strategy asked for, the
 engine that served it (local, gemini, ...), attempts, times, fail code, and the upstream job
 reference and video handle an upstream engine saved (docs/gemini.md).
+
+lineage: the extension tree the task belongs to, from its root generation down every branch,
+one task a line, indented under the task it extends (GET /api/v1/tasks/{taskId}/lineage; --json
+prints that route's data, URLs signed for LONGSHOT_PUBLIC_URL).
 
 list: tasks of every account (or of --account), newest first: --state pending, processing,
 success or failed; --model veo-3-1 or veo-3-1-extend; --limit 1-1000 (default 20). When more
@@ -70,6 +78,7 @@ export async function runTasks(args: string[], io: CliIo = processIo): Promise<n
   const [sub, ...rest] = args;
   if (sub === 'show') return show(rest, io);
   if (sub === 'list') return list(rest, io);
+  if (sub === 'lineage') return lineage(rest, io);
   throw new CliError(`unknown command "tasks ${sub ?? ''}"; run longshot tasks --help`);
 }
 
@@ -177,7 +186,15 @@ async function show(args: string[], io: CliIo): Promise<number> {
       failMsg: task.fail_msg,
       result: task.result_key,
       durationMs: task.duration_ms === null ? null : Number(task.duration_ms),
-      upstream: up ? { engine: up.engine, ref: up.ref, video: up.video, updatedAt: time(up.updated_at) } : null,
+      upstream: up
+        ? {
+            engine: up.engine,
+            ref: up.ref,
+            video: up.video,
+            updatedAt: time(up.updated_at),
+            lateOutcome: up.late_outcome === null ? null : { outcome: up.late_outcome, at: time(up.late_outcome_at) },
+          }
+        : null,
     };
     if (values.json) {
       io.out(`${JSON.stringify(view, null, 2)}\n`);
@@ -191,7 +208,43 @@ async function show(args: string[], io: CliIo): Promise<number> {
       io.out(`${'upstream'.padEnd(14)}${up.engine}\n`);
       if (up.ref) io.out(`${'  job'.padEnd(14)}${up.ref}\n`);
       if (up.video) io.out(`${'  video'.padEnd(14)}${up.video}\n`);
+      // A job given up on that finished anyway (docs/operations.md, unknown upstream outcomes).
+      if (up.late_outcome) io.out(`${'  late'.padEnd(14)}${up.late_outcome} after the timeout, at ${time(up.late_outcome_at)}\n`);
     }
+    return 0;
+  });
+}
+
+async function lineage(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new CliError('tasks lineage takes one TASK_ID');
+  const config = loadConfig(io.env);
+  return withDb(io, async (db) => {
+    const task = await getTaskById(db, id);
+    if (!task) throw new CliError(`no task ${id}`);
+    const deps = { db, signer: createUrlSigner(await urlSigningKey(db)), publicUrl: config.publicUrl ?? '', config };
+    // The operator reads every task of the tree, whatever a key could.
+    const tree = await taskLineage(deps, { accountId: task.account_id, settings: null }, id, Date.now());
+    if (values.json) {
+      io.out(`${JSON.stringify(tree, null, 2)}\n`);
+      return 0;
+    }
+    // Depth first for the eye: each task, then its extensions (the data is breadth first).
+    const children = new Map<string | null, typeof tree.nodes>();
+    for (const n of tree.nodes) children.set(n.parentTaskId, [...(children.get(n.parentTaskId) ?? []), n]);
+    const ordered: typeof tree.nodes = [];
+    const visit = (n: (typeof tree.nodes)[number]) => {
+      ordered.push(n);
+      for (const c of children.get(n.taskId) ?? []) visit(c);
+    };
+    for (const root of tree.nodes.filter((n) => n.parentTaskId === null)) visit(root);
+    for (const n of ordered) {
+      const what = [n.taskId, n.model, n.state, n.durationSeconds === null ? null : `${n.durationSeconds} s`, n.failCode, n.deleted ? 'deleted' : null];
+      const mark = n.taskId === id ? ' <' : '';
+      io.out(`${'  '.repeat(n.depth)}${what.filter((w) => w !== null).join('  ')}  ${JSON.stringify(n.prompt ?? '')}${mark}\n`);
+    }
+    if (tree.truncated) io.err(`truncated: the tree has more than ${tree.nodes.length} tasks\n`);
     return 0;
   });
 }

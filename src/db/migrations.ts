@@ -246,6 +246,48 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('tasks_source').on('tasks').column('source_task_id').where(sql.ref('source_task_id'), 'is not', null).execute();
     },
   },
+  '0008_task_deletion': {
+    async up(db: Kysely<any>) {
+      // Why a task's files are gone (docs/api.md, deleting a task): `retention` (the sweep) or
+      // `request` (DELETE /api/v1/tasks/{taskId}); null while they are kept. Rows the sweep marked
+      // before this column existed read as retention.
+      await db.schema.alterTable('tasks').addColumn('delete_reason', 'text').execute();
+    },
+  },
+  '0009_task_progress': {
+    async up(db: Kysely<any>) {
+      // A running task's progress, 0–100 (docs/api.md, progress): written by its worker at most
+      // about once a second and only ever raised, so a retry never shows less.
+      await db.schema.alterTable('tasks').addColumn('progress', 'integer').execute();
+      // Recent durations per model and mode (progress estimates, etaSeconds); null before 0009.
+      await db.schema.alterTable('engine_runs').addColumn('model', 'text').execute();
+      await db.schema.alterTable('engine_runs').addColumn('mode', 'text').execute();
+    },
+  },
+  '0010_cancel_and_late_outcomes': {
+    async up(db: Kysely<any>) {
+      // An upstream job we gave up on (TIMEOUT at the hard limit) that finished anyway: `completed`
+      // (the upstream made the video and may bill it; the client was not charged) or `failed`, and
+      // when the maintenance loop saw it (docs/operations.md, unknown upstream outcomes).
+      await db.schema.alterTable('task_upstream').addColumn('late_outcome', 'text').execute();
+      await db.schema.alterTable('task_upstream').addColumn('late_outcome_at', 'bigint').execute();
+    },
+  },
+  '0011_callback_events': {
+    async up(db: Kysely<any>) {
+      // The events a callback task asked for (docs/webhooks.md, events): comma-separated; null =
+      // the default, its end only, as before the field existed.
+      await db.schema.alterTable('tasks').addColumn('callback_events', 'text').execute();
+      // When the task's last progress event was queued: at most one per 5 s per task, across processes.
+      await db.schema.alterTable('tasks').addColumn('progress_event_at', 'bigint').execute();
+      // Which event a delivery carries (null before 0011: the task's end), and for events sent
+      // while the task runs, the body as it was then (null: built at send time, as before).
+      await db.schema.alterTable('webhook_deliveries').addColumn('event', 'text').execute();
+      await db.schema.alterTable('webhook_deliveries').addColumn('payload', 'text').execute();
+      // One task's events go out in order: the sender looks for an earlier one still waiting, on
+      // the (task_id, created_at) index of 0002.
+    },
+  },
 };
 
 /** The few column types that differ by dialect are chosen here; everything else is shared. */

@@ -34,6 +34,8 @@ for (const dialect of DIALECTS) {
       state: 'pending',
       request_type: 'async',
       callback_url: null,
+      callback_events: null,
+      progress_event_at: null,
       provider: 'auto',
       input: '{}',
       source_task_id: null,
@@ -58,6 +60,8 @@ for (const dialect of DIALECTS) {
       height: null,
       expires_at: null,
       deleted_at: null,
+      delete_reason: null,
+      progress: null,
     });
 
     it('hands each pending task to exactly one of many concurrent claimers, oldest first', async () => {

@@ -87,6 +87,10 @@ export interface TasksTable {
   state: string;
   request_type: string;
   callback_url: string | null;
+  /** Events the callback task asked for, comma-separated; null = its end only (docs/webhooks.md). */
+  callback_events: string | null;
+  /** When its last progress event was queued (at most one per 5 s). */
+  progress_event_at: number | null;
   provider: string;
   /** The normalised input as JSON. */
   input: string;
@@ -114,6 +118,10 @@ export interface TasksTable {
   /** When the result files are deleted by retention. */
   expires_at: number | null;
   deleted_at: number | null;
+  /** Why the files are gone: `retention` (the sweep) or `request` (DELETE /api/v1/tasks/{taskId}); null = kept (or swept before 0008). */
+  delete_reason: string | null;
+  /** 0–100 while running (only ever raised, at most about once a second); null = not known. */
+  progress: number | null;
 }
 
 /**
@@ -140,6 +148,10 @@ export interface WebhookDeliveriesTable {
   completed_at: number | null;
   last_status: number | null;
   last_error: string | null;
+  /** `processing`, `progress`, `success` or `failed`; null = the task's end (rows before 0011). */
+  event: string | null;
+  /** The body as it was when a running task's event was queued; null = built at send time. */
+  payload: string | null;
 }
 
 /** Append-only log of every attempt of a delivery. */
@@ -169,7 +181,11 @@ export interface TaskUpstreamTable {
   /** Opaque to everyone but that engine; null once the job ended without a video. */
   ref: string | null;
   video: string | null;
+  /** Last write, or the last late-outcome check of a job given up on. */
   updated_at: number;
+  /** `completed` or `failed`: what a job given up on (TIMEOUT) turned out to do later; null while unknown. */
+  late_outcome: string | null;
+  late_outcome_at: number | null;
 }
 
 /** An engine instance's standing: model check, breaker, last error (docs/operations.md, engine health). */
@@ -200,6 +216,9 @@ interface EngineRunsTable {
   outcome: string;
   latency_ms: number;
   finished_at: number;
+  /** The task's model and mode (null for runs logged before migration 0009). */
+  model: string | null;
+  mode: string | null;
 }
 
 interface SettingsTable {

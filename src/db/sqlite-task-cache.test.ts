@@ -208,6 +208,8 @@ describe('status read through openSqlite', () => {
         state: 'pending',
         request_type: 'async',
         callback_url: null,
+        callback_events: null,
+        progress_event_at: null,
         provider: 'auto',
         input: '{}',
         source_task_id: null,
@@ -232,6 +234,8 @@ describe('status read through openSqlite', () => {
         height: null,
         expires_at: null,
         deleted_at: null,
+        delete_reason: null,
+        progress: null,
       }),
     );
     expect(state()).toBe('pending');

@@ -165,6 +165,65 @@ export async function directExtensions(db: Db, taskId: string): Promise<LineageR
   return db.kysely.selectFrom('tasks').select(LINEAGE_COLUMNS).where('source_task_id', '=', taskId).orderBy('id').execute();
 }
 
+/** What a lineage node shows of a task (services/task-lineage.ts). */
+const TREE_COLUMNS = [
+  'id',
+  'account_id',
+  'source_task_id',
+  'chain_depth',
+  'model',
+  'provider',
+  'state',
+  'input',
+  'duration_ms',
+  'create_time',
+  'complete_time',
+  'fail_code',
+  'result_key',
+  'poster_key',
+  'deleted_at',
+] as const;
+export type TreeRow = Pick<Selectable<TasksTable>, (typeof TREE_COLUMNS)[number]>;
+
+/** These tasks of the account, by id (any order). */
+export async function treeRowsById(db: Db, accountId: string, ids: readonly string[]): Promise<TreeRow[]> {
+  if (ids.length === 0) return [];
+  return db.kysely.selectFrom('tasks').select(TREE_COLUMNS).where('account_id', '=', accountId).where('id', 'in', ids).execute();
+}
+
+/**
+ * The tree under `rootId`: the root, then each level of extensions oldest first, one indexed
+ * query per level (`tasks_source`; a chain is at most 21 deep, contract §3), at most `cap` rows.
+ * Breadth first, so whatever a cap leaves out, every row's source is in. `more` when it left some out.
+ */
+export async function taskTreeRows(db: Db, accountId: string, rootId: string, cap: number): Promise<{ rows: TreeRow[]; more: boolean }> {
+  const rows = await treeRowsById(db, accountId, [rootId]);
+  let level = rows.map((r) => r.id);
+  let more = false;
+  while (level.length > 0 && !more) {
+    const room = cap - rows.length;
+    // By source only: with `account_id` in the WHERE the SQLite planner picks the account's
+    // index and walks all its tasks. An extension's source is its own account's (submit checks
+    // it); the filter after the read keeps that true whatever a row says.
+    const next = (
+      await db.kysely
+        .selectFrom('tasks')
+        .select(TREE_COLUMNS)
+        .where('source_task_id', 'in', level)
+        .orderBy('id')
+        .limit(room + 1)
+        .execute()
+    ).filter((r) => r.account_id === accountId);
+    if (next.length > room) {
+      more = true;
+      next.length = room;
+    }
+    rows.push(...next);
+    level = next.map((r) => r.id);
+  }
+  return { rows, more };
+}
+
 /** A task's ledger entries (hold, then capture or release), oldest first. */
 export async function taskLedger(db: Db, taskId: string) {
   return db.kysely

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Db } from './connect.js';
 import type { Database, TasksTable } from './schema.js';
 
@@ -20,8 +20,11 @@ export const STATUS_COLUMNS = [
   'poster_key',
   'deleted_at',
   'provider',
+  'progress',
+  'run_after',
 ] as const;
-export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]>;
+/** `mode` (from the input, for estimates) is read by the status read, not by task lists. */
+export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]> & { mode?: string | null };
 
 export async function insertTask(trx: Kysely<Database>, row: TaskRow): Promise<void> {
   await trx.insertInto('tasks').values(row).execute();
@@ -93,6 +96,9 @@ const statusRead = (v: unknown[]): StatusRead => ({
     poster_key: v[8],
     deleted_at: v[9],
     provider: v[10],
+    progress: v[11],
+    run_after: v[12],
+    mode: v[13],
   } as TaskStatusRow,
   derived: undefined,
 });
@@ -100,10 +106,41 @@ const statusRead = (v: unknown[]): StatusRead => ({
 function statusSqlOf(db: Db): string {
   let text = statusSql.get(db);
   if (text === undefined) {
-    text = db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).where('id', '=', '?').where('account_id', '=', '?').compile().sql;
+    // The mode lives in the input JSON; it keys the duration history behind etaSeconds.
+    const mode = db.dialect === 'postgres' ? sql<string>`(input::json ->> 'mode')` : sql<string>`json_extract(input, '$.mode')`;
+    text = db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).select(mode.as('mode')).where('id', '=', '?').where('account_id', '=', '?').compile().sql;
     statusSql.set(db, text);
   }
   return text;
+}
+
+/**
+ * Pending tasks ahead of a pending task in the order workers claim them (run_after, then id: see
+ * claimNextTask), counted on the queue index (state, run_after, id) and compiled once per database.
+ */
+const aheadSql = new WeakMap<Db, string>();
+function aheadSqlOf(db: Db): string {
+  let text = aheadSql.get(db);
+  if (text === undefined) {
+    text = db.kysely
+      .selectFrom('tasks')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('state', '=', 'pending')
+      .where((eb) => eb(eb.refTuple('run_after', 'id'), '<', eb.tuple('?' as unknown as number, '?')))
+      .compile().sql;
+    aheadSql.set(db, text);
+  }
+  return text;
+}
+
+/** The queue position of a pending task (0 = next to be claimed); null where it needs a promise (PostgreSQL). */
+export function countAheadNow(db: Db, runAfter: number, id: string): number | null {
+  if (!db.selectOneNow) return null;
+  return Number(db.selectOneNow<{ n: number }>(aheadSqlOf(db), ['pending', runAfter, id])?.n ?? 0);
+}
+
+export async function countAhead(db: Db, runAfter: number, id: string): Promise<number> {
+  return Number((await db.selectOne<{ n: number | string }>(aheadSqlOf(db), ['pending', runAfter, id]))?.n ?? 0);
 }
 
 export async function getTaskById(db: Db, id: string): Promise<TaskRow | undefined> {
@@ -133,6 +170,24 @@ export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseT
     })
     .returningAll()
     .executeTakeFirst();
+}
+
+/**
+ * Raises a running task's progress under its lease; never lowers it (a retry starts from 0 in
+ * memory, the row keeps the highest value). False when nothing changed.
+ */
+export async function raiseProgress(db: Db, id: string, leaseToken: string, progress: number): Promise<boolean> {
+  const res = await db.writeTx((trx) =>
+    trx
+      .updateTable('tasks')
+      .set({ progress })
+      .where('id', '=', id)
+      .where('state', '=', 'processing')
+      .where('lease_token', '=', leaseToken)
+      .where((eb) => eb.or([eb('progress', 'is', null), eb('progress', '<', progress)]))
+      .executeTakeFirst(),
+  );
+  return Number(res.numUpdatedRows) > 0;
 }
 
 /** Extends a lease; false when the lease was lost (expired and reclaimed), so the holder must stop. */
@@ -211,6 +266,8 @@ export async function requeue(
       state: 'pending',
       lease_token: null,
       lease_expires_at: null,
+      // No engine runs it now (cancel-repo.ts markRunningEngine); an upstream job left running is in task_upstream.
+      engine: null,
       run_after: runAfter,
       attempts: opts.uncountAttempt ? eb('attempts', '-', 1) : eb.ref('attempts'),
     }))
@@ -256,5 +313,33 @@ export async function findExpiredResults(db: Db, now: number, limit = 100) {
 }
 
 export async function markResultDeleted(db: Db, id: string, now: number): Promise<void> {
-  await db.kysely.updateTable('tasks').set({ deleted_at: now }).where('id', '=', id).execute();
+  await db.kysely.updateTable('tasks').set({ deleted_at: now, delete_reason: 'retention' }).where('id', '=', id).execute();
+}
+
+/**
+ * Marks a finished task deleted at its owner's request, once its files are gone: the file keys
+ * are cleared, so no status answer signs a URL for them again. Only a finished, not yet deleted
+ * task changes; false when nothing did (deleted meanwhile, or no longer finished).
+ */
+export async function markTaskDeletedByRequest(db: Db, accountId: string, id: string, now: number): Promise<boolean> {
+  const res = await db.kysely
+    .updateTable('tasks')
+    .set({ deleted_at: now, delete_reason: 'request', result_key: null, poster_key: null })
+    .where('id', '=', id)
+    .where('account_id', '=', accountId)
+    .where('state', 'in', ['success', 'failed'])
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** An unfinished (pending or processing) extension of this task, if any. */
+export async function findUnfinishedExtension(db: Db, id: string): Promise<{ id: string; state: string } | undefined> {
+  return db.kysely
+    .selectFrom('tasks')
+    .select(['id', 'state'])
+    .where('source_task_id', '=', id)
+    .where('state', 'in', ['pending', 'processing'])
+    .limit(1)
+    .executeTakeFirst();
 }

@@ -14,15 +14,20 @@ import { installOpenApi } from './openapi.js';
 import { logCompleted, requestIdOf } from './request-log.js';
 import { accountLedgerRoute } from './routes/account-ledger.js';
 import { cancelTaskRoute } from './routes/cancel-task.js';
+import { consoleRoute } from './routes/console.js';
 import { currentBalanceRoute } from './routes/current-balance.js';
+import { deleteTaskRoute } from './routes/delete-task.js';
 import { eventsRoute } from './routes/events.js';
 import { filesRoute } from './routes/files.js';
 import { generateTaskRoute } from './routes/generate-task.js';
 import { healthRoute } from './routes/healthz.js';
+import { mcpRoute } from './routes/mcp.js';
 import { metricsRoute } from './routes/metrics.js';
+import { modelsRoute } from './routes/models.js';
 import { playgroundRoute } from './routes/playground.js';
 import { redeliverWebhookRoute } from './routes/redeliver-webhook.js';
 import { statusTaskRoute } from './routes/status-task.js';
+import { taskLineageRoute } from './routes/task-lineage.js';
 import { tasksListRoute } from './routes/tasks-list.js';
 import { usageRoute } from './routes/usage.js';
 import { webhookDeliveriesRoute } from './routes/webhook-deliveries.js';
@@ -116,8 +121,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   app.register(healthRoute(opts.isReady, deps.engineStandings, () => deps.clock.now()));
   app.register(playgroundRoute());
+  app.register(consoleRoute());
   app.register(filesRoute(deps));
   app.register(metricsRoute(deps));
+  app.register(modelsRoute(deps));
+  // MCP over Streamable HTTP, authenticated like /api/v1 by the caller's key (docs/mcp.md).
+  app.register(mcpRoute(opts.auth));
   app.register(
     async (api) => {
       api.addHook('onRequest', (req, reply, done) => {
@@ -148,6 +157,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       api.register(webhookDeliveriesRoute(deps));
       api.register(redeliverWebhookRoute(deps));
       api.register(tasksListRoute(deps));
+      api.register(taskLineageRoute(deps));
+      api.register(deleteTaskRoute(deps));
       api.register(usageRoute(deps));
     },
     { prefix: '/api/v1' },

@@ -24,8 +24,8 @@ const version = packageVersion();
 const APIXO_TAG = 'apixo';
 /** Operator routes (the admin token, never an API key): /admin/v1 and /metrics. */
 const OPERATOR = /^\/(?:admin\/|metrics$)/;
-/** The playground's page and files: a UI, not API. */
-const UI = /^\/(?:$|web\/)/;
+/** The playground's and the console's pages and files: UIs, not API. */
+const UI = /^\/(?:$|web\/|console(?:$|\/))/;
 
 const TAGS = [
   { name: APIXO_TAG, description: "APIXO's task API, unchanged: every client written for APIXO's veo-3-1 and veo-3-1-extend works as it is." },

@@ -16,7 +16,7 @@ export function packageVersion(): string {
       if (pkg.name === 'longshot' && typeof pkg.version === 'string') return pkg.version;
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json of longshot not found above ' + fileURLToPath(import.meta.url));
+    if (parent === dir) throw new Error(`package.json of longshot not found above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

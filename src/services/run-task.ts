@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { markRunningEngine } from '../db/cancel-repo.js';
 import { recordEngineRun } from '../db/engine-health-repo.js';
 import { getTaskById, type SuccessFields, type TaskRow } from '../db/tasks-repo.js';
 import { getUpstream, saveUpstream } from '../db/upstream-repo.js';
@@ -7,7 +8,10 @@ import type { ExtendInput, GenerateInput, Model, Strategy } from '../domain/mode
 import type { Engine, EngineFailure, EngineRunContext, LocalImage, RenderJob, RenderOutcome, SourceVideo } from '../engines/engine.js';
 import { fetchImage } from '../net/fetch-image.js';
 import type { Deps } from './deps.js';
+import { durationHistory } from './duration-history.js';
 import { upstreamVideoOf } from './extendable.js';
+import { createProgressReporter, type ProgressReporter } from './progress-reporter.js';
+import { sendProcessingEvent } from './running-events.js';
 
 /** What became of one run: settled either way, or to be retried later. */
 export type RunResult = { kind: 'success'; fields: ResultFields } | { kind: 'failed'; failure: EngineFailure; engine: string | null };
@@ -23,16 +27,19 @@ const fail = (failCode: EngineFailure['failCode'], message: string, retryable = 
  * removed.
  */
 export async function runTask(deps: Deps, task: TaskRow, signal: AbortSignal): Promise<RunResult> {
+  await sendProcessingEvent(deps, task);
   const workDir = join(deps.config.dataDir, 'tmp', `${task.id}-${task.attempts}`);
   await mkdir(workDir, { recursive: true });
+  const progress = createProgressReporter(deps, task);
   try {
-    return await render(deps, task, workDir, signal);
+    return await render(deps, task, workDir, signal, progress);
   } finally {
+    await progress.close();
     await rm(workDir, { recursive: true, force: true });
   }
 }
 
-async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortSignal): Promise<RunResult> {
+async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortSignal, progress: ProgressReporter): Promise<RunResult> {
   const model = task.model as Model;
   const input = JSON.parse(task.input) as GenerateInput | ExtendInput;
   // The content policy comes first: a refused prompt costs no download and no render.
@@ -116,7 +123,13 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
       outVideoPath: join(workDir, 'out.mp4'),
       outPosterPath: join(workDir, 'out.jpg'),
     };
-    const ctx = runContext(deps, task, engine, resuming ? (upstream.ref ?? null) : null);
+    // A cancel decides by the engine on the row (cancel-repo.ts): write it before the engine
+    // starts, and start nothing once a cancel (or another worker) has taken the task.
+    if (task.lease_token && !(await markRunningEngine(deps.db, task.id, task.lease_token, engine.name))) {
+      return { kind: 'failed', failure: fail('CANCELLED', 'the task was cancelled or taken over before its engine started'), engine: null };
+    }
+    const reporting = await progress.forEngine(engine, model, input.mode);
+    const ctx = runContext(deps, task, engine, resuming ? (upstream.ref ?? null) : null, reporting.report);
     const startedAt = deps.clock.now();
     let outcome: RenderOutcome;
     try {
@@ -124,13 +137,17 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
     } catch (err) {
       deps.health.record(engine.name, 'aborted', deps.clock.now(), admission.probe);
       throw err;
+    } finally {
+      reporting.end();
     }
     lastEngine = engine.name;
-    await noteOutcome(deps, task.id, engine.name, outcome, startedAt, admission.probe);
+    await noteOutcome(deps, task.id, engine.name, outcome, startedAt, admission.probe, { model, mode: input.mode });
     if (outcome.ok && outcome.upstreamVideo !== undefined && task.lease_token) {
       await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { video: outcome.upstreamVideo }, deps.clock.now());
     }
-    if (!outcome.ok && (ctx.upstreamRef !== null || ctx.saved) && task.lease_token) {
+    // A job given up on (TIMEOUT) keeps its reference: the maintenance loop asks later whether it
+    // finished anyway (worker/late-outcomes.ts). Any other failure ends that upstream job.
+    if (!outcome.ok && outcome.failCode !== 'TIMEOUT' && (ctx.upstreamRef !== null || ctx.saved) && task.lease_token) {
       // That upstream job is over: a later attempt must not resume it.
       await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { ref: null }, deps.clock.now());
     }
@@ -167,14 +184,31 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
 }
 
 /** Feeds the breaker and the engine-run log (success rate and latency per engine). */
-async function noteOutcome(deps: Deps, taskId: string, engine: string, outcome: RenderOutcome, startedAt: number, probe: boolean): Promise<void> {
+async function noteOutcome(
+  deps: Deps,
+  taskId: string,
+  engine: string,
+  outcome: RenderOutcome,
+  startedAt: number,
+  probe: boolean,
+  kind: { model: string; mode: string },
+): Promise<void> {
   const now = deps.clock.now();
   deps.health.record(engine, outcome, now, probe);
   if (!outcome.ok) deps.metrics.engineFailed(engine);
   if (!outcome.ok && outcome.engineUnavailable)
     deps.log.error({ taskId, engine, reason: outcome.engineUnavailable }, `engine ${engine} is UNAVAILABLE: ${outcome.engineUnavailable}`);
   try {
-    await recordEngineRun(deps.db, { engine, taskId, outcome: outcome.ok ? 'success' : outcome.failCode, latencyMs: now - startedAt, finishedAt: now });
+    await recordEngineRun(deps.db, {
+      engine,
+      taskId,
+      outcome: outcome.ok ? 'success' : outcome.failCode,
+      latencyMs: now - startedAt,
+      finishedAt: now,
+      ...kind,
+    });
+    // This process's estimates (progress, etaSeconds) learn from the run at once.
+    if (outcome.ok) void durationHistory(deps).refresh();
   } catch (err) {
     // The run log is for the operator's picture; it must never fail a task that rendered.
     deps.log.warn({ err, taskId, engine }, 'recording the engine run failed');
@@ -191,10 +225,17 @@ function resolveAspect(gen: GenerateInput | null, images: LocalImage[], source: 
 }
 
 /** Lets an engine save its upstream job reference on the task, under this worker's lease. */
-function runContext(deps: Deps, task: TaskRow, engine: Engine, upstreamRef: string | null): EngineRunContext & { saved: boolean } {
+function runContext(
+  deps: Deps,
+  task: TaskRow,
+  engine: Engine,
+  upstreamRef: string | null,
+  progress: (fraction: number) => void,
+): EngineRunContext & { saved: boolean } {
   const ctx = {
     upstreamRef,
     saved: false,
+    progress,
     async saveUpstreamRef(ref: string) {
       const token = task.lease_token;
       if (!token || !(await saveUpstream(deps.db, task.id, token, engine.name, { ref }, deps.clock.now()))) {

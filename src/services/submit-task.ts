@@ -4,6 +4,7 @@ import { chargeKeySpend, keySpendNow } from '../db/key-spend-repo.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
 import { countUnfinished, findTask, insertTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
 import { type BudgetPeriod, budgetWindow } from '../domain/budget.js';
+import { storedCallbackEvents } from '../domain/callback-events.js';
 import { newTaskId } from '../domain/ids.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
 import { type ExtendInput, MAX_CHAIN_EXTENSIONS, type Model } from '../domain/models.js';
@@ -107,6 +108,8 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
     state: 'pending',
     request_type: req.requestType,
     callback_url: req.callbackUrl,
+    callback_events: storedCallbackEvents(req.callbackEvents),
+    progress_event_at: null,
     provider: strategy,
     input: JSON.stringify(req.input),
     source_task_id: sourceId,
@@ -131,6 +134,8 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
     height: null,
     expires_at: null,
     deleted_at: null,
+    delete_reason: null,
+    progress: null,
   };
   const { maxUnfinished } = effectiveLimits(caller.settings, deps.config);
   try {
@@ -230,6 +235,9 @@ async function usableSource(deps: Deps, caller: Caller, input: ExtendInput, now:
   if (refusal !== null) return { ok: false, status: 403, error: `input.taskId: ${refusal}` };
   if (task.state !== 'success')
     return { ok: false, status: 400, error: `input.taskId names a task in state ${task.state}; only a successful task can be extended` };
+  if (task.delete_reason === 'request') {
+    return { ok: false, status: 400, error: 'input.taskId names a task that was deleted (DELETE /api/v1/tasks/{taskId}); its video is gone' };
+  }
   if (!task.result_key || task.deleted_at !== null || (task.expires_at !== null && task.expires_at <= now)) {
     return { ok: false, status: 400, error: 'input.taskId names a task whose video is no longer retained' };
   }

@@ -52,46 +52,53 @@ export async function finish(
 
 /** A task row written through the repository (any state and times, no render), for lists and lineage. */
 export async function insertRow(t: TestService, owner: { accountId: string; keyId: string }, fields: Partial<TaskRow> = {}): Promise<string> {
-  const now = fields.create_time ?? t.service.deps.clock.now();
+  const row = taskRow(owner, fields.create_time ?? t.service.deps.clock.now(), fields);
+  await t.service.deps.db.writeTx((trx) => insertTask(trx, row));
+  return row.id;
+}
+
+/** A whole task row of `owner` made at `now` (by default a finished success), with `fields` on top. */
+export function taskRow(owner: { accountId: string; keyId: string }, now: number, fields: Partial<TaskRow> = {}): TaskRow {
   const id = fields.id ?? newTaskId(now);
   const success = (fields.state ?? 'success') === 'success';
-  await t.service.deps.db.writeTx((trx) =>
-    insertTask(trx, {
-      id,
-      account_id: owner.accountId,
-      api_key_id: owner.keyId,
-      model: 'veo-3-1',
-      state: 'success',
-      request_type: 'async',
-      callback_url: null,
-      provider: 'auto',
-      input: '{"prompt":"a row"}',
-      source_task_id: null,
-      chain_depth: 0,
-      price_micros: 0,
-      create_time: now,
-      start_time: now,
-      complete_time: success ? now + 1000 : null,
-      fail_code: null,
-      fail_msg: null,
-      attempts: 1,
-      run_after: now,
-      lease_token: null,
-      lease_expires_at: null,
-      engine: success ? 'local' : null,
-      result_key: success ? `results/${id}.mp4` : null,
-      poster_key: success ? `results/${id}.jpg` : null,
-      result_size: success ? 1 : null,
-      result_etag: success ? '"1"' : null,
-      duration_ms: success ? 8000 : null,
-      width: success ? 1280 : null,
-      height: success ? 720 : null,
-      expires_at: success ? now + 86_400_000 : null,
-      deleted_at: null,
-      ...fields,
-    }),
-  );
-  return id;
+  return {
+    id,
+    account_id: owner.accountId,
+    api_key_id: owner.keyId,
+    model: 'veo-3-1',
+    state: 'success',
+    request_type: 'async',
+    callback_url: null,
+    callback_events: null,
+    progress_event_at: null,
+    provider: 'auto',
+    input: '{"prompt":"a row"}',
+    source_task_id: null,
+    chain_depth: 0,
+    price_micros: 0,
+    create_time: now,
+    start_time: now,
+    complete_time: success ? now + 1000 : null,
+    fail_code: null,
+    fail_msg: null,
+    attempts: 1,
+    run_after: now,
+    lease_token: null,
+    lease_expires_at: null,
+    engine: success ? 'local' : null,
+    result_key: success ? `results/${id}.mp4` : null,
+    poster_key: success ? `results/${id}.jpg` : null,
+    result_size: success ? 1 : null,
+    result_etag: success ? '"1"' : null,
+    duration_ms: success ? 8000 : null,
+    width: success ? 1280 : null,
+    height: success ? 720 : null,
+    expires_at: success ? now + 86_400_000 : null,
+    deleted_at: null,
+    delete_reason: null,
+    progress: null,
+    ...fields,
+  };
 }
 
 /** Freezes the service's clock (signed URLs then match between two reads) and returns the undo. */

@@ -36,7 +36,7 @@ export const filesSchema = {
     ...errorResponses({
       403: 'the signature is missing or wrong, or the URL has expired: ask statusTask for a fresh one.',
       404: 'no such file.',
-      410: 'the file was deleted when its retention period ended (7 days by default).',
+      410: 'the file was deleted: its retention period ended (7 days by default), or its task was deleted (`DELETE /api/v1/tasks/{taskId}`).',
       416: 'a range that starts beyond the end of the file (`Content-Range: bytes */<size>`).',
     }),
   },

@@ -32,6 +32,31 @@ export const TaskStatus = Type.Object(
     failCode: Type.Optional(Type.Enum(FAIL_CODES, { description: 'On `failed`: why (docs/errors.md, task fail codes).' })),
     failMsg: Type.Optional(Type.String({ description: 'On `failed`: the reason in words.' })),
     posterUrl: Type.Optional(Type.String({ format: 'uri', description: 'On `success`: a signed JPEG poster of the result.', ...ADDITION })),
+    deletedAt: Type.Optional(
+      Type.Integer({
+        description: `When the result files were deleted, by retention or by \`DELETE /api/v1/tasks/{taskId}\` (then \`resultJson\` and \`posterUrl\` are absent). ${UNIX_MS}`,
+        ...ADDITION,
+      }),
+    ),
+    progress: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        description:
+          'How far the task is, 0–100, never lower than before (across retries too); 100 on `success`, absent on `failed` and while unknown. Measured by the local engine, estimated from recent run times for upstream engines (at most 95 until done). docs/api.md, progress.',
+        ...ADDITION,
+      }),
+    ),
+    queuePosition: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'On `pending`: the number of pending tasks ahead of this one in claim order (0 = next).', ...ADDITION }),
+    ),
+    etaSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'On `pending` and `processing`: seconds until the task should end, from recent run times of its model and mode; absent without history.',
+        ...ADDITION,
+      }),
+    ),
   },
   { $id: 'TaskStatus', title: 'TaskStatus', description: 'A task as statusTask shows it; a failed task is still HTTP 200.' },
 );
@@ -76,8 +101,9 @@ export const statusTaskSchema = {
 export const cancelTaskSchema = {
   operationId: 'cancelTask',
   tags: ['beyond-apixo'],
-  summary: 'Cancel a pending task',
-  description: 'The task fails with `CANCELLED` and its hold is released. No body is needed.',
+  summary: 'Cancel a pending or running task',
+  description:
+    'The task fails with `CANCELLED` and its hold is released. A `pending` task can be cancelled; a `processing` one only where its engine can stop the work (the local engine: its render is killed). On Veo (gemini, vertex) and partner engines (apixo, fal) a job once submitted is billed upstream and cannot be stopped: 409, and the task runs on. No body is needed.',
   ...ADDITION,
   params: TaskIdParams,
   response: {
@@ -85,8 +111,25 @@ export const cancelTaskSchema = {
     ...errorResponses({
       400: 'a body that is not valid JSON (none is needed).',
       ...taskErrors,
-      409: 'the task is no longer `pending` (`field: taskId`).',
+      409: 'the task is finished, or it runs on an engine that cannot stop its work (`field: taskId`; `error` says which).',
       413: 'a body over the limit.',
+    }),
+  },
+};
+
+export const deleteTaskSchema = {
+  operationId: 'deleteTask',
+  tags: ['beyond-apixo'],
+  summary: "Delete a finished task's result files",
+  description:
+    'Removes the video and poster of a `success` or `failed` task from storage and marks it deleted: its file URLs answer 410 at once, statusTask still answers the task (same state, no `resultJson` or `posterUrl`, `deletedAt` set), it can no longer be extended (`TASKID_ERROR`), and the ledger is untouched. Deleting a deleted task answers 200 again, unchanged. Counts against the submit budget, like every write.',
+  ...ADDITION,
+  params: TaskIdParams,
+  response: {
+    200: okResponse('Deleted (or already deleted): the task as statusTask now shows it, with `deletedAt`.', Type.Ref('TaskStatus')),
+    ...errorResponses({
+      ...taskErrors,
+      409: 'the task is `pending` or `processing` (cancel it first, or wait), or an extension of it is still unfinished (`field: taskId`).',
     }),
   },
 };
