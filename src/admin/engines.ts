@@ -22,6 +22,8 @@ function models(spec: EngineSpec): string | null {
       return `veo-3-1, veo-3-1-extend at ${spec.baseUrl}`;
     case 'fal':
       return `${spec.endpoints['fast/text']} (fast), ${spec.endpoints['quality/text']} (quality), …`;
+    case 'comfyui':
+      return `veo-3-1 (text to video) on the workflows of ComfyUI at ${spec.baseUrl}`;
     case 'gemini':
     case 'vertex':
       return `${spec.modelFast} (fast), ${spec.modelQuality} (quality)`;

@@ -1,7 +1,10 @@
 import { type Config, ConfigError } from '../config.js';
 import { STRATEGIES, type Strategy } from '../domain/models.js';
 import { createApixoEngine } from './apixo/apixo-engine.js';
+import { createComfyEngine } from './comfyui/comfyui-engine.js';
+import { BUILT_IN_TEMPLATES_DIR, loadTemplates, type Template, TemplateError } from './comfyui/template.js';
 import type { Engine } from './engine.js';
+import type { EngineSpec } from './engine-specs.js';
 import { createFalEngine } from './fal/fal-engine.js';
 import { createGeminiEngine } from './gemini/gemini-engine.js';
 import { DEFAULT_X264_THREADS } from './local/local-engine.js';
@@ -50,6 +53,9 @@ export function buildEngineRegistry(config: Config, local: Engine, tools: { ffmp
       case 'fal':
         instances.set(spec.name, createFalEngine({ ...spec, ...common, threads: DEFAULT_X264_THREADS }));
         break;
+      case 'comfyui':
+        instances.set(spec.name, createComfyEngine({ ...spec, ...common, templates: comfyTemplates(spec), threads: DEFAULT_X264_THREADS }));
+        break;
     }
   }
   const routes = {} as Record<Strategy, Engine[]>;
@@ -58,4 +64,16 @@ export function buildEngineRegistry(config: Config, local: Engine, tools: { ffmp
     routes[s] = config.routes[s].map((name) => instances.get(name)).filter((e): e is Engine => e !== undefined);
   }
   return createEngineRegistry(routes);
+}
+
+/** The shipped workflow templates, with the operator's (`workflows`) added or replacing them by name; a bad one stops the start. */
+function comfyTemplates(spec: Extract<EngineSpec, { type: 'comfyui' }>): Template[] {
+  try {
+    const all = loadTemplates(BUILT_IN_TEMPLATES_DIR);
+    if (spec.workflows) for (const [name, t] of loadTemplates(spec.workflows)) all.set(name, t);
+    return [...all.values()];
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    throw new ConfigError(`engine ${spec.name} in LONGSHOT_ENGINES: ${err.message}`);
+  }
 }

@@ -1,7 +1,18 @@
 import { DEFAULT_FAL_ENDPOINTS, type FalEndpoints, falEndpoints } from './fal/fal-request.js';
 
 /** One engine instance the operator configured; routes name instances (docs/gemini.md, docs/vertex.md). */
-export type EngineSpec = { name: string; type: 'local' } | GeminiSpec | VertexSpec | ApixoSpec | FalSpec;
+export type EngineSpec = { name: string; type: 'local' } | GeminiSpec | VertexSpec | ApixoSpec | FalSpec | ComfySpec;
+
+/** The operator's own ComfyUI (docs/comfyui.md): its address is trusted, private or not. */
+interface ComfySpec {
+  name: string;
+  type: 'comfyui';
+  baseUrl: string;
+  token: string | null;
+  /** A directory of extra workflow templates (one per subdirectory); null = the shipped ones only. */
+  workflows: string | null;
+  concurrency: number;
+}
 
 /** The engine types that are partner resellers: the default `value` route (docs/partners.md). */
 export const PARTNER_TYPES: ReadonlySet<EngineSpec['type']> = new Set(['apixo', 'fal']);
@@ -95,6 +106,7 @@ const KEYS: Record<Exclude<EngineSpec['type'], 'local'>, Record<string, 'string'
   },
   apixo: { baseUrl: 'string', apiKey: 'string', allowPrivate: 'boolean', extendWindowHours: 'number' },
   fal: { apiKey: 'string', baseUrl: 'string', models: 'object', allowPrivate: 'boolean' },
+  comfyui: { baseUrl: 'string', token: 'string', workflows: 'string', concurrency: 'number' },
 };
 
 /** Vertex AI's regional endpoint (`global` has none of its own). */
@@ -122,7 +134,7 @@ function apixoBaseUrl(raw: string): string {
 /**
  * The engine instances: `local` always; `gemini` when a key is set; `vertex` when a project is
  * set; `fal` when FAL_KEY is set; plus those of `LONGSHOT_ENGINES`, a JSON object `{"name":
- * {"type": "gemini" | "vertex" | "apixo" | "fal", …}}` whose keys are checked exactly (a
+ * {"type": "gemini" | "vertex" | "apixo" | "fal" | "comfyui", …}}` whose keys are checked exactly (a
  * misspelt key is an error, not a silent default).
  */
 export function parseEngineSpecs(raw: string | undefined, gemini: GeminiDefaults, vertex?: VertexDefaults, falKey?: string | null): Parsed<EngineSpec[]> {
@@ -192,7 +204,9 @@ export function parseEngineSpecs(raw: string | undefined, gemini: GeminiDefaults
           ? vertexSpec(name, str, vertex)
           : type === 'apixo'
             ? apixoSpec(name, v, str)
-            : falSpec(name, v, str);
+            : type === 'comfyui'
+              ? comfySpec(name, v, str)
+              : falSpec(name, v, str);
     if (!parsed.ok) return parsed;
     specs.push(parsed.value);
   }
@@ -245,6 +259,16 @@ function falSpec(name: string, v: Record<string, unknown>, str: Str): Parsed<Fal
 }
 
 const FAL_QUEUE_URL = 'https://queue.fal.run';
+
+function comfySpec(name: string, v: Record<string, unknown>, str: Str): Parsed<ComfySpec> {
+  const baseUrl = str('baseUrl', null);
+  if (!baseUrl || !/^https?:\/\/[^/]/.test(baseUrl))
+    return { ok: false, error: `engine "${name}" needs "baseUrl": the ComfyUI server's http(s) URL, e.g. http://gpu-box:8188` };
+  const concurrency = v.concurrency === undefined ? 1 : (v.concurrency as number);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    return { ok: false, error: `engine "${name}": "concurrency" must be a whole number from 1 to 64` };
+  return { ok: true, value: { name, type: 'comfyui', baseUrl: trimSlash(baseUrl), token: str('token', null), workflows: str('workflows', null), concurrency } };
+}
 
 function apixoSpec(name: string, v: Record<string, unknown>, str: Str): Parsed<ApixoSpec> {
   const baseUrl = str('baseUrl', null);

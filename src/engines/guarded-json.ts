@@ -6,8 +6,8 @@ import { type HttpAnswer, isTransient } from './google-http.js';
 /** A partner's JSON API, reached through the network guard (apixo, fal). */
 export interface JsonTarget {
   baseUrl: string;
-  /** The `Authorization` header: `Bearer <key>` (APIXO), `Key <key>` (fal). */
-  authorization: string;
+  /** The `Authorization` header: `Bearer <key>` (APIXO), `Key <key>` (fal); none for an open ComfyUI. */
+  authorization?: string;
   /** The operator trusts a private or loopback upstream (otherwise public addresses only). */
   allowPrivate: boolean;
   retries: number;
@@ -40,7 +40,7 @@ export async function callJson(
     const res = await guardedRequest(t.baseUrl + path, {
       method,
       headers: {
-        authorization: t.authorization,
+        ...(t.authorization ? { authorization: t.authorization } : {}),
         accept: 'application/json',
         ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {}),

@@ -63,9 +63,11 @@ export function parseRoutes(raw: string | undefined, specs: readonly EngineSpec[
 }
 
 function defaultList(s: Strategy, specs: readonly EngineSpec[]): string[] {
-  const upstream = specs.filter((e) => e.type !== 'local').map((e) => e.name);
+  // A ComfyUI engine renders open-weights models, not Veo: it serves only routes that name it (docs/comfyui.md).
+  const veo = specs.filter((e) => e.type !== 'comfyui');
+  const upstream = veo.filter((e) => e.type !== 'local').map((e) => e.name);
   if (upstream.length === 0) return ['local'];
-  const official = specs.filter((e) => e.type !== 'local' && !PARTNER_TYPES.has(e.type)).map((e) => e.name);
+  const official = veo.filter((e) => e.type !== 'local' && !PARTNER_TYPES.has(e.type)).map((e) => e.name);
   // Vertex first: it serves Veo's GA models; the Gemini API's Veo ids are reported retired (docs/model-ids.md).
   const builtIn = ['vertex', 'gemini'].filter((n) => upstream.includes(n));
   switch (s) {

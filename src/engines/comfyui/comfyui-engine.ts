@@ -1,0 +1,351 @@
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { WebSocket } from 'ws';
+import { guardedRequest } from '../../net/guarded-http.js';
+import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome } from '../engine.js';
+import { runFfmpeg } from '../ffmpeg.js';
+import { isTransient } from '../google-http.js';
+import { callJson, type JsonTarget, partnerMessage } from '../guarded-json.js';
+import { audioOutputArgs, containerArgs, FPS, videoOutputArgs } from '../local/encode.js';
+import { inspectMedia } from '../local/media-info.js';
+import { type PollAnswer, pollUntilDone } from '../poll-loop.js';
+import { LatencyHistories } from '../poll-schedule.js';
+import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
+import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
+import { bindWorkflow, missingParts, type Template } from './template.js';
+
+export interface ComfyEngineOptions extends UpstreamEngineOptions {
+  /** The operator's ComfyUI, e.g. http://gpu-box:8188: trusted, so private addresses are allowed for it. */
+  baseUrl: string;
+  token: string | null;
+  templates: readonly Template[];
+  /** Prompts of this engine queued on ComfyUI at once; further tasks wait here. */
+  concurrency: number;
+  threads: number;
+}
+
+const MAX_VIDEO_BYTES = 2 * 1024 * 1024 * 1024;
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+/** The sampler is most of the work; decoding, saving and our transcode follow it. */
+const SAMPLING_SHARE = 0.9;
+
+interface FileRef {
+  filename: string;
+  subfolder: string;
+  type: string;
+}
+
+type HistoryEntry = { status?: { status_str?: string; messages?: [string, Record<string, unknown>][] }; outputs?: Record<string, Record<string, unknown>> };
+
+/** Counts running prompts of one engine; `acquire` resolves when one of `limit` slots is free. */
+function semaphore(limit: number) {
+  let busy = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async acquire(signal: AbortSignal): Promise<() => void> {
+      while (busy >= limit) {
+        signal.throwIfAborted();
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = (): void => reject(signal.reason);
+          waiting.push(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          });
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+      }
+      busy++;
+      return () => {
+        busy--;
+        waiting.shift()?.();
+      };
+    },
+  };
+}
+
+/**
+ * Open-weights video on the operator's own ComfyUI (docs/comfyui.md). Longshot is the job service
+ * in front of it: the prompt id is our task id, saved before waiting; `/queue` and `/history` are
+ * polled as the truth (ComfyUI keeps both in memory, so a prompt in neither was lost to a restart
+ * and fails, refunded); the WebSocket's `progress` messages feed the task's progress; the output
+ * is fetched from `/view`, transcoded to the contract's MP4 and its history entry deleted.
+ */
+export function createComfyEngine(options: ComfyEngineOptions): Engine {
+  const now = options.now ?? Date.now;
+  const target: JsonTarget = {
+    baseUrl: options.baseUrl,
+    ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    allowPrivate: true,
+    retries: options.retries,
+    retryMs: options.retryMs,
+  };
+  const histories = new LatencyHistories();
+  const slots = semaphore(options.concurrency);
+  const template = (job: RenderJob): Template | undefined => options.templates.find((t) => t.generationTypes.includes(job.generationType));
+  const capabilities: EngineCapabilities = {
+    models: ['veo-3-1'],
+    generationTypes: [...new Set(options.templates.flatMap((t) => t.generationTypes))],
+    extendsForeignSources: false,
+    reportsProgress: true,
+    // `/interrupt` stops the prompt on the operator's GPU; nothing is billed.
+    cancelsRunningWork: true,
+  };
+
+  async function submit(job: RenderJob, t: Template, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
+    const { workflow } = bindWorkflow(t, job);
+    const answer = await callJson(target, 'POST', '/prompt', signal, { json: { prompt: workflow, prompt_id: job.taskId, client_id: job.taskId } });
+    const body = answer.body as { prompt_id?: unknown; node_errors?: Record<string, unknown>; error?: { message?: unknown } } | null;
+    const nodeErrors = nodeErrorText(body?.node_errors);
+    if (answer.status === 400 || (answer.status === 200 && nodeErrors)) {
+      const why = nodeErrors || (typeof body?.error?.message === 'string' ? body.error.message : partnerMessage(answer));
+      return failure('INVALID_PARAMETER', `ComfyUI refused the workflow ${t.name}: ${why}`);
+    }
+    if (answer.status === 401 || answer.status === 403)
+      return failure(
+        'UPSTREAM_ERROR',
+        "the upstream refused this gateway's credentials",
+        `ComfyUI refused the token of engine ${options.name}: ${partnerMessage(answer)}`,
+      );
+    if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the ComfyUI submit failed: ${partnerMessage(answer)}`);
+    return { operation: job.taskId, submittedAt: now() };
+  }
+
+  /** One look: in the queue → running; in the history → over; in neither → lost (ComfyUI restarted). */
+  async function pollOnce(id: string, signal: AbortSignal): Promise<PollAnswer<HistoryEntry>> {
+    const queue = await callJson(target, 'GET', '/queue', signal);
+    if (queue.status !== 200) return unreachableOr(queue, 'reading the ComfyUI queue');
+    const q = queue.body as { queue_running?: unknown[][]; queue_pending?: unknown[][] } | null;
+    if ([...(q?.queue_running ?? []), ...(q?.queue_pending ?? [])].some((item) => Array.isArray(item) && item[1] === id)) return { running: true };
+    // Checked after the queue: ComfyUI writes a prompt's history before it leaves the queue.
+    const history = await callJson(target, 'GET', `/history/${encodeURIComponent(id)}`, signal);
+    if (history.status !== 200) return unreachableOr(history, 'reading the ComfyUI history');
+    const entry = (history.body as Record<string, HistoryEntry> | null)?.[id];
+    if (!entry) {
+      return {
+        failed: failure('UPSTREAM_ERROR', `the engine lost the job: ComfyUI has prompt ${id} in neither its queue nor its history (it restarted?)`),
+      };
+    }
+    return { done: entry };
+  }
+
+  const unreachableOr = (answer: { status: number; body: unknown }, what: string): PollAnswer<HistoryEntry> =>
+    isTransient(answer.status)
+      ? { unreachable: failure('UPSTREAM_ERROR', `${what} failed: ${partnerMessage(answer)}`) }
+      : { failed: failure('UPSTREAM_ERROR', `${what} failed: ${partnerMessage(answer)}`) };
+
+  /** Feeds the sampler's steps of our prompt into the task's progress; best effort (polling is the truth). */
+  function watchProgress(id: string, ctx: EngineRunContext | undefined): () => void {
+    if (!ctx?.progress) return () => undefined;
+    const url = `${options.baseUrl.replace(/^http/, 'ws')}/ws?clientId=${encodeURIComponent(id)}`;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, options.token ? { headers: { authorization: `Bearer ${options.token}` } } : {});
+    } catch {
+      return () => undefined;
+    }
+    ws.on('error', () => undefined);
+    ws.on('message', (raw, isBinary) => {
+      if (isBinary) return; // preview images
+      let msg: { type?: string; data?: { value?: unknown; max?: unknown; prompt_id?: unknown } };
+      try {
+        msg = JSON.parse(raw.toString());
+      } catch {
+        return;
+      }
+      const d = msg.data;
+      if (msg.type === 'progress' && d?.prompt_id === id && typeof d.value === 'number' && typeof d.max === 'number' && d.max > 0)
+        ctx.progress?.(SAMPLING_SHARE * Math.min(1, d.value / d.max));
+    });
+    return () => ws.terminate();
+  }
+
+  /** Stops our prompt whether it runs (`/interrupt`) or waits (`/queue` delete). */
+  async function stop(id: string): Promise<void> {
+    const signal = AbortSignal.timeout(10_000);
+    const quick = { ...target, retries: 0 };
+    await callJson(quick, 'POST', '/interrupt', signal, { json: { prompt_id: id } }).catch(() => undefined);
+    await callJson(quick, 'POST', '/queue', signal, { json: { delete: [id] } }).catch(() => undefined);
+  }
+
+  async function download(file: FileRef, dest: string, signal: AbortSignal): Promise<EngineFailure | null> {
+    const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
+    const res = await guardedRequest(`${options.baseUrl}/view?${q}`, {
+      method: 'GET',
+      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+      timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      maxResponseBytes: MAX_VIDEO_BYTES,
+      allowPrivate: true,
+      requireHttps: false,
+      signal,
+      toFile: dest,
+    });
+    if (!res.ok) {
+      signal.throwIfAborted();
+      return upstreamFailure(`downloading the ComfyUI output failed: ${res.message}`);
+    }
+    return res.status === 200 ? null : upstreamFailure(`downloading the ComfyUI output failed: HTTP ${res.status}`);
+  }
+
+  /** The contract's MP4: H.264 at 24 fps with an AAC track (silence when the model made no sound). */
+  async function transcode(raw: string, out: string, signal: AbortSignal): Promise<EngineFailure | null> {
+    const facts = await inspectMedia(options.ffmpegPath, raw, signal);
+    if (!facts) return upstreamFailure('the ComfyUI output cannot be read as a video');
+    const seconds = facts.video.durationSec.toFixed(3);
+    const audio = facts.audio ? [] : ['-f', 'lavfi', '-t', seconds, '-i', 'anullsrc=r=48000:cl=stereo'];
+    await runFfmpeg(
+      options.ffmpegPath,
+      [
+        '-y',
+        '-v',
+        'error',
+        '-i',
+        raw,
+        ...audio,
+        '-map',
+        '0:v:0',
+        '-map',
+        facts.audio ? '0:a:0' : '1:a:0',
+        ...videoOutputArgs('fast', options.threads, FPS),
+        ...audioOutputArgs(),
+        '-t',
+        seconds,
+        ...containerArgs(),
+        out,
+      ],
+      signal,
+    );
+    return null;
+  }
+
+  async function finish(id: string, entry: HistoryEntry, job: RenderJob, t: Template, signal: AbortSignal): Promise<RenderOutcome> {
+    if (entry.status?.status_str !== 'success') {
+      const error = entry.status?.messages?.find(([type]) => type === 'execution_error')?.[1];
+      const why = error ? `${error.node_type ?? 'node'} ${error.node_id ?? ''}: ${error.exception_message ?? 'failed'}`.trim() : 'the prompt did not succeed';
+      return failure('UPSTREAM_ERROR', `ComfyUI failed the workflow ${t.name}: ${why}`);
+    }
+    const file = outputFile(entry.outputs?.[t.output]);
+    if (!file) return upstreamFailure(`ComfyUI finished without a video from node ${t.output}`);
+    const raw = rawDownloadPath(job);
+    const got = await download(file, raw, signal);
+    if (got) return got;
+    const mp4 = `${raw}.mp4`;
+    try {
+      const bad = await transcode(raw, mp4, signal);
+      if (bad) return bad;
+    } finally {
+      await rm(raw, { force: true });
+    }
+    const done = await finishUpstreamVideo(
+      mp4,
+      job,
+      { ffmpegPath: options.ffmpegPath, fontPath: options.fontPath, workDir: dirname(job.outVideoPath) },
+      signal,
+    );
+    // ComfyUI's history lives in its memory: ours is the durable copy.
+    await callJson(target, 'POST', '/history', signal, { json: { delete: [id] } }).catch(() => undefined);
+    return done;
+  }
+
+  return {
+    name: options.name,
+    capabilities,
+    async checkModels(signal: AbortSignal): Promise<ModelCheck> {
+      const info = await callJson({ ...target, retries: 0 }, 'GET', '/object_info', signal);
+      if (info.status === 401 || info.status === 403)
+        return {
+          state: 'unavailable',
+          reason: `ComfyUI refused the token: ${partnerMessage(info)}`,
+          fix: `set "token" of engine ${options.name}`,
+          summary: 'the engine refused our credentials',
+        };
+      if (info.status !== 200 || typeof info.body !== 'object' || info.body === null)
+        return { state: 'unknown', reason: `GET /object_info: ${partnerMessage(info)}` };
+      const folders = [...new Set(options.templates.flatMap((t) => Object.keys(t.models)))];
+      const models = new Map<string, string[]>();
+      for (const folder of folders) {
+        const answer = await callJson({ ...target, retries: 0 }, 'GET', `/models/${folder}`, signal);
+        if (answer.status === 200 && Array.isArray(answer.body))
+          models.set(
+            folder,
+            answer.body.filter((f): f is string => typeof f === 'string'),
+          );
+        else if (answer.status !== 404) return { state: 'unknown', reason: `GET /models/${folder}: ${partnerMessage(answer)}` };
+      }
+      const missing = missingParts(options.templates, info.body as Record<string, unknown>, models);
+      if (missing.length === 0) return { state: 'ok' };
+      return {
+        state: 'unavailable',
+        reason: `ComfyUI lacks ${missing.join(', ')}`,
+        fix: 'install the listed custom nodes and model files on the ComfyUI machine (docs/comfyui.md)',
+        summary: 'the engine lacks nodes or models its workflows need',
+      };
+    },
+    async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
+      signal.throwIfAborted();
+      const t = template(job);
+      if (!t) return failure('INVALID_PARAMETER', `engine ${options.name} has no workflow template for ${job.generationType}`);
+      const release = await slots.acquire(signal);
+      const unwatch = watchProgress(job.taskId, ctx);
+      let id: string | null = null;
+      try {
+        const upstreamJob = await submitOrResume(ctx, () => submit(job, t, signal));
+        if ('ok' in upstreamJob) return upstreamJob;
+        id = upstreamJob.ref.operation;
+        const submitted = id;
+        const over = await pollUntilDone<HistoryEntry>({
+          submittedAt: upstreamJob.ref.submittedAt,
+          deadlineMs: options.deadlineMs,
+          ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
+          policy: options.poll,
+          pollFirst: upstreamJob.resumed,
+          now,
+          signal,
+          history: histories.for(t.name),
+          poll: () => pollOnce(submitted, signal),
+        });
+        if ('ok' in over) {
+          if (over.failCode === 'TIMEOUT') await stop(submitted);
+          return over;
+        }
+        unwatch();
+        return await finish(submitted, over, job, t, signal);
+      } catch (err) {
+        // A shutting-down worker leaves the prompt running: the next worker resumes it by its id.
+        // A cancel, the task timeout or a lost lease stop it.
+        if (signal.aborted && signal.reason !== 'shutdown' && id !== null) await stop(id);
+        throw err;
+      } finally {
+        unwatch();
+        release();
+      }
+    },
+  };
+}
+
+/** The first non-temporary file of an output node: SaveVideo lists it under `images`, VHS under `gifs`, some wrappers under `videos`. */
+function outputFile(output: Record<string, unknown> | undefined): FileRef | null {
+  for (const key of ['videos', 'gifs', 'images']) {
+    const list = output?.[key];
+    if (!Array.isArray(list)) continue;
+    for (const f of list as Partial<FileRef>[]) {
+      if (typeof f?.filename === 'string' && f.type !== 'temp')
+        return { filename: f.filename, subfolder: typeof f.subfolder === 'string' ? f.subfolder : '', type: f.type ?? 'output' };
+    }
+  }
+  return null;
+}
+
+/** ComfyUI's `node_errors` as one sentence: `Wan22ImageToVideoLatent 55: Value 7 smaller than min of 16: width`. */
+function nodeErrorText(nodeErrors: Record<string, unknown> | undefined): string {
+  if (!nodeErrors || typeof nodeErrors !== 'object') return '';
+  return Object.entries(nodeErrors)
+    .map(([id, v]) => {
+      const n = v as { class_type?: unknown; errors?: { message?: unknown; details?: unknown }[] };
+      const errors = (Array.isArray(n.errors) ? n.errors : [])
+        .map((e) => [e.message, e.details].filter((x) => typeof x === 'string' && x).join(': '))
+        .filter(Boolean)
+        .join('; ');
+      return `${typeof n.class_type === 'string' ? n.class_type : 'node'} ${id}: ${errors || 'invalid'}`;
+    })
+    .join('; ');
+}

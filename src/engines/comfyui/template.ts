@@ -1,0 +1,178 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GENERATION_TYPES, type GenerationType } from '../../domain/models.js';
+import type { RenderJob } from '../engine.js';
+
+/** An API-format workflow: node id → `{class_type, inputs}` (inputs are values or `[nodeId, output]` links). */
+export type Workflow = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+
+/** Where a job value goes in the workflow: `[nodeId, inputName]`. */
+type Slot = readonly [string, string];
+
+const BINDINGS = ['prompt', 'negative', 'seed', 'width', 'height', 'frames', 'fps', 'filenamePrefix'] as const;
+
+/** A workflow template (docs/comfyui.md): the workflow, where the job's values go, and its model's shape. */
+export interface Template {
+  name: string;
+  generationTypes: readonly GenerationType[];
+  workflow: Workflow;
+  bind: Record<(typeof BINDINGS)[number], Slot>;
+  negative: string;
+  /** The node whose files in the history are the result. */
+  output: string;
+  shape: { frames: number; frameStep: number; fps: number; sizeMultiple: number; sizes: Record<'16:9' | '9:16', readonly [number, number]> };
+  /** Model folder (as `GET /models/{folder}` names it) → files the workflow loads. */
+  models: Record<string, readonly string[]>;
+}
+
+/** The templates shipped in the repository. */
+export const BUILT_IN_TEMPLATES_DIR = fileURLToPath(new URL('../../../assets/comfyui/', import.meta.url));
+
+export class TemplateError extends Error {}
+
+/** template.json as read, before it is checked. */
+interface TemplateJson {
+  bind?: Record<string, unknown>;
+  output?: unknown;
+  generationTypes?: unknown;
+  negative?: unknown;
+  shape?: Partial<Record<'frames' | 'frameStep' | 'fps' | 'sizeMultiple', unknown>> & { sizes?: Record<string, unknown> };
+  models?: Record<string, unknown>;
+}
+
+const isSlot = (v: unknown): v is Slot => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string');
+const positiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+
+/** Reads and checks one template directory (`workflow.json` + `template.json`); a fault names the file and field. */
+function loadTemplate(dir: string, name: string): Template {
+  const read = (file: string): unknown => {
+    try {
+      return JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    } catch (err) {
+      throw new TemplateError(`workflow template ${name}: ${file} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const workflow = read('workflow.json') as Workflow;
+  const meta = (read('template.json') ?? {}) as TemplateJson;
+  const bad = (what: string): TemplateError => new TemplateError(`workflow template ${name}: ${what}`);
+  if (typeof workflow !== 'object' || workflow === null || Array.isArray(workflow)) throw bad('workflow.json must be an API-format workflow object');
+  for (const [id, node] of Object.entries(workflow)) {
+    if (typeof node?.class_type !== 'string' || typeof node.inputs !== 'object' || node.inputs === null) throw bad(`node ${id} needs class_type and inputs`);
+  }
+  const bind = meta.bind;
+  for (const key of BINDINGS) {
+    const slot = bind?.[key];
+    if (!isSlot(slot)) throw bad(`template.json bind.${key} must be ["nodeId", "input"]`);
+    if (!workflow[slot[0]] || !(slot[1] in workflow[slot[0]]!.inputs)) throw bad(`bind.${key} names ${slot[0]}.${slot[1]}, which the workflow lacks`);
+  }
+  if (typeof meta.output !== 'string' || !workflow[meta.output]) throw bad('template.json output must name a node of the workflow');
+  const types = meta.generationTypes;
+  if (!Array.isArray(types) || types.length === 0 || !types.every((t) => (GENERATION_TYPES as readonly unknown[]).includes(t)))
+    throw bad(`template.json generationTypes must list some of ${GENERATION_TYPES.join(', ')}`);
+  const s = meta.shape ?? {};
+  const int = (k: 'frames' | 'frameStep' | 'fps' | 'sizeMultiple'): number => {
+    const v = s[k];
+    if (!positiveInt(v)) throw bad(`shape.${k} must be a positive integer`);
+    return v;
+  };
+  const size = (ar: string): [number, number] => {
+    const v = s.sizes?.[ar];
+    if (!Array.isArray(v) || v.length !== 2 || !v.every(positiveInt)) throw bad(`shape.sizes["${ar}"] must be [width, height]`);
+    return [v[0] as number, v[1] as number];
+  };
+  const models = meta.models ?? {};
+  for (const [folder, files] of Object.entries(models)) {
+    if (!/^[a-z0-9_]+$/.test(folder) || !Array.isArray(files) || !files.every((f) => typeof f === 'string'))
+      throw bad(`models.${folder} must be a list of file names`);
+  }
+  return {
+    name,
+    generationTypes: types as GenerationType[],
+    workflow,
+    bind: bind as Template['bind'],
+    negative: typeof meta.negative === 'string' ? meta.negative : '',
+    output: meta.output,
+    shape: {
+      frames: int('frames'),
+      frameStep: int('frameStep'),
+      fps: int('fps'),
+      sizeMultiple: int('sizeMultiple'),
+      sizes: { '16:9': size('16:9'), '9:16': size('9:16') },
+    },
+    models: models as Template['models'],
+  };
+}
+
+/** Every template under `dir` (one per subdirectory), by name. */
+export function loadTemplates(dir: string): Map<string, Template> {
+  const out = new Map<string, Template>();
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory());
+  } catch (err) {
+    throw new TemplateError(`the workflows directory ${dir} cannot be read: ${(err as Error).message}`);
+  }
+  for (const n of names.sort()) out.set(n, loadTemplate(join(dir, n), n));
+  return out;
+}
+
+/** `n` snapped to the nearest `step·k + 1` (Wan: 4n+1, LTX: 8n+1), at least `step + 1`. */
+export const snapFrames = (n: number, step: number): number => Math.max(1, Math.round((n - 1) / step)) * step + 1;
+/** `n` snapped to the nearest multiple of `m`, at least `m`. */
+export const snapSize = (n: number, m: number): number => Math.max(1, Math.round(n / m)) * m;
+
+/** What a bound workflow will render. */
+export interface BoundShape {
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+}
+
+/**
+ * The template's workflow with the job's values in place (a fresh copy): the model's trained size
+ * for the aspect ratio, its natural clip length, the job's seed and prompt. Output files are
+ * named after the task so they can be told apart in ComfyUI's output folder.
+ */
+export function bindWorkflow(t: Template, job: Pick<RenderJob, 'taskId' | 'prompt' | 'seed' | 'aspectRatio'>): { workflow: Workflow; shape: BoundShape } {
+  const workflow = structuredClone(t.workflow);
+  const [w, h] = t.shape.sizes[job.aspectRatio];
+  const shape: BoundShape = {
+    width: snapSize(w, t.shape.sizeMultiple),
+    height: snapSize(h, t.shape.sizeMultiple),
+    frames: snapFrames(t.shape.frames, t.shape.frameStep),
+    fps: t.shape.fps,
+  };
+  const set = (slot: Slot, value: unknown): void => {
+    workflow[slot[0]]!.inputs[slot[1]] = value;
+  };
+  set(t.bind.prompt, job.prompt);
+  set(t.bind.negative, t.negative);
+  set(t.bind.seed, job.seed);
+  set(t.bind.width, shape.width);
+  set(t.bind.height, shape.height);
+  set(t.bind.frames, shape.frames);
+  set(t.bind.fps, shape.fps);
+  set(t.bind.filenamePrefix, `longshot/${job.taskId}`);
+  return { workflow, shape };
+}
+
+/** The node types a template needs. */
+export const nodeTypes = (t: Template): string[] => [...new Set(Object.values(t.workflow).map((n) => n.class_type))].sort();
+
+/**
+ * What the ComfyUI instance lacks for the templates: node types absent from its `/object_info`
+ * and model files absent from its `/models/{folder}` lists, each named exactly.
+ */
+export function missingParts(templates: readonly Template[], objectInfo: Record<string, unknown>, models: Map<string, readonly string[]>): string[] {
+  const missing = new Set<string>();
+  for (const t of templates) {
+    for (const type of nodeTypes(t)) if (!(type in objectInfo)) missing.add(`node ${type} (template ${t.name})`);
+    for (const [folder, files] of Object.entries(t.models)) {
+      const have = models.get(folder) ?? [];
+      for (const f of files) if (!have.includes(f)) missing.add(`model ${folder}/${f} (template ${t.name})`);
+    }
+  }
+  return [...missing];
+}

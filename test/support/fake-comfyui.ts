@@ -1,0 +1,365 @@
+import { execFile } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { resolveFfmpeg } from '../../src/engines/ffmpeg.js';
+
+/**
+ * A stand-in for a ComfyUI server over real HTTP and WebSocket, speaking the documented protocol
+ * (docs.comfy.org, server routes and messages; every route also under `/api`):
+ * - `POST /prompt {prompt, prompt_id?, client_id?}` validates each node against its object_info
+ *   (unknown node type → 400 `invalid_prompt`; a missing input, a value not in a list or below a
+ *   minimum → 400 with `node_errors`), else queues it → `{prompt_id, number, node_errors: {}}`;
+ * - `GET /queue` → `{queue_running, queue_pending}` of `[number, prompt_id, prompt, extra, outputs]`;
+ *   `POST /queue {delete}`; `GET /history/{id}` → `{}` until finished and for unknown ids;
+ *   `POST /history {delete}`; `POST /interrupt {prompt_id?}`; `GET /view?filename&subfolder&type`;
+ *   `GET /object_info` (test/support/comfyui-object-info.json, model lists from `models`);
+ *   `GET /models/{folder}`;
+ * - `WS /ws?clientId=` → `status`, then for that client's prompts `execution_start`, `executing`,
+ *   `progress {value, max, node, prompt_id}`, `executed`, `execution_success` (or
+ *   `execution_interrupted`), `executing {node: null}`.
+ * A prompt "executes" one at a time: the KSampler's steps are reported `stepMs` apart, then ffmpeg
+ * renders a test picture of the bound length, size and fps as SaveVideo's MP4 (no sound). A prompt
+ * whose positive text contains `fake:hold` (or any, while `hold` is set) stays at its first step
+ * until interrupted, released or `restart()`.
+ */
+export interface FakeComfy {
+  url: string;
+  /** Installed model files per folder (edit to add or remove one). */
+  models: Map<string, string[]>;
+  /** Every accepted prompt, by id. */
+  prompts: Map<string, any>;
+  /** Bodies of `POST /interrupt`. */
+  interrupts: any[];
+  historyDeletes: string[];
+  /** Progress messages sent, by prompt id. */
+  progressSent: Map<string, number>;
+  stepMs: number;
+  /** Running prompts stay at their first step until `release()` (or `hold = false`). */
+  hold: boolean;
+  release(): void;
+  /** `GET /queue` answers given. */
+  polls: number;
+  /** The `clientId` of every WebSocket that connected. */
+  wsClients: string[];
+  /** Forgets the queue and history, drops sockets and stops the running prompt: ComfyUI restarted. */
+  restart(): void;
+  close(): Promise<void>;
+}
+
+const OBJECT_INFO = JSON.parse(readFileSync(new URL('./comfyui-object-info.json', import.meta.url), 'utf8')) as Record<string, any>;
+const HOLD = 'fake:hold';
+
+interface Queued {
+  number: number;
+  id: string;
+  prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+  clientId: string | null;
+  abort: AbortController;
+}
+
+export async function startFakeComfy(opts: { token?: string } = {}): Promise<FakeComfy> {
+  const outDir = await mkdtemp(join(tmpdir(), 'fake-comfy-'));
+  const ffmpeg = resolveFfmpeg();
+  const history = new Map<string, any>();
+  let pending: Queued[] = [];
+  let running: Queued | null = null;
+  let counter = 0;
+  let generation = 0;
+  const sockets = new Map<WebSocket, string>();
+
+  const fake: FakeComfy = {
+    url: '',
+    models: new Map([
+      ['diffusion_models', ['wan2.2_ti2v_5B_fp16.safetensors']],
+      ['text_encoders', ['umt5_xxl_fp8_e4m3fn_scaled.safetensors']],
+      ['vae', ['wan2.2_vae.safetensors']],
+    ]),
+    prompts: new Map(),
+    interrupts: [],
+    historyDeletes: [],
+    progressSent: new Map(),
+    stepMs: 30,
+    hold: false,
+    release() {
+      fake.hold = false;
+    },
+    polls: 0,
+    wsClients: [],
+    restart() {
+      generation++;
+      history.clear();
+      pending = [];
+      running?.abort.abort();
+      running = null;
+      for (const ws of sockets.keys()) ws.terminate();
+      sockets.clear();
+    },
+    close: async () => {
+      fake.restart();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await rm(outDir, { recursive: true, force: true });
+    },
+  };
+
+  const objectInfo = (): Record<string, any> => {
+    const info = structuredClone(OBJECT_INFO);
+    delete info._source;
+    for (const node of Object.values(info)) {
+      for (const group of ['required', 'optional']) {
+        for (const spec of Object.values<any[]>(node.input[group] ?? {})) {
+          if (typeof spec[0] === 'string' && spec[0].startsWith('$models/')) spec[0] = [...(fake.models.get(spec[0].slice(8)) ?? [])];
+        }
+      }
+    }
+    return info;
+  };
+
+  function send(clientId: string | null, type: string, data: Record<string, unknown>): void {
+    const text = JSON.stringify({ type, data });
+    for (const [ws, id] of sockets) if (clientId === null || id === clientId) ws.send(text);
+  }
+
+  /** ComfyUI's validation: errors per node, or a whole-prompt error for an unknown node type. */
+  function validate(prompt: Queued['prompt']): { error: any; node_errors: Record<string, any> } | null {
+    const info = objectInfo();
+    const nodeErrors: Record<string, any> = {};
+    for (const [id, node] of Object.entries(prompt)) {
+      const def = info[node.class_type];
+      if (!def) {
+        return {
+          error: {
+            type: 'invalid_prompt',
+            message: `Cannot execute because node ${node.class_type} does not exist.`,
+            details: `Node ID '#${id}'`,
+            extra_info: {},
+          },
+          node_errors: {},
+        };
+      }
+      const errors: any[] = [];
+      for (const [name, spec] of Object.entries<any[]>(def.input.required ?? {})) {
+        const value = node.inputs[name];
+        if (value === undefined) {
+          errors.push({ type: 'required_input_missing', message: 'Required input is missing', details: name, extra_info: { input_name: name } });
+          continue;
+        }
+        if (Array.isArray(value)) continue; // a link
+        if (Array.isArray(spec[0]) && !spec[0].includes(value))
+          errors.push({
+            type: 'value_not_in_list',
+            message: 'Value not in list',
+            details: `${name}: '${String(value)}' not in ${JSON.stringify(spec[0])}`,
+            extra_info: { input_name: name },
+          });
+        const min = spec[1]?.min;
+        if (typeof value === 'number' && typeof min === 'number' && value < min)
+          errors.push({
+            type: 'value_smaller_than_min',
+            message: `Value ${value} smaller than min of ${min}`,
+            details: name,
+            extra_info: { input_name: name },
+          });
+      }
+      if (errors.length) nodeErrors[id] = { errors, dependent_outputs: [], class_type: node.class_type };
+    }
+    if (Object.keys(nodeErrors).length === 0) return null;
+    return {
+      error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '', extra_info: {} },
+      node_errors: nodeErrors,
+    };
+  }
+
+  const byType = (p: Queued['prompt'], type: string) => Object.entries(p).find(([, n]) => n.class_type === type);
+
+  async function execute(q: Queued): Promise<void> {
+    const gen = generation;
+    const messages: [string, Record<string, unknown>][] = [['execution_start', { prompt_id: q.id, timestamp: Date.now() }]];
+    send(q.clientId, 'execution_start', { prompt_id: q.id, timestamp: Date.now() });
+    const [samplerId, sampler] = byType(q.prompt, 'KSampler')!;
+    const steps = Number(sampler.inputs.steps);
+    const hold = Object.values(q.prompt).some((n) => n.class_type === 'CLIPTextEncode' && String(n.inputs.text).includes(HOLD));
+    send(q.clientId, 'executing', { node: samplerId, display_node: samplerId, prompt_id: q.id });
+    const interrupted = (): void => {
+      if (gen !== generation) return; // restarted: the memory is gone
+      messages.push(['execution_interrupted', { prompt_id: q.id, node_id: samplerId, node_type: 'KSampler', executed: [] }]);
+      send(q.clientId, 'execution_interrupted', { prompt_id: q.id, node_id: samplerId, node_type: 'KSampler', executed: [] });
+      history.set(q.id, { prompt: [q.number, q.id, q.prompt, {}, []], outputs: {}, status: { status_str: 'error', completed: false, messages } });
+    };
+    try {
+      for (let step = 1; step <= steps; step++) {
+        await new Promise((r) => setTimeout(r, fake.stepMs));
+        if (q.abort.signal.aborted) return interrupted();
+        send(q.clientId, 'progress', { value: step, max: steps, prompt_id: q.id, node: samplerId });
+        fake.progressSent.set(q.id, (fake.progressSent.get(q.id) ?? 0) + 1);
+        while ((hold || fake.hold) && step === 1 && !q.abort.signal.aborted) await new Promise((r) => setTimeout(r, 20));
+      }
+      const [, latent] = byType(q.prompt, 'Wan22ImageToVideoLatent')!;
+      const [, create] = byType(q.prompt, 'CreateVideo')!;
+      const [saveId, save] = byType(q.prompt, 'SaveVideo')!;
+      const prefix = String(save.inputs.filename_prefix);
+      const slash = prefix.lastIndexOf('/');
+      const subfolder = slash >= 0 ? prefix.slice(0, slash) : '';
+      const filename = `${prefix.slice(slash + 1)}_00001_.mp4`;
+      await mkdir(join(outDir, 'output', subfolder), { recursive: true });
+      const size = `${latent.inputs.width}x${latent.inputs.height}`;
+      await new Promise<void>((resolve, reject) => {
+        const child = execFile(
+          ffmpeg,
+          [
+            '-y',
+            '-v',
+            'error',
+            '-f',
+            'lavfi',
+            '-i',
+            `testsrc2=size=${size}:rate=${create.inputs.fps}`,
+            '-frames:v',
+            String(latent.inputs.length),
+            '-c:v',
+            'libx264',
+            '-preset',
+            'ultrafast',
+            '-pix_fmt',
+            'yuv420p',
+            join(outDir, 'output', subfolder, filename),
+          ],
+          (err) => (err ? reject(err) : resolve()),
+        );
+        q.abort.signal.addEventListener('abort', () => child.kill('SIGKILL'), { once: true });
+      });
+      if (gen !== generation) return;
+      const output = { images: [{ filename, subfolder, type: 'output' }], animated: [true] };
+      send(q.clientId, 'executed', { node: saveId, display_node: saveId, output, prompt_id: q.id });
+      messages.push(['execution_success', { prompt_id: q.id, timestamp: Date.now() }]);
+      history.set(q.id, {
+        prompt: [q.number, q.id, q.prompt, {}, [saveId]],
+        outputs: { [saveId]: output },
+        status: { status_str: 'success', completed: true, messages },
+      });
+      send(q.clientId, 'execution_success', { prompt_id: q.id, timestamp: Date.now() });
+    } catch {
+      if (q.abort.signal.aborted) interrupted();
+    } finally {
+      if (gen === generation) send(q.clientId, 'executing', { node: null, prompt_id: q.id });
+    }
+  }
+
+  async function runQueue(): Promise<void> {
+    if (running) return;
+    const next = pending.shift();
+    if (!next) return;
+    running = next;
+    const gen = generation;
+    await execute(next);
+    if (gen !== generation) return;
+    running = null;
+    send(null, 'status', { status: { exec_info: { queue_remaining: pending.length } } });
+    void runQueue();
+  }
+
+  const json = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const readBody = async (req: IncomingMessage): Promise<any> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    return text ? JSON.parse(text) : {};
+  };
+  const queueItem = (q: Queued) => [q.number, q.id, q.prompt, { client_id: q.clientId }, []];
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname.replace(/^\/api(?=\/)/, '');
+    if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) return json(res, 401, { error: 'unauthorized' });
+    if (req.method === 'POST' && path === '/prompt') {
+      const body = await readBody(req);
+      const problem = validate(body.prompt ?? {});
+      if (problem) return json(res, 400, problem);
+      const id = typeof body.prompt_id === 'string' ? body.prompt_id : crypto.randomUUID();
+      const q: Queued = {
+        number: counter++,
+        id,
+        prompt: body.prompt,
+        clientId: typeof body.client_id === 'string' ? body.client_id : null,
+        abort: new AbortController(),
+      };
+      fake.prompts.set(id, body.prompt);
+      pending.push(q);
+      send(null, 'status', { status: { exec_info: { queue_remaining: pending.length + (running ? 1 : 0) } } });
+      void runQueue();
+      return json(res, 200, { prompt_id: id, number: q.number, node_errors: {} });
+    }
+    if (path === '/queue') {
+      if (req.method === 'POST') {
+        const body = await readBody(req);
+        if (Array.isArray(body.delete)) pending = pending.filter((q) => !body.delete.includes(q.id));
+        if (body.clear) pending = [];
+        return json(res, 200, {});
+      }
+      fake.polls++;
+      return json(res, 200, { queue_running: running ? [queueItem(running)] : [], queue_pending: pending.map(queueItem) });
+    }
+    if (req.method === 'POST' && path === '/interrupt') {
+      const body = await readBody(req);
+      fake.interrupts.push(body);
+      // Only the running prompt is stopped, and only when it is the one named (if one is).
+      if (running && (body.prompt_id === undefined || body.prompt_id === running.id)) running.abort.abort();
+      return json(res, 200, {});
+    }
+    if (path === '/history' && req.method === 'POST') {
+      const body = await readBody(req);
+      for (const id of Array.isArray(body.delete) ? body.delete : []) {
+        fake.historyDeletes.push(id);
+        history.delete(id);
+      }
+      return json(res, 200, {});
+    }
+    const h = /^\/history\/([^/]+)$/.exec(path);
+    if (h) {
+      const id = decodeURIComponent(h[1]!);
+      return json(res, 200, history.has(id) ? { [id]: history.get(id) } : {});
+    }
+    if (path === '/object_info') return json(res, 200, objectInfo());
+    const m = /^\/models\/([a-z0-9_]+)$/.exec(path);
+    if (m) return fake.models.has(m[1]!) ? json(res, 200, fake.models.get(m[1]!)) : json(res, 404, {});
+    if (path === '/view') {
+      const type = url.searchParams.get('type') ?? 'output';
+      const file = normalize(join(outDir, type, url.searchParams.get('subfolder') ?? '', url.searchParams.get('filename') ?? ''));
+      if (!file.startsWith(join(outDir, type)) || !(await stat(file).catch(() => null))?.isFile()) return json(res, 404, {});
+      res.writeHead(200, { 'content-type': 'video/mp4' });
+      createReadStream(file).pipe(res);
+      return;
+    }
+    json(res, 404, {});
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => json(res, 500, { error: String(err) }));
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.replace(/^\/api(?=\/)/, '') !== '/ws' || (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const id = url.searchParams.get('clientId') ?? crypto.randomUUID();
+      sockets.set(ws, id);
+      fake.wsClients.push(id);
+      ws.on('close', () => sockets.delete(ws));
+      ws.send(JSON.stringify({ type: 'status', data: { status: { exec_info: { queue_remaining: pending.length } }, sid: id } }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return fake;
+}
