@@ -209,7 +209,7 @@ describe('a ComfyUI without the model', () => {
   it('marks the engine unavailable at start, listing exactly what is missing', async () => {
     const standing = other.service.deps.health.standing('gpu');
     expect(standing.available).toBe(false);
-    expect(standing.reason).toBe('ComfyUI lacks model vae/wan2.2_vae.safetensors (template wan22-ti2v-5b)');
+    expect(standing.reason).toBe('ComfyUI lacks model vae/wan2.2_vae.safetensors (templates wan22-ti2v-5b, wan22-ti2v-5b-i2v)');
     const before = (await other.api('GET', '/api/v1/apikeys/current-balance')).body.data;
     const res = await other.api('POST', '/api/v1/generateTask/veo-3-1', { body: { provider: 'official', input: { prompt: 'no vae here', mode: 'fast' } } });
     const data = await waitForTask(other, 'veo-3-1', res.body.data.taskId);

@@ -23,7 +23,7 @@ function models(spec: EngineSpec): string | null {
     case 'fal':
       return `${spec.endpoints['fast/text']} (fast), ${spec.endpoints['quality/text']} (quality), …`;
     case 'comfyui':
-      return `veo-3-1 (text to video) on the workflows of ComfyUI at ${spec.baseUrl}`;
+      return `veo-3-1 (text, one start image), veo-3-1-extend (from the last frame) on the workflows of ComfyUI at ${spec.baseUrl}`;
     case 'gemini':
     case 'vertex':
       return `${spec.modelFast} (fast), ${spec.modelQuality} (quality)`;

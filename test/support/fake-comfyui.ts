@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,9 @@ import { resolveFfmpeg } from '../../src/engines/ffmpeg.js';
  *   `POST /queue {delete}`; `GET /history/{id}` → `{}` until finished and for unknown ids;
  *   `POST /history {delete}`; `POST /interrupt {prompt_id?}`; `GET /view?filename&subfolder&type`;
  *   `GET /object_info` (test/support/comfyui-object-info.json, model lists from `models`);
- *   `GET /models/{folder}`;
+ *   `GET /models/{folder}`; `POST /upload/image` (multipart: `image` file, `overwrite`, `type`,
+ *   `subfolder`) → `{name, subfolder, type}`, a taken name without `overwrite` renamed `name (1).ext`;
+ *   uploaded files fill `LoadImage`'s list, so a workflow naming a file never uploaded is refused;
  * - `WS /ws?clientId=` → `status`, then for that client's prompts `execution_start`, `executing`,
  *   `progress {value, max, node, prompt_id}`, `executed`, `execution_success` (or
  *   `execution_interrupted`), `executing {node: null}`.
@@ -33,6 +35,8 @@ export interface FakeComfy {
   models: Map<string, string[]>;
   /** Every accepted prompt, by id. */
   prompts: Map<string, any>;
+  /** Every `POST /upload/image`: the name asked for, the name given, `overwrite` and the bytes. */
+  uploads: { asked: string; name: string; overwrite: string | null; bytes: Buffer }[];
   /** Bodies of `POST /interrupt`. */
   interrupts: any[];
   historyDeletes: string[];
@@ -71,6 +75,8 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
   let counter = 0;
   let generation = 0;
   const sockets = new Map<WebSocket, string>();
+  /** Files in the input folder, as LoadImage lists them (`sub/name` for a subfolder). */
+  const inputFiles = new Set<string>();
 
   const fake: FakeComfy = {
     url: '',
@@ -80,6 +86,7 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
       ['vae', ['wan2.2_vae.safetensors']],
     ]),
     prompts: new Map(),
+    uploads: [],
     interrupts: [],
     historyDeletes: [],
     progressSent: new Map(),
@@ -115,6 +122,7 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
       for (const group of ['required', 'optional']) {
         for (const spec of Object.values<any[]>(node.input[group] ?? {})) {
           if (typeof spec[0] === 'string' && spec[0].startsWith('$models/')) spec[0] = [...(fake.models.get(spec[0].slice(8)) ?? [])];
+          else if (spec[0] === '$input') spec[0] = [...inputFiles].sort();
         }
       }
     }
@@ -273,6 +281,31 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
     const text = Buffer.concat(chunks).toString('utf8');
     return text ? JSON.parse(text) : {};
   };
+  /** A multipart/form-data body as fields and files (enough of RFC 7578 for ComfyUI's upload). */
+  const readMultipart = async (req: IncomingMessage): Promise<Map<string, { filename: string | null; data: Buffer }>> => {
+    const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(req.headers['content-type'] ?? '');
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const parts = new Map<string, { filename: string | null; data: Buffer }>();
+    if (!boundary) return parts;
+    const delim = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+    let at = body.indexOf(delim);
+    while (at >= 0) {
+      const start = at + delim.length;
+      if (body.subarray(start, start + 2).toString() === '--') break;
+      const next = body.indexOf(delim, start);
+      if (next < 0) break;
+      const part = body.subarray(start + 2, next - 2); // after CRLF, before CRLF
+      const split = part.indexOf('\r\n\r\n');
+      const head = part.subarray(0, split).toString('utf8');
+      const name = /name="([^"]*)"/.exec(head)?.[1];
+      const filename = /filename="([^"]*)"/.exec(head)?.[1] ?? null;
+      if (name) parts.set(name, { filename, data: part.subarray(split + 4) });
+      at = next;
+    }
+    return parts;
+  };
   const queueItem = (q: Queued) => [q.number, q.id, q.prompt, { client_id: q.clientId }, []];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -326,6 +359,24 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
     if (h) {
       const id = decodeURIComponent(h[1]!);
       return json(res, 200, history.has(id) ? { [id]: history.get(id) } : {});
+    }
+    if (req.method === 'POST' && path === '/upload/image') {
+      const form = await readMultipart(req);
+      const image = form.get('image');
+      if (!image?.filename) return json(res, 400, {});
+      const type = form.get('type')?.data.toString() || 'input';
+      const subfolder = form.get('subfolder')?.data.toString() ?? '';
+      const overwrite = form.get('overwrite')?.data.toString() ?? null;
+      const key = (n: string): string => (subfolder ? `${subfolder}/${n}` : n);
+      let name = image.filename;
+      const dot = name.lastIndexOf('.');
+      for (let i = 1; overwrite !== 'true' && overwrite !== '1' && inputFiles.has(key(name)); i++)
+        name = `${image.filename.slice(0, dot)} (${i})${image.filename.slice(dot)}`;
+      await mkdir(join(outDir, type, subfolder), { recursive: true });
+      await writeFile(join(outDir, type, subfolder, name), image.data);
+      if (type === 'input') inputFiles.add(key(name));
+      fake.uploads.push({ asked: image.filename, name, overwrite, bytes: image.data });
+      return json(res, 200, { name, subfolder, type });
     }
     if (path === '/object_info') return json(res, 200, objectInfo());
     const m = /^\/models\/([a-z0-9_]+)$/.exec(path);

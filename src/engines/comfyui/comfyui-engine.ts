@@ -1,5 +1,5 @@
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { WebSocket } from 'ws';
 import { guardedRequest } from '../../net/guarded-http.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome } from '../engine.js';
@@ -10,9 +10,13 @@ import { audioOutputArgs, containerArgs, FPS, videoOutputArgs } from '../local/e
 import { inspectMedia } from '../local/media-info.js';
 import { type PollAnswer, pollUntilDone } from '../poll-loop.js';
 import { LatencyHistories } from '../poll-schedule.js';
+import { finishExtension, type TailCut } from '../splice/extend-by-tail.js';
+import { CONTINUATION_SECONDS, type SpliceTools } from '../splice/splice.js';
 import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
+import { lastFrame, wholeSourceCut } from './continuation.js';
 import { bindWorkflow, missingParts, type Template } from './template.js';
+import { uploadImage } from './upload.js';
 
 export interface ComfyEngineOptions extends UpstreamEngineOptions {
   /** The operator's ComfyUI, e.g. http://gpu-box:8188: trusted, so private addresses are allowed for it. */
@@ -81,18 +85,43 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
   };
   const histories = new LatencyHistories();
   const slots = semaphore(options.concurrency);
-  const template = (job: RenderJob): Template | undefined => options.templates.find((t) => t.generationTypes.includes(job.generationType));
+  // An extension continues from the source's last frame: any template with a start image will do.
+  const continuation = options.templates.find((t) => t.bind.startImage !== undefined);
+  const template = (job: RenderJob): Template | undefined =>
+    job.source ? continuation : options.templates.find((t) => t.generationTypes.includes(job.generationType));
   const capabilities: EngineCapabilities = {
-    models: ['veo-3-1'],
+    models: continuation ? ['veo-3-1', 'veo-3-1-extend'] : ['veo-3-1'],
     generationTypes: [...new Set(options.templates.flatMap((t) => t.generationTypes))],
-    extendsForeignSources: false,
+    // The continuation needs only the source's frames, so any source can be extended.
+    extendsForeignSources: continuation !== undefined,
     reportsProgress: true,
     // `/interrupt` stops the prompt on the operator's GPU; nothing is billed.
     cancelsRunningWork: true,
   };
 
-  async function submit(job: RenderJob, t: Template, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
-    const { workflow } = bindWorkflow(t, job);
+  /**
+   * The start image on ComfyUI under a task-scoped name (overwritten by a retry of the same task):
+   * the job's one image, or an extension's last frame. Null for a template without one.
+   */
+  async function startImage(job: RenderJob, t: Template, cut: TailCut | null, workDir: string, signal: AbortSignal): Promise<string | null | EngineFailure> {
+    if (!t.bind.startImage) return null;
+    if (cut) {
+      const png = join(workDir, 'comfy-last-frame.png');
+      await lastFrame(options.ffmpegPath, job.source!.path, png, signal);
+      return uploadImage(target, await readFile(png), `longshot-${job.taskId}-last.png`, 'image/png', signal);
+    }
+    const image = job.images[0]!;
+    const ext = image.mime === 'image/png' ? 'png' : 'jpg';
+    return uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-0.${ext}`, image.mime, signal);
+  }
+
+  async function submit(job: RenderJob, t: Template, cut: TailCut | null, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
+    const image = await startImage(job, t, cut, dirname(job.outVideoPath), signal);
+    if (image !== null && typeof image !== 'string') return image;
+    const { workflow } = bindWorkflow(t, job, {
+      ...(image !== null ? { startImage: image } : {}),
+      ...(cut ? { seconds: CONTINUATION_SECONDS } : {}),
+    });
     const answer = await callJson(target, 'POST', '/prompt', signal, { json: { prompt: workflow, prompt_id: job.taskId, client_id: job.taskId } });
     const body = answer.body as { prompt_id?: unknown; node_errors?: Record<string, unknown>; error?: { message?: unknown } } | null;
     const nodeErrors = nodeErrorText(body?.node_errors);
@@ -217,7 +246,7 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     return null;
   }
 
-  async function finish(id: string, entry: HistoryEntry, job: RenderJob, t: Template, signal: AbortSignal): Promise<RenderOutcome> {
+  async function finish(id: string, entry: HistoryEntry, job: RenderJob, t: Template, cut: TailCut | null, signal: AbortSignal): Promise<RenderOutcome> {
     if (entry.status?.status_str !== 'success') {
       const error = entry.status?.messages?.find(([type]) => type === 'execution_error')?.[1];
       const why = error ? `${error.node_type ?? 'node'} ${error.node_id ?? ''}: ${error.exception_message ?? 'failed'}`.trim() : 'the prompt did not succeed';
@@ -228,6 +257,17 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     const raw = rawDownloadPath(job);
     const got = await download(file, raw, signal);
     if (got) return got;
+    if (cut) {
+      // The splice re-encodes the continuation to the source's size and rate and keeps the source's frames.
+      const tools: SpliceTools = { ffmpegPath: options.ffmpegPath, threads: options.threads, workDir: dirname(job.outVideoPath), signal };
+      try {
+        const done = await finishExtension(tools, options.fontPath, job, cut, raw);
+        await callJson(target, 'POST', '/history', signal, { json: { delete: [id] } }).catch(() => undefined);
+        return done;
+      } finally {
+        await rm(raw, { force: true });
+      }
+    }
     const mp4 = `${raw}.mp4`;
     try {
       const bad = await transcode(raw, mp4, signal);
@@ -283,12 +323,23 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
       signal.throwIfAborted();
       const t = template(job);
-      if (!t) return failure('INVALID_PARAMETER', `engine ${options.name} has no workflow template for ${job.generationType}`);
+      if (!t) return failure('INVALID_PARAMETER', `engine ${options.name} has no workflow template for ${job.source ? 'extensions' : job.generationType}`);
+      if (!job.source && t.bind.startImage && job.images.length !== 1)
+        return failure(
+          'INVALID_PARAMETER',
+          `workflow template ${t.name} of engine ${options.name} takes one start image; ${job.images.length} image_urls given (a last frame is not supported yet)`,
+        );
+      let cut: TailCut | null = null;
+      if (job.source) {
+        const planned = await wholeSourceCut(options.ffmpegPath, job.source.path, signal);
+        if ('ok' in planned) return planned;
+        cut = planned;
+      }
       const release = await slots.acquire(signal);
       const unwatch = watchProgress(job.taskId, ctx);
       let id: string | null = null;
       try {
-        const upstreamJob = await submitOrResume(ctx, () => submit(job, t, signal));
+        const upstreamJob = await submitOrResume(ctx, () => submit(job, t, cut, signal));
         if ('ok' in upstreamJob) return upstreamJob;
         id = upstreamJob.ref.operation;
         const submitted = id;
@@ -308,7 +359,7 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
           return over;
         }
         unwatch();
-        return await finish(submitted, over, job, t, signal);
+        return await finish(submitted, over, job, t, cut, signal);
       } catch (err) {
         // A shutting-down worker leaves the prompt running: the next worker resumes it by its id.
         // A cancel, the task timeout or a lost lease stop it.

@@ -17,7 +17,8 @@ export interface Template {
   name: string;
   generationTypes: readonly GenerationType[];
   workflow: Workflow;
-  bind: Record<(typeof BINDINGS)[number], Slot>;
+  /** `startImage`, when present, takes the uploaded image's name (a `LoadImage` node's `image`). */
+  bind: Record<(typeof BINDINGS)[number], Slot> & { startImage?: Slot };
   negative: string;
   /** The node whose files in the history are the result. */
   output: string;
@@ -66,10 +67,21 @@ function loadTemplate(dir: string, name: string): Template {
     if (!isSlot(slot)) throw bad(`template.json bind.${key} must be ["nodeId", "input"]`);
     if (!workflow[slot[0]] || !(slot[1] in workflow[slot[0]]!.inputs)) throw bad(`bind.${key} names ${slot[0]}.${slot[1]}, which the workflow lacks`);
   }
+  const start = bind?.startImage;
+  if (start !== undefined) {
+    if (!isSlot(start)) throw bad('template.json bind.startImage must be ["nodeId", "input"]');
+    if (!workflow[start[0]] || !(start[1] in workflow[start[0]]!.inputs)) throw bad(`bind.startImage names ${start[0]}.${start[1]}, which the workflow lacks`);
+  }
   if (typeof meta.output !== 'string' || !workflow[meta.output]) throw bad('template.json output must name a node of the workflow');
   const types = meta.generationTypes;
   if (!Array.isArray(types) || types.length === 0 || !types.every((t) => (GENERATION_TYPES as readonly unknown[]).includes(t)))
     throw bad(`template.json generationTypes must list some of ${GENERATION_TYPES.join(', ')}`);
+  // A start image is one picture the video begins with: that is FIRST_AND_LAST_FRAMES_2_VIDEO
+  // with one image. References (REFERENCE_2_VIDEO) are not a first frame, so no template claims them yet.
+  if (types.includes('REFERENCE_2_VIDEO')) throw bad('generationTypes: REFERENCE_2_VIDEO is not supported by ComfyUI templates yet');
+  if (types.includes('FIRST_AND_LAST_FRAMES_2_VIDEO') && start === undefined) throw bad('generationTypes: FIRST_AND_LAST_FRAMES_2_VIDEO needs bind.startImage');
+  if (types.includes('TEXT_2_VIDEO') && start !== undefined)
+    throw bad('generationTypes: TEXT_2_VIDEO cannot use a template with bind.startImage (it has no image)');
   const s = meta.shape ?? {};
   const int = (k: 'frames' | 'frameStep' | 'fps' | 'sizeMultiple'): number => {
     const v = s[k];
@@ -119,6 +131,8 @@ export function loadTemplates(dir: string): Map<string, Template> {
 
 /** `n` snapped to the nearest `step·k + 1` (Wan: 4n+1, LTX: 8n+1), at least `step + 1`. */
 export const snapFrames = (n: number, step: number): number => Math.max(1, Math.round((n - 1) / step)) * step + 1;
+/** The smallest `step·k + 1` that is at least `n`. */
+const atLeastFrames = (n: number, step: number): number => Math.max(1, Math.ceil((n - 1) / step)) * step + 1;
 /** `n` snapped to the nearest multiple of `m`, at least `m`. */
 export const snapSize = (n: number, m: number): number => Math.max(1, Math.round(n / m)) * m;
 
@@ -135,13 +149,18 @@ export interface BoundShape {
  * for the aspect ratio, its natural clip length, the job's seed and prompt. Output files are
  * named after the task so they can be told apart in ComfyUI's output folder.
  */
-export function bindWorkflow(t: Template, job: Pick<RenderJob, 'taskId' | 'prompt' | 'seed' | 'aspectRatio'>): { workflow: Workflow; shape: BoundShape } {
+export function bindWorkflow(
+  t: Template,
+  job: Pick<RenderJob, 'taskId' | 'prompt' | 'seed' | 'aspectRatio'>,
+  extra: { startImage?: string; seconds?: number } = {},
+): { workflow: Workflow; shape: BoundShape } {
   const workflow = structuredClone(t.workflow);
   const [w, h] = t.shape.sizes[job.aspectRatio];
   const shape: BoundShape = {
     width: snapSize(w, t.shape.sizeMultiple),
     height: snapSize(h, t.shape.sizeMultiple),
-    frames: snapFrames(t.shape.frames, t.shape.frameStep),
+    // `seconds` asks for at least that long a clip (an extension's continuation) instead of the model's natural length.
+    frames: extra.seconds === undefined ? snapFrames(t.shape.frames, t.shape.frameStep) : atLeastFrames(extra.seconds * t.shape.fps + 1, t.shape.frameStep),
     fps: t.shape.fps,
   };
   const set = (slot: Slot, value: unknown): void => {
@@ -155,6 +174,10 @@ export function bindWorkflow(t: Template, job: Pick<RenderJob, 'taskId' | 'promp
   set(t.bind.frames, shape.frames);
   set(t.bind.fps, shape.fps);
   set(t.bind.filenamePrefix, `longshot/${job.taskId}`);
+  if (t.bind.startImage) {
+    if (extra.startImage === undefined) throw new TemplateError(`workflow template ${t.name} needs a start image`);
+    set(t.bind.startImage, extra.startImage);
+  }
   return { workflow, shape };
 }
 
@@ -163,16 +186,22 @@ export const nodeTypes = (t: Template): string[] => [...new Set(Object.values(t.
 
 /**
  * What the ComfyUI instance lacks for the templates: node types absent from its `/object_info`
- * and model files absent from its `/models/{folder}` lists, each named exactly.
+ * and model files absent from its `/models/{folder}` lists, each named exactly once with the
+ * templates that need it.
  */
 export function missingParts(templates: readonly Template[], objectInfo: Record<string, unknown>, models: Map<string, readonly string[]>): string[] {
-  const missing = new Set<string>();
+  const missing = new Map<string, string[]>();
+  const add = (part: string, template: string): void => {
+    const names = missing.get(part) ?? [];
+    if (!names.includes(template)) names.push(template);
+    missing.set(part, names);
+  };
   for (const t of templates) {
-    for (const type of nodeTypes(t)) if (!(type in objectInfo)) missing.add(`node ${type} (template ${t.name})`);
+    for (const type of nodeTypes(t)) if (!(type in objectInfo)) add(`node ${type}`, t.name);
     for (const [folder, files] of Object.entries(t.models)) {
       const have = models.get(folder) ?? [];
-      for (const f of files) if (!have.includes(f)) missing.add(`model ${folder}/${f} (template ${t.name})`);
+      for (const f of files) if (!have.includes(f)) add(`model ${folder}/${f}`, t.name);
     }
   }
-  return [...missing];
+  return [...missing].map(([part, names]) => `${part} (${names.length === 1 ? 'template' : 'templates'} ${names.join(', ')})`);
 }

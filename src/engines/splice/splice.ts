@@ -22,14 +22,14 @@ export interface SpliceTools {
 }
 
 /** Seconds an extension adds (docs/contract.md §3: the whole source followed by a 7 s continuation). */
-const CONTINUATION_SECONDS = 7;
+export const CONTINUATION_SECONDS = 7;
 /** Crossfade of the sound at the seam, as in the local engine's extensions. */
 const SEAM_SAMPLES = 1920;
 /** How far an upstream's answer may fall short of its expected length before it is refused. */
 const SHORT_TOLERANCE_SEC = 1;
 
 /** Frame rate of the output: the source's, rounded (23.976 → 24), as the local engine does. */
-function spliceFps(source: MediaFacts): number {
+export function spliceFps(source: MediaFacts): number {
   const fps = Math.round(source.video.fps);
   return fps >= 10 && fps <= 60 ? fps : 24;
 }
