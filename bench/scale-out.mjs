@@ -3,6 +3,10 @@
 //   - the bare node:http baseline (bench/bare-server.mjs);
 //   - statusTask and submit throughput with 1 and with 2 `serve --role api` processes (no
 //     workers running, so submitted tasks stay queued and no render takes CPU);
+//   - claims + settles per second by 2 worker processes with a no-op engine
+//     (bench/queue-worker.mjs: the product's claimNextTask + settleSuccess, draining those tasks);
+//   - for each: CPU µs per request of the API processes (or the workers) and of PostgreSQL, WAL
+//     bytes per request, and the ratio to the bare server of the same run;
 //   - dispatch latency submit → processing (start_time - create_time) with a `--role worker`
 //     process woken by LISTEN/NOTIFY, and with one that only polls (LONGSHOT_PG_NOTIFY=off).
 // Prints a markdown table and writes bench/results/scale-<date>.json. Exits non-zero only on
@@ -11,7 +15,8 @@
 // DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_DURATION (s, default 10),
 // BENCH_CONNECTIONS (total, default 64), BENCH_DISPATCH_SAMPLES (default 200), BENCH_ACCOUNTS
 // (default 8: the submit runs are repeated with the connections spread over that many accounts),
-// BENCH_TAG (writes scale-<date>-<tag>.json).
+// BENCH_WARMUP (s, default 2), BENCH_QUEUE_LOOPS (claim loops per worker process, default 2),
+// BENCH_TAG (writes scale-<date>-<tag>.json), BENCH_NOTE (recorded as `note` in the JSON).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -66,6 +71,20 @@ async function pgBackendPids(admin, appPrefix) {
   const r = await admin.query('select pid from pg_stat_activity where application_name like $1', [`${appPrefix}%`]);
   // Only a PostgreSQL on this machine: a remote server's pids mean nothing in our /proc.
   return r.rows.map((row) => row.pid).filter((pid) => commOf(pid) === 'postgres');
+}
+
+/**
+ * WAL position (cluster-wide): the bytes between two readings are what every session wrote, ours
+ * and anybody else's on the same server, so WAL bytes per request is an upper bound for ours.
+ */
+async function walLsn(admin) {
+  if (!admin) return null;
+  return (await admin.query('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn;
+}
+
+async function walBytes(admin, from, to) {
+  if (!admin || !from || !to) return null;
+  return Number((await admin.query('select pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::float8 as b', [to, from])).rows[0].b);
 }
 
 /** Sum of CPU ms of these pids (those readable); null when none could be read. */
@@ -220,6 +239,7 @@ async function load({ targets, serverPids, admin, pgApp }) {
   }
   const pgBefore = pgApp ? cpuOf(await pgBackendPids(admin, pgApp)) : null;
   const allPgBefore = cpuOf(postgresPids());
+  const walBefore = await walLsn(admin);
   const srvBefore = cpuOf(serverPids);
   const selfBefore = process.cpuUsage();
   const machineBefore = machineMs();
@@ -259,10 +279,41 @@ async function load({ targets, serverPids, admin, pgApp }) {
   );
   const results = await Promise.all(runs);
   if (sampler) clearInterval(sampler);
+  const walAfter = await walLsn(admin);
   const machineAfter = machineMs();
   const self = process.cpuUsage(selfBefore);
   const srvAfter = cpuOf(serverPids);
   const allPgAfter = cpuOf(postgresPids());
+  const total = results.reduce((a, r) => a + r.requests.total, 0);
+  const ok = results.reduce((a, r) => a + r['2xx'], 0);
+  const errors = results.reduce((a, r) => a + r.errors + r.timeouts + (r.non2xx ?? 0), 0);
+  return {
+    reqPerSec: Math.round(results.reduce((a, r) => a + r.requests.average, 0)),
+    p50ms: pct(hist, count, 50),
+    p99ms: pct(hist, count, 99),
+    requests: total,
+    ok,
+    errors,
+    instances: targets.length,
+    connectionsEach: per,
+    ...(await costs({ total, admin, pgApp, pgBefore, allPgBefore, allPgAfter, srvBefore, srvAfter, self, machineBefore, machineAfter, walBefore, walAfter })),
+    pgBackendsActive: waits.samples ? Number((waits.active / waits.samples).toFixed(1)) : null,
+    pgBackendsWaitingOnLock: waits.samples ? Number((waits.lock / waits.samples).toFixed(1)) : null,
+  };
+}
+
+/**
+ * Per-request costs between two readings. PostgreSQL CPU is counted two ways, both from
+ * /proc/<pid>/stat of postgres processes on this machine:
+ *   - pgCpuUsPerReq: the backends serving this bench's processes (found by application_name in
+ *     pg_stat_activity). Exact for the work those sessions do, but it leaves out what they cause in
+ *     the server's shared processes (WAL writer, checkpointer, background writer, autovacuum).
+ *   - pgAllCpuUsPerReq: every `postgres` process of the machine. That includes those shared
+ *     processes, and also the sessions of anybody else using this server (another test run), so
+ *     it is an upper bound; on a quiet server the two bracket the true cost.
+ * pg_stat_statements would give statement time, not CPU, and is not installed by default.
+ */
+async function costs({ total, admin, pgApp, pgBefore, allPgBefore, allPgAfter, srvBefore, srvAfter, self, machineBefore, machineAfter, walBefore, walAfter }) {
   let pgMs = null;
   if (pgApp) {
     // Backends present at the end; one that appeared during the run counts from zero.
@@ -272,13 +323,10 @@ async function load({ targets, serverPids, admin, pgApp }) {
   }
   let allPgMs = 0;
   for (const [pid, ms] of allPgAfter.each) allPgMs += ms - (allPgBefore.each.get(pid) ?? 0);
-
-  const total = results.reduce((a, r) => a + r.requests.total, 0);
-  const ok = results.reduce((a, r) => a + r['2xx'], 0);
-  const errors = results.reduce((a, r) => a + r.errors + r.timeouts + (r.non2xx ?? 0), 0);
   const srvMs = srvBefore.sum === null || srvAfter.sum === null ? null : srvAfter.sum - srvBefore.sum;
   const selfMs = (self.user + self.system) / 1000;
   const usPer = (ms) => (ms === null ? null : Number(((ms * 1000) / Math.max(1, total)).toFixed(1)));
+  const wal = await walBytes(admin, walBefore, walAfter);
   let otherCores = null;
   let busyCores = null;
   if (machineBefore && machineAfter) {
@@ -291,21 +339,98 @@ async function load({ targets, serverPids, admin, pgApp }) {
     otherCores = Number((Math.max(0, busy - (srvMs ?? 0) - selfMs - allPgMs) / wall).toFixed(2));
   }
   return {
-    reqPerSec: Math.round(results.reduce((a, r) => a + r.requests.average, 0)),
-    p50ms: pct(hist, count, 50),
-    p99ms: pct(hist, count, 99),
-    requests: total,
-    ok,
-    errors,
-    instances: targets.length,
-    connectionsEach: per,
     cpuUsPerReq: usPer(srvMs),
     pgCpuUsPerReq: usPer(pgMs),
+    pgAllCpuUsPerReq: pgApp ? usPer(allPgMs) : null,
+    walBytesPerReq: wal === null ? null : Math.round(wal / Math.max(1, total)),
     loadGenCpuUsPerReq: usPer(selfMs),
-    pgBackendsActive: waits.samples ? Number((waits.active / waits.samples).toFixed(1)) : null,
-    pgBackendsWaitingOnLock: waits.samples ? Number((waits.lock / waits.samples).toFixed(1)) : null,
     machineBusyCores: busyCores,
     otherLoadCores: otherCores,
+  };
+}
+
+/**
+ * Claims and settles per second by 2 worker processes with a no-op engine: bench/queue-worker.mjs
+ * runs the product's claimNextTask + settleSuccess from dist/ (there is no no-op engine to start a
+ * real `serve --role worker` with). They drain the tasks the submit runs left queued. CPU: the two
+ * worker processes (cpuUsPerReq, per claimed-and-settled task), the API processes separately
+ * (they receive the task-event NOTIFY of every settle), and PostgreSQL as in `costs`.
+ */
+async function queueRun({ env, admin, pgApp, apiPids }) {
+  const workers = [0, 1].map((i) => {
+    const child = spawn(process.execPath, ['bench/queue-worker.mjs'], {
+      env: { ...process.env, ...env, PGAPPNAME: `${pgApp}_queue${i}`, BENCH_DURATION: String(DURATION), BENCH_WARMUP: String(WARMUP) },
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    let out = '';
+    const waitFor = (test) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = test(out);
+          if (m) resolve(m);
+        };
+        child.stdout.on('data', (d) => {
+          out += d;
+          check();
+        });
+        child.once('exit', (code) => reject(new Error(`queue worker ${i} exited ${code}:\n${out}`)));
+        check();
+      });
+    return { child, waitFor, output: () => out };
+  });
+  await Promise.all(workers.map((w) => w.waitFor((o) => o.includes('ready\n'))));
+  const workerPids = workers.map((w) => w.child.pid);
+  const pgBefore = cpuOf(await pgBackendPids(admin, `${pgApp}_queue`));
+  const allPgBefore = cpuOf(postgresPids());
+  const srvBefore = cpuOf(workerPids);
+  const apiBefore = cpuOf(apiPids);
+  const self = process.cpuUsage();
+  const machineBefore = machineMs();
+  const walBefore = await walLsn(admin);
+  const started = performance.now();
+  for (const w of workers) w.child.stdin.write('go\n');
+  const counts = await Promise.all(workers.map((w) => w.waitFor((o) => /^\{.*\}$/m.exec(o)?.[0]).then(JSON.parse)));
+  const seconds = (performance.now() - started) / 1000;
+  const walAfter = await walLsn(admin);
+  const machineAfter = machineMs();
+  const selfUsed = process.cpuUsage(self);
+  const srvAfter = cpuOf(workerPids);
+  const apiAfter = cpuOf(apiPids);
+  const allPgAfter = cpuOf(postgresPids());
+  const settled = counts.reduce((a, c) => a + c.settled, 0);
+  const c = await costs({
+    total: settled,
+    admin,
+    pgApp: `${pgApp}_queue`,
+    pgBefore,
+    allPgBefore,
+    allPgAfter,
+    srvBefore,
+    srvAfter,
+    self: selfUsed,
+    machineBefore,
+    machineAfter,
+    walBefore,
+    walAfter,
+  });
+  for (const w of workers) {
+    w.child.stdin.end();
+    w.child.kill('SIGTERM');
+  }
+  const apiMs = apiBefore.sum === null || apiAfter.sum === null ? null : apiAfter.sum - apiBefore.sum;
+  return {
+    reqPerSec: Math.round(settled / seconds),
+    seconds: Number(seconds.toFixed(1)),
+    claimed: counts.reduce((a, x) => a + x.claimed, 0),
+    settled,
+    lost: counts.reduce((a, x) => a + x.lost, 0),
+    drained: counts.some((x) => x.drained),
+    loopsPerProcess: Number(process.env.BENCH_QUEUE_LOOPS ?? 2),
+    ...c,
+    apiCpuUsPerReq: apiMs === null ? null : Number(((apiMs * 1000) / Math.max(1, settled)).toFixed(1)),
   };
 }
 
@@ -327,7 +452,7 @@ async function main() {
   // REDIS_URL / S3 of the caller's shell would change what is measured: this bench is PostgreSQL only.
   for (const k of Object.keys(process.env)) if (k === 'REDIS_URL' || k === 'LONGSHOT_ROLE' || k.startsWith('LONGSHOT_S3_')) env[k] = '';
 
-  const results = { bare: null, status: {}, submit: {}, dispatch: {} };
+  const results = { bare: null, status: {}, submit: {}, queue: null, dispatch: {} };
   let bare, api1, api2, worker;
   const loadStart = loadavg();
   try {
@@ -438,6 +563,9 @@ async function main() {
     }
     const queued = (await admin.query(`select count(*)::int as n from ${schema}.tasks where state = 'pending'`)).rows[0].n;
     results.submit.queuedAtEnd = queued;
+    // The queue: two no-op workers drain what the submits left (see queueRun).
+    results.queue = await queueRun({ env, admin, pgApp, apiPids });
+    if (results.queue.drained) console.warn(`queue: the ${queued} queued tasks ran out before the end; the claims/s figure is a lower bound`);
 
     for (const [name, r] of [
       ['bare', results.bare],
@@ -466,23 +594,38 @@ async function main() {
             [`submit, 2 API processes, ${ACCOUNTS} accounts`, results.submit.api2Accounts],
           ]
         : []),
+      ['claim + settle, 2 no-op worker processes (CPU: the workers)', results.queue],
     ];
     const lines = [
-      '| figure | req/s | p50 ms | p99 ms | CPU µs/req (API) | CPU µs/req (PostgreSQL) | backends active / on a lock | other load (cores) | ratio to bare (req/s) | ratio to bare (CPU) |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| figure | req/s | p50 ms | p99 ms | CPU µs/req (API) | CPU µs/req (PostgreSQL backends) | CPU µs/req (all postgres processes) | WAL bytes/req | backends active / on a lock | other load (cores) | ratio to bare (req/s) | ratio to bare (CPU) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows.map(
         ([label, r, isBare]) =>
-          `| ${label} | ${n(r.reqPerSec)} | ${n(r.p50ms)} | ${n(r.p99ms)} | ${n(r.cpuUsPerReq)} | ${isBare ? '—' : n(r.pgCpuUsPerReq)} | ${isBare ? '—' : `${n(r.pgBackendsActive)} / ${n(r.pgBackendsWaitingOnLock)}`} | ${n(r.otherLoadCores)} | ${isBare ? '1.00' : ratio(r)} | ${isBare ? '1.00' : cpuRatio(r)} |`,
+          `| ${label} | ${n(r.reqPerSec)} | ${n(r.p50ms)} | ${n(r.p99ms)} | ${n(r.cpuUsPerReq)} | ${isBare ? '—' : n(r.pgCpuUsPerReq)} | ${isBare ? '—' : n(r.pgAllCpuUsPerReq)} | ${isBare ? '—' : n(r.walBytesPerReq)} | ${isBare || r.pgBackendsActive === undefined ? '—' : `${n(r.pgBackendsActive)} / ${n(r.pgBackendsWaitingOnLock)}`} | ${n(r.otherLoadCores)} | ${isBare ? '1.00' : ratio(r)} | ${isBare ? '1.00' : cpuRatio(r)} |`,
       ),
       ...[
         ['submit → processing, worker woken by LISTEN/NOTIFY', results.dispatch.notify],
         ['submit → processing, worker polling only (LONGSHOT_PG_NOTIFY=off)', results.dispatch.poll],
-      ].map(([label, d]) => `| ${label} (${d.samples} samples) | — | ${n(d.p50ms)} | ${n(d.p99ms)} | — | — | — | — | — | — |`),
+      ].map(([label, d]) => `| ${label} (${d.samples} samples) | — | ${n(d.p50ms)} | ${n(d.p99ms)} | — | — | — | — | — | — | — | — |`),
     ];
     const report = {
       date,
-      command: 'npm run bench:scale',
-      env: { BENCH_DURATION: DURATION, BENCH_CONNECTIONS: CONNECTIONS, BENCH_DISPATCH_SAMPLES: DISPATCH_SAMPLES, BENCH_ACCOUNTS: ACCOUNTS },
+      // The command as run: the BENCH_* settings of the caller's shell, then the script.
+      command: [
+        ...Object.keys(process.env)
+          .filter((k) => k.startsWith('BENCH_') && k !== 'BENCH_NOTE')
+          .sort()
+          .map((k) => `${k}=${process.env[k]}`),
+        'npm run bench:scale',
+      ].join(' '),
+      env: {
+        BENCH_DURATION: DURATION,
+        BENCH_WARMUP: WARMUP,
+        BENCH_CONNECTIONS: CONNECTIONS,
+        BENCH_DISPATCH_SAMPLES: DISPATCH_SAMPLES,
+        BENCH_ACCOUNTS: ACCOUNTS,
+        BENCH_QUEUE_LOOPS: Number(process.env.BENCH_QUEUE_LOOPS ?? 2),
+      },
       machine: {
         cpus: cpus().length,
         model: cpus()[0]?.model,
@@ -493,6 +636,8 @@ async function main() {
         loadavgAtEnd: loadavg().map((x) => Number(x.toFixed(2))),
       },
       git: gitState(),
+      // BENCH_NOTE: how this run differs from a plain `npm run bench:scale` in the tree (e.g. where dist/ was built).
+      ...(process.env.BENCH_NOTE ? { note: process.env.BENCH_NOTE } : {}),
       setup: {
         database: 'PostgreSQL, a fresh schema dropped at the end; API and bench on the same machine',
         api: '`longshot serve --role api` × 1 or 2 (ports differ, same schema), limits off for the keys; no workers during the throughput runs',
@@ -502,7 +647,10 @@ async function main() {
           '`longshot serve --role worker`, LONGSHOT_WORKERS=2, idle at each submit; submits spaced 20 ms, alternating between the two API processes',
         backends:
           'mean number of PostgreSQL backends serving the API processes that are running a statement / waiting on a lock, sampled every 100 ms (10 per API process at most: the pool size)',
-        cpu: 'CPU µs/req from /proc: API = both API processes (an idle one costs ~0), PostgreSQL = the backends serving them; other load = machine busy time minus the bench, its servers and every postgres process, in cores (a lower bound)',
+        cpu: 'CPU µs/req from /proc: API = both API processes (an idle one costs ~0); PostgreSQL backends = the backends serving them (by application_name); all postgres processes = every postgres process of the machine, shared ones (WAL writer, checkpointer) and other users of the server included (an upper bound); other load = machine busy time minus the bench, its servers and every postgres process, in cores (a lower bound)',
+        wal: 'WAL bytes/req = pg_wal_lsn_diff of pg_current_wal_lsn() before and after the measured seconds, divided by the requests: cluster-wide, so an upper bound when others write to the server',
+        queue:
+          'claim + settle: 2 processes running bench/queue-worker.mjs (the product has no no-op engine): claimNextTask + settleSuccess from dist/, BENCH_QUEUE_LOOPS loops each (default 2, as LONGSHOT_WORKERS), draining the tasks the submit runs left queued; its CPU µs/req is the 2 worker processes per settled task, apiCpuUsPerReq the API processes (task-event NOTIFY of every settle)',
       },
       results,
       table: lines.join('\n'),
