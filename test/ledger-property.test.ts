@@ -199,6 +199,31 @@ describe('ledger invariant (property)', () => {
     );
   });
 
+  it('refuses a hold that only money already captured would cover (the property found this)', async () => {
+    // $3 of credit: $1.50 charged, $0.20 held, so $1.30 is available and a $1.50 task is a 402.
+    const { deps } = t.service;
+    const account = await createAccount(deps.db, `captured-${runs++}`, 3_000_000, deps.clock.now());
+    const key = await createApiKey(deps.db, account.id, null, deps.clock.now());
+    const caller: Caller = { accountId: account.id, keyId: key.id, settings: NO_KEY_SETTINGS };
+    const first = await submitTask(deps, caller, 'veo-3-1', { input: { prompt: 'x', mode: 'quality' } });
+    expect(first.ok).toBe(true);
+    // Other runs may have left pending tasks: claim until ours, failing the others like the property does.
+    for (;;) {
+      const task = (await claimNextTask(deps.db, deps.clock.now(), deps.config.leaseMs, 'tok-captured'))!;
+      if (task.account_id !== account.id) {
+        await settleFailure(deps, task, 'tok-captured', 'INTERNAL_ERROR', 'foreign task in property run');
+        continue;
+      }
+      expect(await settleSuccess(deps, task, 'tok-captured', FIELDS)).toBe(true);
+      break;
+    }
+    expect((await submitTask(deps, caller, 'veo-3-1', { input: { prompt: 'x', mode: 'fast' } })).ok).toBe(true);
+    const refused = await submitTask(deps, caller, 'veo-3-1', { input: { prompt: 'x', mode: 'quality' } });
+    expect(refused).toMatchObject({ ok: false, status: 402 });
+    expect(await getBalance(deps.db, account.id)).toMatchObject({ availableMicros: 1_300_000, heldMicros: 200_000, capturedMicros: 1_500_000 });
+    await checkInvariant(account.id);
+  });
+
   it('settles a cancel racing a success exactly once, repeated many times', async () => {
     const { deps } = t.service;
     const account = await createAccount(deps.db, `race-${runs++}`, 1_000_000_000, deps.clock.now());

@@ -28,7 +28,10 @@ export async function placeHold(trx: Kysely<Database>, accountId: string, taskId
     .updateTable('balances')
     .set((eb) => ({ held_micros: eb('held_micros', '+', micros) }))
     .where('account_id', '=', accountId)
-    .where((eb) => eb(eb(eb.ref('credit_micros'), '-', eb(eb.ref('held_micros'), '+', eb.ref('captured_micros'))), '>=', micros))
+    // Written as a chain of subtractions: Kysely does not parenthesise a nested operation, so
+    // `credit - (held + captured)` would compile to `credit - held + captured`, which adds the
+    // captured money back instead of taking it off.
+    .where((eb) => eb(eb(eb(eb.ref('credit_micros'), '-', eb.ref('held_micros')), '-', eb.ref('captured_micros')), '>=', micros))
     .executeTakeFirst();
   if (Number(res.numUpdatedRows) === 0) return false;
   await trx
