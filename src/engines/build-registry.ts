@@ -66,12 +66,21 @@ export function buildEngineRegistry(config: Config, local: Engine, tools: { ffmp
   return createEngineRegistry(routes);
 }
 
-/** The shipped workflow templates, with the operator's (`workflows`) added or replacing them by name; a bad one stops the start. */
+/**
+ * The shipped workflow templates, with the operator's (`workflows`) added or replacing them by name;
+ * of those, the ones the engine names in `templates` (in that order), else every `byDefault` one.
+ * A bad template or an unknown name stops the start.
+ */
 function comfyTemplates(spec: Extract<EngineSpec, { type: 'comfyui' }>): Template[] {
   try {
     const all = loadTemplates(BUILT_IN_TEMPLATES_DIR);
     if (spec.workflows) for (const [name, t] of loadTemplates(spec.workflows)) all.set(name, t);
-    return [...all.values()];
+    if (!spec.templates) return [...all.values()].filter((t) => t.byDefault);
+    return spec.templates.map((name) => {
+      const t = all.get(name);
+      if (!t) throw new TemplateError(`"templates" names ${name}, which is not a workflow template (there are ${[...all.keys()].join(', ')})`);
+      return t;
+    });
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
     throw new ConfigError(`engine ${spec.name} in LONGSHOT_ENGINES: ${err.message}`);

@@ -11,6 +11,8 @@ interface ComfySpec {
   token: string | null;
   /** A directory of extra workflow templates (one per subdirectory); null = the shipped ones only. */
   workflows: string | null;
+  /** The templates this instance uses, by name, first match per generation type; absent = every one marked `byDefault`. */
+  templates?: string[];
   concurrency: number;
 }
 
@@ -92,7 +94,7 @@ const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const LOCATION = /^(global|[a-z]+-[a-z]+[0-9]+)$/;
 const GCS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?$/;
 /** The settings each type takes, and the JSON type of each (a misspelt key or a wrong type is an error). */
-const KEYS: Record<Exclude<EngineSpec['type'], 'local'>, Record<string, 'string' | 'boolean' | 'number' | 'object'>> = {
+const KEYS: Record<Exclude<EngineSpec['type'], 'local'>, Record<string, 'string' | 'boolean' | 'number' | 'object' | 'array'>> = {
   gemini: { apiKey: 'string', baseUrl: 'string', modelFast: 'string', modelQuality: 'string' },
   vertex: {
     project: 'string',
@@ -106,7 +108,7 @@ const KEYS: Record<Exclude<EngineSpec['type'], 'local'>, Record<string, 'string'
   },
   apixo: { baseUrl: 'string', apiKey: 'string', allowPrivate: 'boolean', extendWindowHours: 'number' },
   fal: { apiKey: 'string', baseUrl: 'string', models: 'object', allowPrivate: 'boolean' },
-  comfyui: { baseUrl: 'string', token: 'string', workflows: 'string', concurrency: 'number' },
+  comfyui: { baseUrl: 'string', token: 'string', workflows: 'string', templates: 'array', concurrency: 'number' },
 };
 
 /** Vertex AI's regional endpoint (`global` has none of its own). */
@@ -192,8 +194,8 @@ export function parseEngineSpecs(raw: string | undefined, gemini: GeminiDefaults
       if (k === 'type') continue;
       const want = allowed[k];
       if (!want) return { ok: false, error: `engine "${name}" has an unknown setting "${k}" (a ${type} engine takes ${Object.keys(allowed).join(', ')})` };
-      if (typeof x !== want || x === null || (want === 'object' && Array.isArray(x)))
-        return { ok: false, error: `engine "${name}": "${k}" must be a${want === 'object' ? 'n' : ''} ${want}` };
+      const fits = want === 'array' ? Array.isArray(x) : typeof x === want && x !== null && !(want === 'object' && Array.isArray(x));
+      if (!fits) return { ok: false, error: `engine "${name}": "${k}" must be a${want === 'object' ? 'n' : ''} ${want}` };
     }
     const str = (k: string, fallback: string | null): string | null =>
       typeof v[k] === 'string' && (v[k] as string).trim() ? (v[k] as string).trim() : fallback;
@@ -267,7 +269,21 @@ function comfySpec(name: string, v: Record<string, unknown>, str: Str): Parsed<C
   const concurrency = v.concurrency === undefined ? 1 : (v.concurrency as number);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     return { ok: false, error: `engine "${name}": "concurrency" must be a whole number from 1 to 64` };
-  return { ok: true, value: { name, type: 'comfyui', baseUrl: trimSlash(baseUrl), token: str('token', null), workflows: str('workflows', null), concurrency } };
+  const templates = v.templates as unknown[] | undefined;
+  if (templates !== undefined && (templates.length === 0 || !templates.every((x) => typeof x === 'string' && x.trim() !== '')))
+    return { ok: false, error: `engine "${name}": "templates" must be a non-empty list of template names, e.g. ["ltxv-t2v"]` };
+  return {
+    ok: true,
+    value: {
+      name,
+      type: 'comfyui',
+      baseUrl: trimSlash(baseUrl),
+      token: str('token', null),
+      workflows: str('workflows', null),
+      ...(templates ? { templates: (templates as string[]).map((x) => x.trim()) } : {}),
+      concurrency,
+    },
+  };
 }
 
 function apixoSpec(name: string, v: Record<string, unknown>, str: Str): Parsed<ApixoSpec> {

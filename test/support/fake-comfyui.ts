@@ -208,7 +208,8 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
         fake.progressSent.set(q.id, (fake.progressSent.get(q.id) ?? 0) + 1);
         while ((hold || fake.hold) && step === 1 && !q.abort.signal.aborted) await new Promise((r) => setTimeout(r, 20));
       }
-      const [, latent] = byType(q.prompt, 'Wan22ImageToVideoLatent')!;
+      // The latent node carries the size and length: Wan's, or LTX-Video's.
+      const [, latent] = (byType(q.prompt, 'Wan22ImageToVideoLatent') ?? byType(q.prompt, 'EmptyLTXVLatentVideo'))!;
       const [, create] = byType(q.prompt, 'CreateVideo')!;
       const [saveId, save] = byType(q.prompt, 'SaveVideo')!;
       const prefix = String(save.inputs.filename_prefix);

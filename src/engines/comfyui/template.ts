@@ -12,9 +12,23 @@ type Slot = readonly [string, string];
 
 const BINDINGS = ['prompt', 'negative', 'seed', 'width', 'height', 'frames', 'fps', 'filenamePrefix'] as const;
 
+/**
+ * A model family's shape arithmetic (docs/comfyui.md): frame counts `frameStep·k + 1` (the VAE's
+ * temporal compression) and sizes a multiple of `sizeMultiple` (its spatial compression times the patch).
+ */
+const FAMILIES = {
+  wan: { frameStep: 4, sizeMultiple: 16 },
+  ltxv: { frameStep: 8, sizeMultiple: 32 },
+} as const;
+type Family = keyof typeof FAMILIES;
+
 /** A workflow template (docs/comfyui.md): the workflow, where the job's values go, and its model's shape. */
 export interface Template {
   name: string;
+  /** The model family its shape follows; null for an operator's template that names none. */
+  family: Family | null;
+  /** Used by an engine that does not list its `templates` (false: only when named). */
+  byDefault: boolean;
   generationTypes: readonly GenerationType[];
   workflow: Workflow;
   /** `startImage`, when present, takes the uploaded image's name (a `LoadImage` node's `image`). */
@@ -34,6 +48,8 @@ export class TemplateError extends Error {}
 
 /** template.json as read, before it is checked. */
 interface TemplateJson {
+  family?: unknown;
+  byDefault?: unknown;
   bind?: Record<string, unknown>;
   output?: unknown;
   generationTypes?: unknown;
@@ -93,6 +109,25 @@ function loadTemplate(dir: string, name: string): Template {
     if (!Array.isArray(v) || v.length !== 2 || !v.every(positiveInt)) throw bad(`shape.sizes["${ar}"] must be [width, height]`);
     return [v[0] as number, v[1] as number];
   };
+  const family = meta.family ?? null;
+  if (family !== null && !Object.hasOwn(FAMILIES, family as string)) throw bad(`template.json family must be one of ${Object.keys(FAMILIES).join(', ')}`);
+  const shape = {
+    frames: int('frames'),
+    frameStep: int('frameStep'),
+    fps: int('fps'),
+    sizeMultiple: int('sizeMultiple'),
+    sizes: { '16:9': size('16:9'), '9:16': size('9:16') },
+  };
+  if (family !== null) {
+    // The family fixes the arithmetic: a template cannot snap Wan-style for an LTX model.
+    const f = FAMILIES[family as Family];
+    if (shape.frameStep !== f.frameStep) throw bad(`shape.frameStep must be ${f.frameStep} for family ${family} (frames ${f.frameStep}n+1)`);
+    if (shape.sizeMultiple % f.sizeMultiple !== 0) throw bad(`shape.sizeMultiple must be a multiple of ${f.sizeMultiple} for family ${family}`);
+    if ((shape.frames - 1) % f.frameStep !== 0) throw bad(`shape.frames must be ${f.frameStep}n+1 for family ${family}`);
+    for (const [ar, dims] of Object.entries(shape.sizes))
+      if (dims.some((d) => d % shape.sizeMultiple !== 0)) throw bad(`shape.sizes["${ar}"] must be multiples of ${shape.sizeMultiple}`);
+  }
+  if (meta.byDefault !== undefined && typeof meta.byDefault !== 'boolean') throw bad('template.json byDefault must be true or false');
   const models = meta.models ?? {};
   for (const [folder, files] of Object.entries(models)) {
     if (!/^[a-z0-9_]+$/.test(folder) || !Array.isArray(files) || !files.every((f) => typeof f === 'string'))
@@ -100,18 +135,14 @@ function loadTemplate(dir: string, name: string): Template {
   }
   return {
     name,
+    family: family as Family | null,
+    byDefault: meta.byDefault !== false,
     generationTypes: types as GenerationType[],
     workflow,
     bind: bind as Template['bind'],
     negative: typeof meta.negative === 'string' ? meta.negative : '',
     output: meta.output,
-    shape: {
-      frames: int('frames'),
-      frameStep: int('frameStep'),
-      fps: int('fps'),
-      sizeMultiple: int('sizeMultiple'),
-      sizes: { '16:9': size('16:9'), '9:16': size('9:16') },
-    },
+    shape,
     models: models as Template['models'],
   };
 }
