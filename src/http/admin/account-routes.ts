@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { accountLedger, createAccountAsOperator, creditAccount, listAccountViews, showAccount } from '../../admin/accounts.js';
-import { microsToUsd } from '../../domain/money.js';
 import type { Deps } from '../../services/deps.js';
+import { ledgerEntryView } from '../../services/ledger-view.js';
 import { success } from '../api-error.js';
 import { requireJsonContentType } from '../body-rules.js';
 import { answer } from './answer.js';
@@ -28,14 +28,7 @@ export const accountRoutes =
     app.get<{ Params: { name: string }; Querystring: { limit?: unknown; cursor?: unknown } }>('/accounts/:name/ledger', async (req) =>
       answer(await accountLedger(deps.db, req.params.name, req.query), (page) => ({
         account: page.account.name,
-        entries: page.entries.map((r) => ({
-          id: String(r.id),
-          kind: r.kind,
-          amount: microsToUsd(r.amount_micros),
-          taskId: r.task_id,
-          note: r.note,
-          createTime: r.created_at,
-        })),
+        entries: page.entries.map(ledgerEntryView),
         nextCursor: page.nextCursor,
       })),
     );

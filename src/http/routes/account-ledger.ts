@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from 'typebox';
 import { listLedger } from '../../db/ledger-repo.js';
-import { microsToUsd } from '../../domain/money.js';
 import type { Deps } from '../../services/deps.js';
+import { ledgerEntryView } from '../../services/ledger-view.js';
 import { success } from '../api-error.js';
 import { ledgerSchema } from '../schemas/account.js';
 
@@ -19,14 +19,7 @@ export const accountLedgerRoute =
       const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
       const rows = await listLedger(deps.db, req.caller!.accountId, { limit, ...(cursor ? { beforeId: Number(cursor) } : {}) });
       return success({
-        entries: rows.map((r) => ({
-          id: String(r.id),
-          kind: r.kind,
-          amount: microsToUsd(r.amount_micros),
-          taskId: r.task_id,
-          note: r.note,
-          createTime: r.created_at,
-        })),
+        entries: rows.map(ledgerEntryView),
         nextCursor: rows.length === limit ? String(rows[rows.length - 1]!.id) : null,
       });
     });
