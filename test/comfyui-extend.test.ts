@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_TEMPLATES_DIR, loadTemplates } from '../src/engines/comfyui/template.js';
-import { type FakeComfy, startFakeComfy } from './support/fake-comfyui.js';
+import { comfyServiceEnv, type FakeComfy, startFakeComfy } from './support/fake-comfyui.js';
 import { type ImageServer, startImageServer } from './support/image-server.js';
 import { frameAt, frameHashes, meanAbsDiff, meanRgb, probe } from './support/media.js';
 import { startTestService, type TestService, waitForTask } from './support/service.js';
@@ -21,17 +21,9 @@ let t: TestService;
 
 beforeAll(async () => {
   [comfy, images] = await Promise.all([startFakeComfy(), startImageServer()]);
-  t = await startTestService({
-    LONGSHOT_ENGINES: JSON.stringify({ gpu: { type: 'comfyui', baseUrl: comfy.url } }),
-    LONGSHOT_ROUTES: 'official=gpu;value=local;auto=gpu',
-    LONGSHOT_UPSTREAM_POLL_MS: '40',
-    LONGSHOT_UPSTREAM_POLL_MAX_MS: '100',
-    LONGSHOT_UPSTREAM_RETRY_MS: '20',
-    LONGSHOT_UPSTREAM_RETRIES: '1',
-    LONGSHOT_BREAKER_FAILURES: '1000',
-    LONGSHOT_ALLOW_PRIVATE_IMAGE_URLS: 'true',
-    LONGSHOT_WORKERS: '2',
-  });
+  t = await startTestService(
+    comfyServiceEnv({ gpu: { type: 'comfyui', baseUrl: comfy.url } }, 'official=gpu;value=local;auto=gpu', { LONGSHOT_ALLOW_PRIVATE_IMAGE_URLS: 'true' }),
+  );
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_TEMPLATES_DIR, bindWorkflow, loadTemplates, missingParts, nodeTypes, snapFrames, snapSize } from '../src/engines/comfyui/template.js';
 import { parseEngineSpecs } from '../src/engines/engine-specs.js';
-import { type FakeComfy, startFakeComfy } from './support/fake-comfyui.js';
+import { comfyServiceEnv, type FakeComfy, startFakeComfy } from './support/fake-comfyui.js';
 import { probe } from './support/media.js';
 import { startTestService, type TestService, waitForTask } from './support/service.js';
 
@@ -98,17 +98,13 @@ describe('an engine configured for LTX-Video', () => {
     comfy = await startFakeComfy();
     comfy.models.set('checkpoints', [CKPT]);
     comfy.models.set('text_encoders', [...comfy.models.get('text_encoders')!, T5]);
-    t = await startTestService({
+    t = await startTestService(
       // `ltx` names the LTX template; `wan` names none and keeps the default (Wan) ones.
-      LONGSHOT_ENGINES: JSON.stringify({ ltx: { type: 'comfyui', baseUrl: comfy.url, templates: ['ltxv-t2v'] }, wan: { type: 'comfyui', baseUrl: comfy.url } }),
-      LONGSHOT_ROUTES: 'official=ltx;value=wan;auto=ltx',
-      LONGSHOT_UPSTREAM_POLL_MS: '40',
-      LONGSHOT_UPSTREAM_POLL_MAX_MS: '100',
-      LONGSHOT_UPSTREAM_RETRY_MS: '20',
-      LONGSHOT_UPSTREAM_RETRIES: '1',
-      LONGSHOT_BREAKER_FAILURES: '1000',
-      LONGSHOT_WORKERS: '2',
-    });
+      comfyServiceEnv(
+        { ltx: { type: 'comfyui', baseUrl: comfy.url, templates: ['ltxv-t2v'] }, wan: { type: 'comfyui', baseUrl: comfy.url } },
+        'official=ltx;value=wan;auto=ltx',
+      ),
+    );
   });
 
   afterAll(async () => {

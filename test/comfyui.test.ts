@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_TEMPLATES_DIR, loadTemplates, missingParts, nodeTypes, snapFrames, snapSize, TemplateError } from '../src/engines/comfyui/template.js';
 import { parseEngineSpecs } from '../src/engines/engine-specs.js';
-import { type FakeComfy, startFakeComfy } from './support/fake-comfyui.js';
+import { comfyServiceEnv, type FakeComfy, startFakeComfy } from './support/fake-comfyui.js';
 import { killWhileWaiting } from './support/kill-resume.js';
 import { probe } from './support/media.js';
 import { startTestService, type TestService, waitForTask } from './support/service.js';
@@ -23,16 +23,7 @@ const UNET = 'wan2.2_ti2v_5B_fp16.safetensors';
 let comfy: FakeComfy;
 let t: TestService;
 
-const env = (): Record<string, string> => ({
-  LONGSHOT_ENGINES: JSON.stringify({ gpu: { type: 'comfyui', baseUrl: comfy.url } }),
-  LONGSHOT_ROUTES: 'official=gpu;value=local;auto=gpu',
-  LONGSHOT_UPSTREAM_POLL_MS: '40',
-  LONGSHOT_UPSTREAM_POLL_MAX_MS: '100',
-  LONGSHOT_UPSTREAM_RETRY_MS: '20',
-  LONGSHOT_UPSTREAM_RETRIES: '1',
-  LONGSHOT_BREAKER_FAILURES: '1000',
-  LONGSHOT_WORKERS: '2',
-});
+const env = (): Record<string, string> => comfyServiceEnv({ gpu: { type: 'comfyui', baseUrl: comfy.url } }, 'official=gpu;value=local;auto=gpu');
 
 beforeAll(async () => {
   comfy = await startFakeComfy();

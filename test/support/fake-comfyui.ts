@@ -415,3 +415,21 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
 }
+
+/**
+ * A service's settings for engines on fake ComfyUIs: the given engines and routes, polls and
+ * retries fast enough for a test, a breaker that never opens, two workers.
+ */
+export function comfyServiceEnv(engines: Record<string, object>, routes: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    LONGSHOT_ENGINES: JSON.stringify(engines),
+    LONGSHOT_ROUTES: routes,
+    LONGSHOT_UPSTREAM_POLL_MS: '40',
+    LONGSHOT_UPSTREAM_POLL_MAX_MS: '100',
+    LONGSHOT_UPSTREAM_RETRY_MS: '20',
+    LONGSHOT_UPSTREAM_RETRIES: '1',
+    LONGSHOT_BREAKER_FAILURES: '1000',
+    LONGSHOT_WORKERS: '2',
+    ...extra,
+  };
+}
