@@ -16,7 +16,9 @@
 // BENCH_CONNECTIONS (total, default 64), BENCH_DISPATCH_SAMPLES (default 200), BENCH_ACCOUNTS
 // (default 8: the submit runs are repeated with the connections spread over that many accounts),
 // BENCH_WARMUP (s, default 2), BENCH_QUEUE_LOOPS (claim loops per worker process, default 2),
-// BENCH_TAG (writes scale-<date>-<tag>.json), BENCH_NOTE (recorded as `note` in the JSON).
+// BENCH_TAG (writes scale-<date>-<tag>.json), BENCH_NOTE (recorded as `note` in the JSON),
+// BENCH_ONLY=submit (only the bare baseline and the submit runs: no render, dispatch, status or queue);
+// BENCH_ONLY=status (the bare baseline and the status runs of a rendered task: no dispatch, submit or queue).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -35,6 +37,10 @@ const DISPATCH_SPACING_MS = 20;
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 8);
 /** BENCH_TAG=x writes scale-<date>-x.json instead of replacing the day's file. */
 const TAG = (process.env.BENCH_TAG ?? '').replace(/[^\w.-]/g, '');
+/** BENCH_ONLY=submit measures the submit path alone (a before/after of it takes minutes, not the whole bench). */
+const SUBMIT_ONLY = process.env.BENCH_ONLY === 'submit';
+/** BENCH_ONLY=status: the bare baseline and the status runs alone (the render they read, no dispatch, submit or queue). */
+const STATUS_ONLY = process.env.BENCH_ONLY === 'status';
 const BASE_URL = process.env.DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/test';
 const root = new URL('..', import.meta.url).pathname;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -173,6 +179,32 @@ function serve(name, role, env) {
     if (!url || !o.includes('Engine:')) return null;
     return { url, key: /\n\s+(lsk_\S+)/.exec(o)?.[1] ?? null };
   });
+}
+
+/**
+ * How stale a status poll can be after another process's write (docs/performance.md, status reads
+ * on PostgreSQL): the admin connection changes the task's completeTime, and from the moment its
+ * UPDATE returned (committed) the API process is polled back to back until it answers the new
+ * value. That is the NOTIFY's way to that process's row cache plus one poll (~0.1–0.3 ms here).
+ */
+async function staleness({ admin, schema, url, headers, taskId }, samples = Number(process.env.BENCH_STALENESS_SAMPLES ?? 100)) {
+  const lat = [];
+  for (let i = 0; i < samples; i++) {
+    const row = await admin.query(`update ${schema}.tasks set complete_time = complete_time + 1 where id = $1 returning complete_time`, [taskId]);
+    const t0 = performance.now();
+    const want = Number(row.rows[0].complete_time);
+    for (;;) {
+      const res = await fetch(url, { headers });
+      const body = await res.json();
+      if (Number(body.data.completeTime) === want) break;
+      if (performance.now() - t0 > 5000) throw new Error('a status poll still showed the old row 5 s after the commit');
+    }
+    lat.push(performance.now() - t0);
+    await sleep(5);
+  }
+  lat.sort((a, b) => a - b);
+  const at = (p) => Math.round(lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] * 100) / 100;
+  return { samples: lat.length, p50ms: at(50), p99ms: at(99), maxMs: at(100) };
 }
 
 /** The commit measured, and whether the working tree differed from it (dist/ is built from the tree). */
@@ -471,65 +503,70 @@ async function main() {
     };
     const workerEnv = (extra) => ({ ...env, LONGSHOT_PUBLIC_URL: urls[0], LONGSHOT_WORKERS: '2', PGAPPNAME: `${pgApp}_worker`, ...extra });
 
-    // A finished task to read (its status carries a freshly signed URL, as in npm run bench),
-    // rendered by a worker woken through NOTIFY; that worker then measures dispatch.
-    worker = await serve('worker-notify', 'worker', workerEnv({}));
-    const { taskId } = await call(urls[0], 'POST', '/api/v1/generateTask/veo-3-1', { input: { prompt: 'bench', mode: 'fast', seed: 1 } });
-    const renderDeadline = Date.now() + 300_000;
-    for (;;) {
-      const s = await call(urls[1], 'GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`);
-      if (s.state === 'success') break;
-      if (s.state === 'failed') throw new Error(`bench task failed: ${s.failMsg}`);
-      if (Date.now() > renderDeadline) throw new Error('the bench task did not finish within 300 s');
-      await sleep(200);
-    }
-
-    // Dispatch: tasks that fail at once (an image on a private address), submitted DISPATCH_SPACING_MS
-    // apart through both API processes, so the worker's loops are idle at every submit.
-    const dispatch = async (label) => {
-      const ids = [];
-      for (let i = 0; i < DISPATCH_SAMPLES; i++) {
-        const d = await call(urls[i % 2], 'POST', '/api/v1/generateTask/veo-3-1', {
-          input: { prompt: 'dispatch', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/x.png'] },
-        });
-        ids.push(d.taskId);
-        await sleep(DISPATCH_SPACING_MS);
-      }
-      const deadline = Date.now() + 60_000;
-      let rows;
+    let taskId = null;
+    if (!SUBMIT_ONLY) {
+      // A finished task to read (its status carries a freshly signed URL, as in npm run bench),
+      // rendered by a worker woken through NOTIFY; that worker then measures dispatch.
+      worker = await serve('worker-notify', 'worker', workerEnv({}));
+      ({ taskId } = await call(urls[0], 'POST', '/api/v1/generateTask/veo-3-1', { input: { prompt: 'bench', mode: 'fast', seed: 1 } }));
+      const renderDeadline = Date.now() + 300_000;
       for (;;) {
-        rows = (await admin.query(`select state, start_time - create_time as d from ${schema}.tasks where id = any($1)`, [ids])).rows;
-        if (rows.every((r) => r.state === 'success' || r.state === 'failed')) break;
-        if (Date.now() > deadline) {
-          failures.push(
-            `dispatch (${label}): ${rows.filter((r) => r.state !== 'success' && r.state !== 'failed').length} of ${ids.length} tasks not final after 60 s`,
-          );
-          break;
-        }
-        await sleep(250);
+        const s = await call(urls[1], 'GET', `/api/v1/statusTask/veo-3-1?taskId=${taskId}`);
+        if (s.state === 'success') break;
+        if (s.state === 'failed') throw new Error(`bench task failed: ${s.failMsg}`);
+        if (Date.now() > renderDeadline) throw new Error('the bench task did not finish within 300 s');
+        await sleep(200);
       }
-      const lat = rows
-        .map((r) => r.d)
-        .filter((d) => d !== null)
-        .map(Number)
-        .sort((a, b) => a - b);
-      const at = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] : null);
-      return {
-        samples: lat.length,
-        submitted: ids.length,
-        p50ms: at(50),
-        p99ms: at(99),
-        maxMs: lat.at(-1) ?? null,
-        meanMs: lat.length ? Math.round(lat.reduce((a, b) => a + b, 0) / lat.length) : null,
+
+      // Dispatch: tasks that fail at once (an image on a private address), submitted DISPATCH_SPACING_MS
+      // apart through both API processes, so the worker's loops are idle at every submit.
+      const dispatch = async (label) => {
+        const ids = [];
+        for (let i = 0; i < DISPATCH_SAMPLES; i++) {
+          const d = await call(urls[i % 2], 'POST', '/api/v1/generateTask/veo-3-1', {
+            input: { prompt: 'dispatch', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: ['http://127.0.0.1:9/x.png'] },
+          });
+          ids.push(d.taskId);
+          await sleep(DISPATCH_SPACING_MS);
+        }
+        const deadline = Date.now() + 60_000;
+        let rows;
+        for (;;) {
+          rows = (await admin.query(`select state, start_time - create_time as d from ${schema}.tasks where id = any($1)`, [ids])).rows;
+          if (rows.every((r) => r.state === 'success' || r.state === 'failed')) break;
+          if (Date.now() > deadline) {
+            failures.push(
+              `dispatch (${label}): ${rows.filter((r) => r.state !== 'success' && r.state !== 'failed').length} of ${ids.length} tasks not final after 60 s`,
+            );
+            break;
+          }
+          await sleep(250);
+        }
+        const lat = rows
+          .map((r) => r.d)
+          .filter((d) => d !== null)
+          .map(Number)
+          .sort((a, b) => a - b);
+        const at = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)] : null);
+        return {
+          samples: lat.length,
+          submitted: ids.length,
+          p50ms: at(50),
+          p99ms: at(99),
+          maxMs: lat.at(-1) ?? null,
+          meanMs: lat.length ? Math.round(lat.reduce((a, b) => a + b, 0) / lat.length) : null,
+        };
       };
-    };
-    results.dispatch.notify = await dispatch('LISTEN/NOTIFY');
-    await stop(worker);
-    worker = await serve('worker-poll', 'worker', workerEnv({ LONGSHOT_PG_NOTIFY: 'off' }));
-    await sleep(1500); // let its start-up claim pass: every loop is idle, waiting on its poll timer
-    results.dispatch.poll = await dispatch('polling only');
-    await stop(worker);
-    worker = null;
+      if (!STATUS_ONLY) {
+        results.dispatch.notify = await dispatch('LISTEN/NOTIFY');
+        await stop(worker);
+        worker = await serve('worker-poll', 'worker', workerEnv({ LONGSHOT_PG_NOTIFY: 'off' }));
+        await sleep(1500); // let its start-up claim pass: every loop is idle, waiting on its poll timer
+        results.dispatch.poll = await dispatch('polling only');
+      }
+      await stop(worker);
+      worker = null;
+    }
 
     // Throughput: no workers from here on.
     bare = await start('bare', process.execPath, ['bench/bare-server.mjs'], {}, (o) => /LISTENING (\d+)/.exec(o)?.[1]);
@@ -539,33 +576,38 @@ async function main() {
 
     const statusPath = `/api/v1/statusTask/veo-3-1?taskId=${taskId}`;
     const apiPids = [api1.child.pid, api2.child.pid];
-    results.status.api1 = await load({ targets: [{ url: urls[0] + statusPath, headers }], serverPids: apiPids, admin, pgApp });
-    results.status.api2 = await load({ targets: urls.map((u) => ({ url: u + statusPath, headers })), serverPids: apiPids, admin, pgApp });
-
-    const submit = { method: 'POST', headers, body: JSON.stringify({ input: { prompt: 'bench submit', mode: 'fast' } }) };
-    const submitPath = '/api/v1/generateTask/veo-3-1';
-    results.submit.api1 = await load({ targets: [{ url: urls[0] + submitPath, ...submit }], serverPids: apiPids, admin, pgApp });
-    results.submit.api2 = await load({ targets: urls.map((u) => ({ url: u + submitPath, ...submit })), serverPids: apiPids, admin, pgApp });
-    // One account's submits queue on its balance row (the hold is an UPDATE of it, held until
-    // commit), whatever the number of API processes. The same with the connections spread over
-    // BENCH_ACCOUNTS accounts, one key each, shows what more processes do when that row is not
-    // the limit.
-    if (ACCOUNTS > 1) {
-      const keys = [];
-      for (let i = 0; i < ACCOUNTS; i++) {
-        await cli(env, ['accounts', 'create', `bench${i}`, '--credit', '100000000']);
-        keys.push((await cli(env, ['keys', 'create', '--account', `bench${i}`, '--submit-rpm', '0', '--status-rpm', '0', '--max-unfinished', '0'])).trim());
-      }
-      let next = 0;
-      const spread = { ...submit, setupClient: (client) => client.setHeaders({ ...headers, authorization: `Bearer ${keys[next++ % keys.length]}` }) };
-      results.submit.api1Accounts = await load({ targets: [{ url: urls[0] + submitPath, ...spread }], serverPids: apiPids, admin, pgApp });
-      results.submit.api2Accounts = await load({ targets: urls.map((u) => ({ url: u + submitPath, ...spread })), serverPids: apiPids, admin, pgApp });
+    if (!SUBMIT_ONLY) {
+      results.status.api1 = await load({ targets: [{ url: urls[0] + statusPath, headers }], serverPids: apiPids, admin, pgApp });
+      results.status.api2 = await load({ targets: urls.map((u) => ({ url: u + statusPath, headers })), serverPids: apiPids, admin, pgApp });
+      results.staleness = await staleness({ admin, schema, url: urls[1] + statusPath, headers, taskId });
     }
-    const queued = (await admin.query(`select count(*)::int as n from ${schema}.tasks where state = 'pending'`)).rows[0].n;
-    results.submit.queuedAtEnd = queued;
-    // The queue: two no-op workers drain what the submits left (see queueRun).
-    results.queue = await queueRun({ env, admin, pgApp, apiPids });
-    if (results.queue.drained) console.warn(`queue: the ${queued} queued tasks ran out before the end; the claims/s figure is a lower bound`);
+
+    if (!STATUS_ONLY) {
+      const submit = { method: 'POST', headers, body: JSON.stringify({ input: { prompt: 'bench submit', mode: 'fast' } }) };
+      const submitPath = '/api/v1/generateTask/veo-3-1';
+      results.submit.api1 = await load({ targets: [{ url: urls[0] + submitPath, ...submit }], serverPids: apiPids, admin, pgApp });
+      results.submit.api2 = await load({ targets: urls.map((u) => ({ url: u + submitPath, ...submit })), serverPids: apiPids, admin, pgApp });
+      // One account's submits queue on its balance row (the hold is an UPDATE of it, held until
+      // commit), whatever the number of API processes. The same with the connections spread over
+      // BENCH_ACCOUNTS accounts, one key each, shows what more processes do when that row is not
+      // the limit.
+      if (ACCOUNTS > 1) {
+        const keys = [];
+        for (let i = 0; i < ACCOUNTS; i++) {
+          await cli(env, ['accounts', 'create', `bench${i}`, '--credit', '100000000']);
+          keys.push((await cli(env, ['keys', 'create', '--account', `bench${i}`, '--submit-rpm', '0', '--status-rpm', '0', '--max-unfinished', '0'])).trim());
+        }
+        let next = 0;
+        const spread = { ...submit, setupClient: (client) => client.setHeaders({ ...headers, authorization: `Bearer ${keys[next++ % keys.length]}` }) };
+        results.submit.api1Accounts = await load({ targets: [{ url: urls[0] + submitPath, ...spread }], serverPids: apiPids, admin, pgApp });
+        results.submit.api2Accounts = await load({ targets: urls.map((u) => ({ url: u + submitPath, ...spread })), serverPids: apiPids, admin, pgApp });
+      }
+      const queued = (await admin.query(`select count(*)::int as n from ${schema}.tasks where state = 'pending'`)).rows[0].n;
+      results.submit.queuedAtEnd = queued;
+      // The queue: two no-op workers drain what the submits left (see queueRun).
+      if (!SUBMIT_ONLY) results.queue = await queueRun({ env, admin, pgApp, apiPids });
+      if (results.queue?.drained) console.warn(`queue: the ${queued} queued tasks ran out before the end; the claims/s figure is a lower bound`);
+    }
 
     for (const [name, r] of [
       ['bare', results.bare],
@@ -595,7 +637,7 @@ async function main() {
           ]
         : []),
       ['claim + settle, 2 no-op worker processes (CPU: the workers)', results.queue],
-    ];
+    ].filter(([, r]) => r); // BENCH_ONLY=submit leaves the other figures out
     const lines = [
       '| figure | req/s | p50 ms | p99 ms | CPU µs/req (API) | CPU µs/req (PostgreSQL backends) | CPU µs/req (all postgres processes) | WAL bytes/req | backends active / on a lock | other load (cores) | ratio to bare (req/s) | ratio to bare (CPU) |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -606,7 +648,10 @@ async function main() {
       ...[
         ['submit → processing, worker woken by LISTEN/NOTIFY', results.dispatch.notify],
         ['submit → processing, worker polling only (LONGSHOT_PG_NOTIFY=off)', results.dispatch.poll],
-      ].map(([label, d]) => `| ${label} (${d.samples} samples) | — | ${n(d.p50ms)} | ${n(d.p99ms)} | — | — | — | — | — | — | — | — |`),
+        ["another connection's commit → seen by a status poll of API process 2 (its row cache's staleness)", results.staleness],
+      ]
+        .filter(([, d]) => d)
+        .map(([label, d]) => `| ${label} (${d.samples} samples) | — | ${n(d.p50ms)} | ${n(d.p99ms)} | — | — | — | — | — | — | — | — |`),
     ];
     const report = {
       date,
@@ -658,7 +703,7 @@ async function main() {
     };
     console.log(`\n${lines.join('\n')}\n`);
     console.log(
-      `load average at start ${report.machine.loadavgAtStart.join(' ')}, at end ${report.machine.loadavgAtEnd.join(' ')}; ${queued} submitted tasks were still queued at the end (no workers)`,
+      `load average at start ${report.machine.loadavgAtStart.join(' ')}, at end ${report.machine.loadavgAtEnd.join(' ')}; ${results.submit.queuedAtEnd ?? 0} submitted tasks were still queued at the end (no workers)`,
     );
     await mkdir(join(root, 'bench/results'), { recursive: true });
     const file = join(root, 'bench/results', `scale-${date.slice(0, 10)}${TAG ? `-${TAG}` : ''}.json`);

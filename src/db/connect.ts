@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { groupCommitter } from './group-commit.js';
+import { type PgRowReader, type PgTaskCacheControl, pgTaskCache } from './pg-task-cache.js';
 import type { Database } from './schema.js';
 import { sqliteTaskReadCache, type TaskRowReader } from './sqlite-task-cache.js';
 
@@ -30,9 +31,17 @@ export interface Db {
    * A synchronous read of task `taskId`'s own row, given to `make` as its values in select order
    * (building an object keyed by column name costs the driver more than the rest of the read);
    * answered from memory, the same object, while no commit can have changed the row
-   * (db/sqlite-task-cache.ts). SQLite only: the status poll's read.
+   * (db/sqlite-task-cache.ts): the status poll's read. On PostgreSQL only a kept row is
+   * answered so; null means "not in memory: ask {@link selectTask}".
    */
-  selectTaskNow?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined;
+  selectTaskNow?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined | null;
+  /**
+   * PostgreSQL: the same read, asynchronous, through the row cache (db/pg-task-cache.ts), which
+   * `selectTaskNow` then answers from memory (null while the row is not kept).
+   */
+  selectTask?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): Promise<T | undefined>;
+  /** PostgreSQL: what the LISTEN connection tells the row cache (worker/pg-notify-waker.ts). */
+  taskCache?: PgTaskCacheControl;
   /** {@link selectOne} answered synchronously, uncached (SQLite only): the status poll's queue count. */
   selectOneNow?<R>(sqlText: string, params: readonly unknown[]): R | undefined;
   /**
@@ -44,7 +53,9 @@ export interface Db {
 }
 
 export function openDb(opts: { dataDir: string; databaseUrl: string | null; statusCache?: boolean }): Db {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(join(opts.dataDir, 'longshot.db'), { taskCache: opts.statusCache ?? true });
+  return opts.databaseUrl
+    ? openPostgres(opts.databaseUrl, { taskCache: opts.statusCache ?? true })
+    : openSqlite(join(opts.dataDir, 'longshot.db'), { taskCache: opts.statusCache ?? true });
 }
 
 /** `taskCache: false` sends every task read to SQLite (LONGSHOT_STATUS_CACHE=off). */
@@ -120,11 +131,29 @@ function withStatementCache(raw: SQLite.Database): SQLite.Database {
   });
 }
 
-export function openPostgres(url: string): Db {
+/** `taskCache: false` sends every task read to PostgreSQL (LONGSHOT_STATUS_CACHE=off). */
+export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): Db {
   // int8 columns hold Unix ms and micro-dollars, all far below 2^53: read them as numbers.
   pg.types.setTypeParser(20, (v) => Number(v));
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle pooled connection that PostgreSQL ends (a restart, a failover, pg_terminate_backend)
+  // is an 'error' event on the pool; unheard, it would end the process. The pool drops that
+  // connection and opens a new one on the next query; nothing else needs doing.
+  pool.on('error', () => {});
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Rows as value arrays, as on SQLite: the status read makes its own object (tasks-repo.ts).
+  const readRow: PgRowReader = async (text, params) =>
+    (await pool.query<unknown[]>({ name: statementName(text), text, values: [...params], rowMode: 'array' })).rows[0];
+  // Off (LONGSHOT_STATUS_CACHE=off) or without a LISTEN connection to keep it true: every read asks PostgreSQL.
+  const taskCache = opts.taskCache === false ? null : pgTaskCache(readRow);
+  const cachedReads: Pick<Db, 'selectTaskNow' | 'selectTask' | 'taskCache'> = taskCache
+    ? {
+        selectTaskNow: <T extends object>(taskId: string, text: string, params: readonly unknown[], _make: (values: unknown[]) => T) =>
+          taskCache.peek<T>(taskId, text, params),
+        selectTask: taskCache.read,
+        taskCache,
+      }
+    : {};
   return {
     kysely,
     dialect: 'postgres',
@@ -132,6 +161,7 @@ export function openPostgres(url: string): Db {
     // A named statement is parsed and planned once per connection, not on every status read.
     selectOne: async <R>(text: string, params: readonly unknown[]) =>
       (await pool.query<R & pg.QueryResultRow>({ name: statementName(text), text, values: [...params] })).rows[0],
+    ...cachedReads,
     close: () => kysely.destroy(),
   };
 }

@@ -1,9 +1,11 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
+import { ROWS_CHANNEL_SQL } from './pg-channels.js';
 import type { Database } from './schema.js';
 
 /**
- * Migrations live in code (not files) so the compiled package carries them. Only Kysely's schema
- * builder is used, so each one runs unchanged on SQLite and PostgreSQL.
+ * Migrations live in code (not files) so the compiled package carries them. Kysely's schema
+ * builder is used, so each one runs unchanged on SQLite and PostgreSQL; the one exception (0012,
+ * a PostgreSQL trigger) says why.
  */
 const migrations: Record<string, Migration> = {
   '0001_initial': {
@@ -286,6 +288,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('webhook_deliveries').addColumn('payload', 'text').execute();
       // One task's events go out in order: the sender looks for an earlier one still waiting, on
       // the (task_id, created_at) index of 0002.
+    },
+  },
+  '0012_task_row_notify': {
+    async up(db: Kysely<any>) {
+      // PostgreSQL only (raw SQL: the schema builder has no triggers). Every update and delete of
+      // a task sends its id on the rows channel from inside the writing transaction, delivered at
+      // its commit, whoever wrote it: the status row cache of every API process drops that row
+      // (db/pg-task-cache.ts). SQLite's cache sees commits in the wal-index instead.
+      if (!isPostgres(db)) return;
+      await sql
+        .raw(`create or replace function longshot_task_row_changed() returns trigger language plpgsql as $$
+          begin
+            perform pg_notify(${ROWS_CHANNEL_SQL}, old.id);
+            return null;
+          end $$`)
+        .execute(db);
+      await sql`create trigger longshot_task_row_changed after update or delete on tasks for each row execute function longshot_task_row_changed()`.execute(db);
     },
   },
 };

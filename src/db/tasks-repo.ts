@@ -58,10 +58,16 @@ export async function findTask(db: Db | Kysely<Database>, accountId: string, id:
  */
 const statusSql = new WeakMap<Db, string>();
 
-/** The status columns of a task of this account. On SQLite the row may be shared: do not change it. */
-export async function findTaskStatus(db: Db, accountId: string, id: string): Promise<TaskStatusRow | undefined> {
+/**
+ * The status columns of a task of this account; the row may be shared: do not change it.
+ * `fresh`: what a message built now must carry (a webhook body), never PostgreSQL's row cache,
+ * which may lag another process's commit by a notification's latency (SQLite's never lags).
+ */
+export async function findTaskStatus(db: Db, accountId: string, id: string, opts: { fresh?: boolean } = {}): Promise<TaskStatusRow | undefined> {
+  if (db.selectTask && opts.fresh) return db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
   const now = findTaskStatusNow(db, accountId, id);
   if (now !== null) return now?.row;
+  if (db.selectTask) return (await db.selectTask(id, statusSqlOf(db), [id, accountId], statusRead))?.row;
   return db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
 }
 
@@ -72,10 +78,11 @@ export interface StatusRead {
 }
 
 /**
- * The status read without a promise, where the database answers synchronously (SQLite): the
- * row, undefined where there is none, or null where it cannot answer so (PostgreSQL), and the
- * caller takes the asynchronous road. While the row is unchanged the SQLite read cache answers
- * with the same object, so whatever a caller keeps in `derived` lives exactly as long as the row.
+ * The status read without a promise, where the database answers synchronously (SQLite, or a row
+ * PostgreSQL's row cache keeps): the row, undefined where there is none, or null where it cannot
+ * answer so, and the caller takes the asynchronous road ({@link findTaskStatus}, which keeps the
+ * row for the next poll). While the row is unchanged the read caches answer with the same
+ * object, so whatever a caller keeps in `derived` lives exactly as long as the row.
  */
 export function findTaskStatusNow(db: Db, accountId: string, id: string): StatusRead | undefined | null {
   if (!db.selectTaskNow) return null;

@@ -35,5 +35,8 @@ export async function deleteTask(deps: Deps, caller: Caller, taskId: string): Pr
   }
   for (const key of [task.result_key, task.poster_key]) if (key) await deps.blobs.delete(key);
   await markTaskDeletedByRequest(deps.db, caller.accountId, taskId, deps.clock.now());
+  // Long-poll and SSE readers see the deletion now, and so does this process's next status read
+  // on PostgreSQL (its row cache drops the row on a task event, db/pg-task-cache.ts).
+  deps.taskEvents.publish(taskId);
   return { ok: true, status: await view() };
 }

@@ -42,7 +42,7 @@ export async function sendProgressEvent(deps: Deps, task: Subject): Promise<void
 
 async function queue(deps: Deps, task: Subject & { callback_url: string }, event: 'processing' | 'progress', id: string): Promise<void> {
   try {
-    const row = await findTaskStatus(deps.db, task.account_id, task.id);
+    const row = await findTaskStatus(deps.db, task.account_id, task.id, { fresh: true });
     if (!row) return;
     const now = deps.clock.now();
     // With progress and etaSeconds as a status read would show them now.

@@ -37,7 +37,7 @@ export interface AttemptOutcome {
  * every attempt carries freshly signed result URLs (valid `urlTtlMs` from this attempt).
  */
 async function buildPayload(deps: Deps, d: Pick<DeliveryRow, 'account_id' | 'task_id'>, now: number): Promise<string | null> {
-  const row = await findTaskStatus(deps.db, d.account_id, d.task_id);
+  const row = await findTaskStatus(deps.db, d.account_id, d.task_id, { fresh: true });
   if (!row) return null;
   const data = taskStatusView(row, deps.signer, deps.publicUrl, now, deps.config.urlTtlMs);
   return statusResponseJson(data);

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.js';
+import { channelPrefix as prefixOf, ROWS } from '../db/pg-channels.js';
 import type { TaskEvents } from '../services/task-events.js';
 import type { Waker } from './waker.js';
 
@@ -54,13 +55,11 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
   let retryTimer: NodeJS.Timeout | null = null;
   let backoff = opts.reconnectMs ?? 1000;
 
-  // NOTIFY reaches every session of the database, not of the schema: name channels after the
-  // schema so services sharing a database (tests, staging beside production) do not wake each other.
+  // Channels are named after the schema (db/pg-channels.ts).
   const channelPrefix = (): Promise<string> =>
-    (prefix ??= sql<{ s: string }>`select current_schema() as s`
-      .execute(db.kysely)
-      .then((r) => `longshot_${(r.rows[0]?.s ?? 'public').replace(/[^a-z0-9_]/gi, '_')}`.slice(0, 50)));
-  const channel = async (topic: WakeTopic | typeof EVENTS): Promise<string> => `${await channelPrefix()}_${topic}`;
+    (prefix ??= sql<{ s: string }>`select current_schema() as s`.execute(db.kysely).then((r) => prefixOf(r.rows[0]?.s ?? 'public')));
+  const channel = async (topic: WakeTopic | typeof EVENTS | typeof ROWS): Promise<string> => `${await channelPrefix()}_${topic}`;
+  const rows = db.taskCache;
 
   async function notify(topic: WakeTopic | typeof EVENTS, payload = ''): Promise<void> {
     await sql`select pg_notify(${await channel(topic)}, ${payload})`.execute(db.kysely);
@@ -74,6 +73,10 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     });
     c.on('end', () => drop(c));
     c.on('notification', (msg) => {
+      if (msg.channel.endsWith(`_${ROWS}`)) {
+        if (msg.payload) rows?.changed(msg.payload);
+        return;
+      }
       if (msg.channel.endsWith(`_${EVENTS}`)) {
         const [from, taskId] = (msg.payload ?? '').split(':');
         if (from !== self && taskId) events?.publish(taskId);
@@ -84,19 +87,33 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     await c.connect();
     for (const topic of locals.keys()) await c.query(`listen "${await channel(topic)}"`);
     if (events) await c.query(`listen "${await channel(EVENTS)}"`);
+    // The row cache is kept true by migration 0012's trigger: listen first, then look that it is
+    // there and enabled (a restore with triggers disabled must not leave the cache trusting it).
+    const rowsHeard = rows ? await listenForRows(c) : false;
     if (closed) {
       await c.end().catch(() => {});
       return;
     }
     client = c;
+    rows?.listening(rowsHeard);
     backoff = opts.reconnectMs ?? 1000;
     // Anything submitted while we were not listening is found by this wake's claim.
     for (const w of locals.values()) w.wake();
   }
 
+  async function listenForRows(c: pg.Client): Promise<boolean> {
+    await c.query(`listen "${await channel(ROWS)}"`);
+    const found = await c.query(
+      "select 1 from pg_trigger where tgname = 'longshot_task_row_changed' and tgrelid = to_regclass('tasks') and tgenabled in ('O', 'A')",
+    );
+    if (found.rowCount === 0) log.warn('the tasks row trigger (migration 0012) is missing or disabled: status reads are not cached');
+    return (found.rowCount ?? 0) > 0;
+  }
+
   function drop(c: pg.Client): void {
     if (client !== c) return;
     client = null;
+    rows?.listening(false);
     c.end().catch(() => {});
     schedule();
   }
@@ -129,6 +146,8 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
       events = local;
       return {
         publish(taskId) {
+          // This process's own write, just committed: its next read must see it, not the kept row.
+          rows?.changed(taskId);
           local.publish(taskId);
           notify(EVENTS, `${self}:${taskId}`).catch((err) => log.warn({ err }, 'NOTIFY of a task event failed; readers elsewhere re-read on their timer'));
         },
@@ -143,6 +162,7 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     },
     async close() {
       closed = true;
+      rows?.listening(false);
       if (retryTimer) clearTimeout(retryTimer);
       const c = client;
       client = null;

@@ -1,0 +1,115 @@
+/** Cached rows at most; a bound, not a working-set size (the oldest entry goes first). */
+const MAX_ENTRIES = 50_000;
+
+interface Entry {
+  text: string;
+  params: readonly unknown[];
+  value: object;
+}
+
+/** Runs SQL `text` with `params` on PostgreSQL and makes an object of the row's values (select order). */
+export type PgRowReader = (text: string, params: readonly unknown[]) => Promise<unknown[] | undefined>;
+
+/**
+ * The row cache's side the LISTEN connection drives (worker/pg-notify-waker.ts): it is what makes
+ * a kept row trustworthy, so without it nothing is kept.
+ */
+export interface PgTaskCacheControl {
+  /** Task `taskId`'s row was written (a trigger's NOTIFY, or this process after its commit). */
+  changed(taskId: string): void;
+  /**
+   * The LISTEN connection is up (true) or lost (false). Both drop every kept row: a notification
+   * sent while nobody listened is lost, so nothing read before a reconnect is trusted after it.
+   */
+  listening(on: boolean): void;
+}
+
+export interface PgTaskCache extends PgTaskCacheControl {
+  /** What `make` made of the row, the very same object, while kept; null when not kept (ask `read`). */
+  peek<T extends object>(taskId: string, text: string, params: readonly unknown[]): T | null;
+  /** Reads the row from PostgreSQL, keeping it when no write to it can have raced the read. */
+  read<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T): Promise<T | undefined>;
+  /** Rows kept now (tests, metrics). */
+  size(): number;
+}
+
+const sameParams = (a: readonly unknown[], b: readonly unknown[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+/**
+ * Task rows read from PostgreSQL, kept in memory while the database has told us nothing changed
+ * them. PostgreSQL cannot be asked "did anything commit?" without a round trip (which is what a
+ * poll costs), so it is told: a trigger on `tasks` (migration 0012) sends the task id of every
+ * update and delete in the writing transaction itself, delivered to every listener once that
+ * transaction commits, whoever wrote it (another API process, a worker, the CLI, psql).
+ *
+ * - A kept row is used only while the LISTEN connection is up; losing it drops every row and turns
+ *   the cache off until it is back (then reads go to PostgreSQL, as without a cache).
+ * - A read that a notification for its task (or a reconnect) overtakes is answered but not kept:
+ *   it may have seen the row from before that write.
+ * - This process's own writes are dropped at once by `changed` where the writer says so after its
+ *   commit (task events); every other write is seen after the notification's latency
+ *   (docs/performance.md, measured), the bound on how stale another process's write can be here.
+ */
+export function pgTaskCache(readRow: PgRowReader): PgTaskCache {
+  const entries = new Map<string, Entry>();
+  /** Reads in flight, per task: set true when a notification for it arrives meanwhile. */
+  const racing = new Map<string, { overtaken: boolean; readers: number }>();
+  let on = false;
+  /** Moves whenever the listener comes or goes: a read that spans it is not kept. */
+  let generation = 0;
+
+  const dropAll = () => {
+    entries.clear();
+    generation++;
+    for (const r of racing.values()) r.overtaken = true;
+  };
+
+  return {
+    peek<T extends object>(taskId: string, text: string, params: readonly unknown[]): T | null {
+      if (!on) return null;
+      const hit = entries.get(taskId);
+      return hit !== undefined && hit.text === text && sameParams(hit.params, params) ? (hit.value as T) : null;
+    },
+    async read<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T) {
+      if (!on) {
+        const values = await readRow(text, params);
+        return values === undefined ? undefined : make(values);
+      }
+      const startedIn = generation;
+      let race = racing.get(taskId);
+      if (race === undefined) {
+        race = { overtaken: false, readers: 0 };
+        racing.set(taskId, race);
+      }
+      race.readers++;
+      let values: unknown[] | undefined;
+      try {
+        values = await readRow(text, params);
+      } finally {
+        if (--race.readers === 0) racing.delete(taskId);
+      }
+      if (values === undefined) return undefined;
+      const value = make(values);
+      if (on && !race.overtaken && startedIn === generation) {
+        entries.delete(taskId); // re-inserted last: the bound drops the least recently read first
+        if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+        entries.set(taskId, { text, params: params.slice(), value });
+      }
+      return value;
+    },
+    changed(taskId) {
+      entries.delete(taskId);
+      const race = racing.get(taskId);
+      if (race !== undefined) race.overtaken = true;
+    },
+    listening(up) {
+      on = up;
+      dropAll();
+    },
+    size: () => entries.size,
+  };
+}

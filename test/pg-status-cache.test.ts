@@ -1,0 +1,180 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../src/db/connect.js';
+import { pgTaskCache } from '../src/db/pg-task-cache.js';
+import { findTaskStatusNow } from '../src/db/tasks-repo.js';
+import { createPgSchema } from './support/databases.js';
+import { available } from './support/requires.js';
+import { startTestService, type TestService } from './support/service.js';
+import { until } from './support/until.js';
+
+/**
+ * PostgreSQL's status row cache (src/db/pg-task-cache.ts, issue 19): a kept row must never
+ * outlive a write to it, whoever wrote it. Two services on one schema stand for two API
+ * processes (each has its own pool, cache and LISTEN connection); a plain `pg` client stands for
+ * anyone else (the CLI, psql). "Kept" is observed as the synchronous read answering (it answers
+ * only from memory on PostgreSQL).
+ */
+const base = process.env.DATABASE_URL;
+const GEN = '/api/v1/generateTask/veo-3-1';
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const f of cleanups.reverse()) await f().catch(() => {});
+});
+
+describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_URL is not set'))(
+  'PostgreSQL status row cache (skipped: set DATABASE_URL to run it)',
+  () => {
+    let a: TestService;
+    let b: TestService;
+    let psql: pg.Client;
+    let accountId: string;
+    const schema = `t_rowcache_${randomBytes(4).toString('hex')}`;
+
+    beforeAll(async () => {
+      const { url: schemaUrl, drop } = await createPgSchema(base!, schema);
+      cleanups.push(drop);
+      // Named, so the test cuts only these services' connections (other suites share the server).
+      const named = new URL(schemaUrl);
+      named.searchParams.set('application_name', schema);
+      const url = named.toString();
+      a = await startTestService({ DATABASE_URL: url }, { workers: false });
+      cleanups.push(() => a.close());
+      b = await startTestService({ DATABASE_URL: url }, { workers: false });
+      cleanups.push(() => b.close());
+      psql = new pg.Client({ connectionString: schemaUrl });
+      await psql.connect();
+      cleanups.push(() => psql.end());
+      accountId = (await psql.query('select account_id from api_keys limit 1')).rows[0].account_id;
+    });
+
+    const submit = async (svc: TestService) => {
+      const res = await svc.api('POST', GEN, { key: a.key, body: { input: { prompt: 'row cache', mode: 'fast' } } });
+      expect(res.status).toBe(200);
+      return res.body.data.taskId as string;
+    };
+    const status = async (svc: TestService, id: string) => {
+      const res = await svc.api('GET', `/api/v1/statusTask/veo-3-1?taskId=${id}`, { key: a.key });
+      expect(res.status).toBe(200);
+      return res.body.data;
+    };
+    const kept = (db: Db, id: string) => findTaskStatusNow(db, accountId, id) !== null;
+    const dbOf = (svc: TestService) => svc.service.deps.db;
+    /** Until the row is kept again: the second of two reads is answered from memory. */
+    const keptAfterReads = (svc: TestService, id: string) =>
+      until(async () => {
+        await status(svc, id);
+        return kept(dbOf(svc), id) || undefined;
+      }, 'the row to be kept');
+    /** Ends both services' LISTEN connections (their last statement is the trigger check). */
+    const cutListeners = () =>
+      psql.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and query like '%longshot_task_row_changed%'", [schema]);
+    const failRow = (id: string, msg: string) =>
+      psql.query("update tasks set state = 'failed', fail_code = 'UPSTREAM_ERROR', fail_msg = $2, complete_time = $3 where id = $1", [id, msg, Date.now()]);
+
+    it('keeps a read row and answers the same object from memory until a write', async () => {
+      const id = await submit(a);
+      await keptAfterReads(a, id);
+      const first = findTaskStatusNow(dbOf(a), accountId, id);
+      expect(findTaskStatusNow(dbOf(a), accountId, id)).toBe(first);
+      // Another account asking for it is not answered from this account's row.
+      expect(findTaskStatusNow(dbOf(a), 'acct_other', id)).toBeNull();
+    });
+
+    it("sees another process's write on the next read after its notification, and this process's own at once", async () => {
+      const id = await submit(a);
+      await keptAfterReads(a, id);
+      await keptAfterReads(b, id);
+      // Another API process cancels it: this process drops the row when the trigger's NOTIFY arrives.
+      expect((await b.api('POST', `/api/v1/tasks/${id}/cancel`, { key: a.key })).status).toBe(200);
+      expect((await status(b, id)).state).toBe('failed'); // b's own write: at once, no waiting
+      await until(async () => (kept(dbOf(a), id) ? undefined : true), "the other process's write to reach this cache");
+      expect((await status(a, id)).state).toBe('failed');
+
+      // A write by neither (psql, the CLI) is seen the same way.
+      const other = await submit(a);
+      await keptAfterReads(a, other);
+      await failRow(other, 'written by psql');
+      await until(async () => (kept(dbOf(a), other) ? undefined : true), "psql's write to reach the cache");
+      const row = await psql.query('select fail_msg from tasks where id = $1', [other]);
+      expect(JSON.stringify(await status(a, other))).toContain(row.rows[0].fail_msg);
+
+      // This process's own delete: the very next read answers it, the kept row is gone at once.
+      const gone = await submit(a);
+      await keptAfterReads(a, gone);
+      expect((await a.api('POST', `/api/v1/tasks/${gone}/cancel`, { key: a.key })).status).toBe(200);
+      expect((await status(a, gone)).state).toBe('failed');
+      await keptAfterReads(a, gone);
+      expect((await a.api('DELETE', `/api/v1/tasks/${gone}`, { key: a.key })).status).toBe(200);
+      expect(kept(dbOf(a), gone)).toBe(false);
+    });
+
+    it('reads PostgreSQL while its LISTEN connection is down, and trusts nothing kept from before it came back', async () => {
+      const id = await submit(a);
+      await keptAfterReads(a, id);
+      await cutListeners();
+      await until(async () => (kept(dbOf(a), id) ? undefined : true), 'the cache to turn off');
+      // A write while nobody listens: its notification is lost. Reads go to PostgreSQL meanwhile.
+      await failRow(id, 'written while the listener was down');
+      expect((await status(a, id)).state).toBe('failed');
+      expect(kept(dbOf(a), id)).toBe(false);
+      // Back (the hub reconnects after 1 s): caching resumes, and what it keeps is the row as it is now.
+      await keptAfterReads(a, id);
+      expect(JSON.stringify(await status(a, id))).toContain('written while the listener was down');
+      // And it is kept true again by notifications.
+      await failRow(id, 'written after the reconnect');
+      await until(async () => (kept(dbOf(a), id) ? undefined : true), 'the write after the reconnect to reach the cache');
+      expect(JSON.stringify(await status(a, id))).toContain('written after the reconnect');
+    });
+
+    it('a read that a notification for its row overtakes is answered but not kept', async () => {
+      const pool = new pg.Pool({ connectionString: base, max: 1 });
+      cleanups.push(() => pool.end());
+      const cache = pgTaskCache(async (text, params) => (await pool.query<unknown[]>({ text, values: [...params], rowMode: 'array' })).rows[0]);
+      const asIs = (v: unknown[]) => v;
+      const sql = 'select $1::text as id, now() as at';
+      cache.listening(true);
+      const reading = cache.read('x', sql, ['x'], asIs);
+      cache.changed('x'); // arrives while the read is on the wire: the read may predate that write
+      expect(await reading).toHaveLength(2);
+      expect(cache.peek('x', sql, ['x'])).toBeNull();
+      const again = await cache.read('x', sql, ['x'], asIs);
+      expect(cache.peek('x', sql, ['x'])).toBe(again);
+      // Other parameters (another account) are a different read.
+      expect(cache.peek('x', sql, ['y'])).toBeNull();
+      // A reconnect during a read: not kept either; and losing the listener drops everything.
+      const spanning = cache.read('z', sql, ['z'], asIs);
+      cache.listening(false);
+      cache.listening(true);
+      await spanning;
+      expect(cache.peek('z', sql, ['z'])).toBeNull();
+      cache.listening(false);
+      expect(cache.peek('x', sql, ['x'])).toBeNull();
+      expect(cache.size()).toBe(0);
+    });
+
+    it('keeps nothing when the row trigger is missing or disabled', async () => {
+      const id = await submit(a);
+      await keptAfterReads(a, id);
+      await psql.query('alter table tasks disable trigger longshot_task_row_changed');
+      try {
+        await cutListeners();
+        await until(async () => (kept(dbOf(a), id) ? undefined : true), 'the cache to turn off');
+        // Reconnected (the listener's trigger check ran again) and still not caching.
+        await until(async () => {
+          const r = await psql.query(
+            "select count(*)::int as n from pg_stat_activity where application_name = $1 and query like '%longshot_task_row_changed%' and state = 'idle'",
+            [schema],
+          );
+          return r.rows[0].n >= 2 || undefined;
+        }, 'the listeners to reconnect');
+        await status(a, id);
+        await status(a, id);
+        expect(kept(dbOf(a), id)).toBe(false);
+      } finally {
+        await psql.query('alter table tasks enable trigger longshot_task_row_changed');
+      }
+    });
+  },
+);
