@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/db/connect.js';
 import { pgTaskCache } from '../src/db/pg-task-cache.js';
 import { findTaskStatusNow } from '../src/db/tasks-repo.js';
+import { createAuthenticator } from '../src/http/auth.js';
+import { statusFastPath } from '../src/http/status-fast-path.js';
+import { createMemoryRateLimiter } from '../src/limits/rate-limiter.js';
 import { createPgSchema } from './support/databases.js';
 import { available } from './support/requires.js';
 import { startTestService, type TestService } from './support/service.js';
@@ -126,6 +131,48 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_
       await failRow(id, 'written after the reconnect');
       await until(async () => (kept(dbOf(a), id) ? undefined : true), 'the write after the reconnect to reach the cache');
       expect(JSON.stringify(await status(a, id))).toContain('written after the reconnect');
+    });
+
+    it("answers a row not kept yet, and a pending task, itself after one round trip, with the route's bytes", async () => {
+      // The fast path alone on its own server: what it declines gets 599 (status-fast-path.test.ts).
+      const deps = a.service.deps;
+      const auth = createAuthenticator(deps.db, deps.clock, 60_000);
+      const fast = statusFastPath(deps, auth, createMemoryRateLimiter());
+      const declined = (_req: unknown, res: { statusCode: number; end(): void }) => {
+        res.statusCode = 599;
+        res.end();
+      };
+      const server: Server = createServer((req, res) => {
+        void auth.authenticate(req.headers.authorization).then(() => {
+          if (!fast.handle(req, res, declined)) declined(req, res);
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise((r) => server.close(() => r())));
+      const fastUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const viaFast = (path: string, key = a.key) => fetch(fastUrl + path, { headers: { authorization: `Bearer ${key}` } });
+      const viaRoute = (path: string) => fetch(`${a.url}${path}&wait=0`, { headers: { authorization: `Bearer ${a.key}` } });
+      const unsigned = (text: string) => text.replace(/expires=\d+&sig=[\w-]+/g, 'expires=E&sig=S');
+
+      await submit(a); // ahead in the queue: the last one's queuePosition is 1
+      const pending = await submit(a);
+      const finished = await submit(a);
+      await failRow(finished, 'ended for the fast path');
+      for (const id of [pending, finished]) {
+        const path = `/api/v1/statusTask/veo-3-1?taskId=${id}`;
+        expect(kept(dbOf(a), id)).toBe(false);
+        const res = await viaFast(path);
+        expect(res.status).toBe(200);
+        expect(unsigned(await res.text())).toBe(unsigned(await (await viaRoute(path)).text()));
+      }
+      expect(kept(dbOf(a), finished)).toBe(true); // the fast path's own read kept it
+      expect((await (await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${pending}`)).json()).data.queuePosition).toBeGreaterThan(0);
+      // Declined after the read: no such task, another model's route, another account's key.
+      expect((await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${'0'.repeat(32)}`)).status).toBe(599);
+      expect((await viaFast(`/api/v1/statusTask/veo-3-1-extend?taskId=${finished}`)).status).toBe(599);
+      const other = await a.newAccount('fast-path-other');
+      await auth.authenticate(`Bearer ${other.key}`);
+      expect((await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${pending}`, other.key)).status).toBe(599);
     });
 
     it('a read that a notification for its row overtakes is answered but not kept', async () => {

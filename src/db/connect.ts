@@ -146,6 +146,8 @@ export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): D
     (await pool.query<unknown[]>({ name: statementName(text), text, values: [...params], rowMode: 'array' })).rows[0];
   // Off (LONGSHOT_STATUS_CACHE=off) or without a LISTEN connection to keep it true: every read asks PostgreSQL.
   const taskCache = opts.taskCache === false ? null : pgTaskCache(readRow);
+  // Without the cache (off) the same reads, every one asking PostgreSQL: the status fast path
+  // still answers without Fastify, one round trip per poll.
   const cachedReads: Pick<Db, 'selectTaskNow' | 'selectTask' | 'taskCache'> = taskCache
     ? {
         selectTaskNow: <T extends object>(taskId: string, text: string, params: readonly unknown[], _make: (values: unknown[]) => T) =>
@@ -153,7 +155,13 @@ export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): D
         selectTask: taskCache.read,
         taskCache,
       }
-    : {};
+    : {
+        selectTaskNow: () => null,
+        selectTask: async (_taskId, text, params, make) => {
+          const values = await readRow(text, params);
+          return values === undefined ? undefined : make(values);
+        },
+      };
   return {
     kysely,
     dialect: 'postgres',

@@ -65,10 +65,19 @@ const statusSql = new WeakMap<Db, string>();
  */
 export async function findTaskStatus(db: Db, accountId: string, id: string, opts: { fresh?: boolean } = {}): Promise<TaskStatusRow | undefined> {
   if (db.selectTask && opts.fresh) return db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
+  return (await readTaskStatus(db, accountId, id))?.row;
+}
+
+/**
+ * {@link findTaskStatusNow}'s read, asynchronous where it cannot answer synchronously; on
+ * PostgreSQL the row cache then keeps the row, the same object, for the next poll.
+ */
+export async function readTaskStatus(db: Db, accountId: string, id: string): Promise<StatusRead | undefined> {
   const now = findTaskStatusNow(db, accountId, id);
-  if (now !== null) return now?.row;
-  if (db.selectTask) return (await db.selectTask(id, statusSqlOf(db), [id, accountId], statusRead))?.row;
-  return db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
+  if (now !== null) return now;
+  if (db.selectTask) return db.selectTask(id, statusSqlOf(db), [id, accountId], statusRead);
+  const row = await db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
+  return row === undefined ? undefined : { row, derived: undefined };
 }
 
 /** A status row read synchronously; `derived` is the reader's slot for what it computes from it. */

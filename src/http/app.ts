@@ -202,16 +202,19 @@ function installFastPath(app: FastifyInstance, fast: ReturnType<typeof statusFas
   const server = app.server;
   const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
+  const decline = (req: IncomingMessage, res: ServerResponse) => {
+    for (const listener of listeners) listener(req, res);
+  };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     noteRequest(req, res);
     try {
-      if (fast.handle(req, res)) return;
+      if (fast.handle(req, res, decline)) return;
     } catch (err) {
       // Nothing has been sent yet: Fastify answers (and logs a 500 if the fault persists).
       deps.log.error({ err, method: req.method, url: req.url }, 'status fast path failed');
       if (res.headersSent) return;
     }
-    for (const listener of listeners) listener(req, res);
+    decline(req, res);
   });
   app.addHook('preClose', (done) => {
     fast.close();

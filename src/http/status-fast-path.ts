@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { findTaskStatusNow, type StatusRead } from '../db/tasks-repo.js';
+import { findTaskStatusNow, readTaskStatus, type StatusRead } from '../db/tasks-repo.js';
 import { isModel } from '../domain/models.js';
 import { RATE_WINDOW_MS, type RateDecision, type RateLimiter, rateLimitHeaders } from '../limits/rate-limiter.js';
-import { effectiveLimits, mayUseModel, taskRefusal } from '../services/caller.js';
+import { type Caller, effectiveLimits, mayUseModel, taskRefusal } from '../services/caller.js';
 import type { Deps } from '../services/deps.js';
-import { type QueueFields, queueFieldsNow } from '../services/task-progress.js';
+import { type QueueFields, queueFields, queueFieldsNow } from '../services/task-progress.js';
 import { statusResponseJson, taskStatusView } from '../services/task-view.js';
 import { signedExpiry } from '../storage/url-signer.js';
 import type { Authenticator } from './auth.js';
@@ -47,40 +47,35 @@ function rendered(found: StatusRead, deps: Deps, queue: QueueFields, epoch: numb
   return fresh;
 }
 
+/** Hands a request the fast path did not answer to Fastify (app.ts). */
+export type Decline = (req: IncomingMessage, res: ServerResponse) => void;
+
 /**
  * The polling hot path: a plain status read (`GET /api/v1/statusTask/{model}?taskId=…`, cached
- * key, no `wait`) answered synchronously from SQLite (through the task read cache), without
- * Fastify's routing, hook and promise machinery, which cost more than the read itself. It answers only the ordinary
- * success: the same body (bytes) and headers the statusTask route sends. Everything else — an
- * uncached or refused key, a 404, a task the key may not use (the route's 403), a refusal by a
- * rate limit, a long-poll, a database that cannot answer synchronously — returns false and
- * Fastify handles the request as before.
+ * key, no `wait`) answered from the task read caches (SQLite's, synchronously; PostgreSQL's row
+ * cache, or one round trip when the row is not kept), without Fastify's routing, hook and promise
+ * machinery, which cost more than the read itself. It answers only the ordinary success: the same
+ * body (bytes) and headers the statusTask route sends. Everything else — an uncached or refused
+ * key, a 404, a task the key may not use (the route's 403), a refusal by a rate limit, a
+ * long-poll — goes to Fastify as before: `handle` returns false when it knows at once, or
+ * returns true and later passes the request to `decline` when a PostgreSQL read decides so.
  */
 export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLimiter) {
   let open = true;
   // Bound once: counting a poll is then two additions (metrics/http-tally.ts).
   const served = deps.metrics.http.slot(ROUTE, 200);
-  const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url!;
-    if (!open || req.method !== 'GET' || !url.startsWith(PREFIX)) return false;
-    const started = performance.now();
-    const q = url.indexOf('?', PREFIX.length);
-    if (q < 0) return false;
-    const model = url.slice(PREFIX.length, q);
-    const taskId = QUERY.exec(url.slice(q + 1))?.[1];
-    if (taskId === undefined || !isModel(model)) return false;
-    const caller = auth.cached(req.headers.authorization);
-    if (!caller || !mayUseModel(caller.settings, model)) return false;
-    const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
+  /** Answers `found` and returns true, or returns false for Fastify to answer (nothing sent yet). */
+  const answer = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: number,
+    caller: Caller,
+    model: string,
+    found: StatusRead | undefined,
+    queue: QueueFields | null,
+  ): boolean => {
     // The task guard's own question (task-guard.ts); a refusal is the route's 403 to answer.
-    if (!found || found.row.model !== model || taskRefusal(caller.settings, found.row) !== null) return false;
-    // A finished task answers at once; a pending one costs one indexed count (its queue position),
-    // unless nothing at all was committed since the count kept with its row.
-    const epoch = deps.db.commitEpoch?.();
-    const kept = found.derived as Rendered | undefined;
-    const queue = kept !== undefined && epoch !== undefined && kept.epoch === epoch ? kept.queue : queueFieldsNow(deps, found.row);
-    if (queue === null) return false;
-
+    if (!found || found.row.model !== model || taskRefusal(caller.settings, found.row) !== null || queue === null) return false;
     const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
     let limitHeaders: Record<string, string> | null = null;
     if (limit > 0) {
@@ -94,7 +89,7 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
       limitHeaders = rateLimitHeaders('status', decision, RATE_WINDOW_MS);
     }
 
-    const { body, len } = rendered(found, deps, queue, epoch);
+    const { body, len } = rendered(found, deps, queue, deps.db.commitEpoch?.());
     const id = requestIdOf(req);
     // One writeHead with a flat list of every header (the order the route sends them in) costs
     // less than setHeader per header or an object built up key by key.
@@ -118,8 +113,63 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     res.end(body);
     const ms = performance.now() - started;
     served.record(ms / 1000);
-    logCompleted(deps, { id, method: 'GET', url }, 200, ms);
+    logCompleted(deps, { id, method: 'GET', url: req.url! }, 200, ms);
     return true;
+  };
+
+  /** The queue fields kept with the row while nothing was committed since they were counted, else counted now (null: needs a promise). */
+  const queueNow = (found: StatusRead): QueueFields | null => {
+    const epoch = deps.db.commitEpoch?.();
+    const kept = found.derived as Rendered | undefined;
+    return kept !== undefined && epoch !== undefined && kept.epoch === epoch ? kept.queue : queueFieldsNow(deps, found.row);
+  };
+
+  /** PostgreSQL, a row not kept or a pending task: one round trip (or two), still without Fastify. */
+  const later = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: number,
+    caller: Caller,
+    model: string,
+    taskId: string,
+    kept: StatusRead | null,
+    decline: Decline,
+  ) => {
+    let handled = false;
+    try {
+      const found = kept ?? (await readTaskStatus(deps.db, caller.accountId, taskId));
+      const usable = found !== undefined && found.row.model === model && taskRefusal(caller.settings, found.row) === null;
+      const queue = usable ? (queueNow(found) ?? (await queueFields(deps, found.row))) : null;
+      handled = open && answer(req, res, started, caller, model, found, queue);
+    } catch (err) {
+      deps.log.error({ err, method: req.method, url: req.url }, 'status fast path failed');
+      if (res.headersSent) return;
+    }
+    if (!handled) decline(req, res);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, decline?: Decline): boolean => {
+    const url = req.url!;
+    if (!open || req.method !== 'GET' || !url.startsWith(PREFIX)) return false;
+    const started = performance.now();
+    const q = url.indexOf('?', PREFIX.length);
+    if (q < 0) return false;
+    const model = url.slice(PREFIX.length, q);
+    const taskId = QUERY.exec(url.slice(q + 1))?.[1];
+    if (taskId === undefined || !isModel(model)) return false;
+    const caller = auth.cached(req.headers.authorization);
+    if (!caller || !mayUseModel(caller.settings, model)) return false;
+    const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
+    if (found === undefined || (found !== null && (found.row.model !== model || taskRefusal(caller.settings, found.row) !== null))) return false;
+    // A finished task answers at once; a pending one costs one indexed count (its queue position),
+    // unless nothing at all was committed since the count kept with its row.
+    const queue = found ? queueNow(found) : null;
+    if (found === null || queue === null) {
+      if (decline === undefined || deps.db.selectTask === undefined) return false;
+      void later(req, res, started, caller, model, taskId, found, decline);
+      return true;
+    }
+    return answer(req, res, started, caller, model, found, queue);
   };
   return {
     handle,
