@@ -92,8 +92,10 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_
       await keptAfterReads(a, id);
       await keptAfterReads(b, id);
       // Another API process cancels it: this process drops the row when the trigger's NOTIFY arrives.
+      const woken = a.service.deps.taskEvents.next(id, 600_000); // the trigger's NOTIFY wakes readers too
       expect((await b.api('POST', `/api/v1/tasks/${id}/cancel`, { key: a.key })).status).toBe(200);
       expect((await status(b, id)).state).toBe('failed'); // b's own write: at once, no waiting
+      await woken;
       await until(async () => (kept(dbOf(a), id) ? undefined : true), "the other process's write to reach this cache");
       expect((await status(a, id)).state).toBe('failed');
 
@@ -201,7 +203,7 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_
       expect(cache.size()).toBe(0);
     });
 
-    it('keeps nothing when the row trigger is missing or disabled', async () => {
+    it('keeps nothing when the row trigger is missing or disabled, and task events then travel on their own NOTIFY', { timeout: 60_000 }, async () => {
       const id = await submit(a);
       await keptAfterReads(a, id);
       await psql.query('alter table tasks disable trigger longshot_task_row_changed');
@@ -219,6 +221,12 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_
         await status(a, id);
         await status(a, id);
         expect(kept(dbOf(a), id)).toBe(false);
+        // Another process's write still wakes this process's readers (without the trigger the
+        // writer sends the task event itself): resolves on that event, or only after 10 minutes.
+        const woken = a.service.deps.taskEvents.next(id, 600_000);
+        expect((await b.api('POST', `/api/v1/tasks/${id}/cancel`, { key: a.key })).status).toBe(200);
+        await woken;
+        expect((await status(a, id)).state).toBe('failed');
       } finally {
         await psql.query('alter table tasks enable trigger longshot_task_row_changed');
       }

@@ -26,6 +26,8 @@ export interface PgWakeHub {
   /**
    * Task events that also reach the readers of other processes: a task settled by a worker
    * elsewhere wakes this process's long-poll and SSE readers at once instead of at their re-read.
+   * They travel on migration 0012's row trigger (every write to a task, at its commit); only
+   * where that trigger is missing does a publish send a NOTIFY of its own.
    */
   taskEvents(local: TaskEvents): TaskEvents;
   /** Opens the LISTEN connection (processes with workers, a sender or task readers need it). */
@@ -60,6 +62,11 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     (prefix ??= sql<{ s: string }>`select current_schema() as s`.execute(db.kysely).then((r) => prefixOf(r.rows[0]?.s ?? 'public')));
   const channel = async (topic: WakeTopic | typeof EVENTS | typeof ROWS): Promise<string> => `${await channelPrefix()}_${topic}`;
   const rows = db.taskCache;
+  /**
+   * Migration 0012's trigger was there and enabled at the last connect: every task write then
+   * reaches the other processes' readers by itself, and a task event needs no NOTIFY of its own.
+   */
+  let triggerCarriesEvents = false;
 
   async function notify(topic: WakeTopic | typeof EVENTS, payload = ''): Promise<void> {
     await sql`select pg_notify(${await channel(topic)}, ${payload})`.execute(db.kysely);
@@ -74,7 +81,11 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     c.on('end', () => drop(c));
     c.on('notification', (msg) => {
       if (msg.channel.endsWith(`_${ROWS}`)) {
-        if (msg.payload) rows?.changed(msg.payload);
+        if (!msg.payload) return;
+        rows?.changed(msg.payload);
+        // A write to the task, committed: its readers here re-read (this process's own writes
+        // come back too; a second wake of a reader costs one re-read).
+        events?.publish(msg.payload);
         return;
       }
       if (msg.channel.endsWith(`_${EVENTS}`)) {
@@ -89,12 +100,13 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     if (events) await c.query(`listen "${await channel(EVENTS)}"`);
     // The row cache is kept true by migration 0012's trigger: listen first, then look that it is
     // there and enabled (a restore with triggers disabled must not leave the cache trusting it).
-    const rowsHeard = rows ? await listenForRows(c) : false;
+    const rowsHeard = rows || events ? await listenForRows(c) : false;
     if (closed) {
       await c.end().catch(() => {});
       return;
     }
     client = c;
+    triggerCarriesEvents = rowsHeard;
     rows?.listening(rowsHeard);
     backoff = opts.reconnectMs ?? 1000;
     // Anything submitted while we were not listening is found by this wake's claim.
@@ -106,7 +118,8 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     const found = await c.query(
       "select 1 from pg_trigger where tgname = 'longshot_task_row_changed' and tgrelid = to_regclass('tasks') and tgenabled in ('O', 'A')",
     );
-    if (found.rowCount === 0) log.warn('the tasks row trigger (migration 0012) is missing or disabled: status reads are not cached');
+    if (found.rowCount === 0)
+      log.warn('the tasks row trigger (migration 0012) is missing or disabled: status reads are not cached, task events are sent one by one');
     return (found.rowCount ?? 0) > 0;
   }
 
@@ -149,7 +162,11 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
           // This process's own write, just committed: its next read must see it, not the kept row.
           rows?.changed(taskId);
           local.publish(taskId);
-          notify(EVENTS, `${self}:${taskId}`).catch((err) => log.warn({ err }, 'NOTIFY of a task event failed; readers elsewhere re-read on their timer'));
+          // Without the trigger (or before the first connect saw it), the event goes out as a
+          // NOTIFY of its own, as older versions send and every version still hears.
+          if (!triggerCarriesEvents) {
+            notify(EVENTS, `${self}:${taskId}`).catch((err) => log.warn({ err }, 'NOTIFY of a task event failed; readers elsewhere re-read on their timer'));
+          }
         },
         next: (taskId, ms, signal) => local.next(taskId, ms, signal),
         waiting: () => local.waiting(),
