@@ -2,9 +2,11 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimNextTask, findTaskStatus, findTaskStatusNow, STATUS_COLUMNS } from '../src/db/tasks-repo.js';
 import { createAuthenticator } from '../src/http/auth.js';
-import { statusFastPath } from '../src/http/status-fast-path.js';
+import { countedDecision, statusFastPath } from '../src/http/status-fast-path.js';
 import { createMemoryRateLimiter } from '../src/limits/rate-limiter.js';
+import { createRedisRateLimiter } from '../src/limits/redis-rate-limiter.js';
 import { settleSuccess } from '../src/services/settle-task.js';
+import { available } from './support/requires.js';
 import { startTestService, type TestService } from './support/service.js';
 
 /**
@@ -141,5 +143,47 @@ describe('status fast path', () => {
       [429, 0],
       [429, 0],
     ]);
+  });
+});
+
+const redisUrl = process.env.REDIS_URL;
+describe.skipIf(!available('Redis (REDIS_URL)', redisUrl ? null : 'REDIS_URL is not set'))('status fast path with a Redis rate limiter', () => {
+  it('counts on Redis itself and answers, and leaves the 429 to the route with that count', async () => {
+    const deps = t.service.deps;
+    const redis = createRedisRateLimiter(redisUrl!);
+    const auth = createAuthenticator(deps.db, deps.clock, 60_000);
+    const fast = statusFastPath(deps, auth, redis);
+    const refusedCounts: Array<string | null> = [];
+    const server = createServer((req, res) => {
+      void auth.authenticate(req.headers.authorization).then(() => {
+        const decline = () => {
+          refusedCounts.push(countedDecision(req) ? 'counted' : null);
+          res.statusCode = DECLINED;
+          res.end();
+        };
+        if (!fast.handle(req, res, decline)) decline();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const { key } = await t.newAccount(`fast-path-redis-${Date.now()}`, 10, { statusRpm: 2 });
+      const sub = await t.api('POST', GEN, { key, body: { input: { prompt: 'redis limited', mode: 'fast' } } });
+      const path = `${url}/api/v1/statusTask/veo-3-1?taskId=${sub.body.data.taskId}`;
+      const seen: Array<[number, string | null]> = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(path, { headers: { authorization: `Bearer ${key}` } });
+        seen.push([res.status, res.headers.get('ratelimit')]);
+      }
+      expect(seen.map(([status, h]) => [status, h === null ? null : Number(/r=(\d+)/.exec(h)![1])])).toEqual([
+        [200, 1],
+        [200, 0],
+        [DECLINED, null],
+      ]);
+      expect(refusedCounts).toEqual(['counted']); // the route answers the 429 with the fast path's count
+    } finally {
+      await new Promise((r) => server.close(r));
+      await redis.close();
+    }
   });
 });

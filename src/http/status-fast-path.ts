@@ -64,31 +64,14 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
   let open = true;
   // Bound once: counting a poll is then two additions (metrics/http-tally.ts).
   const served = deps.metrics.http.slot(ROUTE, 200);
-  /** Answers `found` and returns true, or returns false for Fastify to answer (nothing sent yet). */
-  const answer = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    started: number,
-    caller: Caller,
-    model: string,
-    found: StatusRead | undefined,
-    queue: QueueFields | null,
-  ): boolean => {
-    // The task guard's own question (task-guard.ts); a refusal is the route's 403 to answer.
-    if (!found || found.row.model !== model || taskRefusal(caller.settings, found.row) !== null || queue === null) return false;
-    const limit = effectiveLimits(caller.settings, deps.config).statusRpm;
-    let limitHeaders: Record<string, string> | null = null;
-    if (limit > 0) {
-      if (!limiter.hitNow) return false;
-      const decision = limiter.hitNow('status', caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now());
-      if (!decision.allowed) {
-        // The full route answers the 429 with this very count instead of counting again.
-        counted.set(req, decision);
-        return false;
-      }
-      limitHeaders = rateLimitHeaders('status', decision, RATE_WINDOW_MS);
-    }
+  /** The task guard's own question (task-guard.ts): whether this key may read this task on this model's route. */
+  const usable = (found: StatusRead | undefined, caller: Caller, model: string): found is StatusRead =>
+    found !== undefined && found.row.model === model && taskRefusal(caller.settings, found.row) === null;
+  const limitOf = (caller: Caller): number => effectiveLimits(caller.settings, deps.config).statusRpm;
 
+  /** Sends the route's 200 for `found` (`decision`: the rate limit's count, null when unlimited). */
+  const respond = (req: IncomingMessage, res: ServerResponse, started: number, found: StatusRead, queue: QueueFields, decision: RateDecision | null): void => {
+    const limitHeaders = decision === null ? null : rateLimitHeaders('status', decision, RATE_WINDOW_MS);
     const { body, len } = rendered(found, deps, queue, deps.db.commitEpoch?.());
     const id = requestIdOf(req);
     // One writeHead with a flat list of every header (the order the route sends them in) costs
@@ -114,6 +97,12 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     const ms = performance.now() - started;
     served.record(ms / 1000);
     logCompleted(deps, { id, method: 'GET', url: req.url! }, 200, ms);
+  };
+
+  /** A refused count is kept for the full route, which answers the 429 with it instead of counting again. */
+  const refused = (req: IncomingMessage, decision: RateDecision): boolean => {
+    if (decision.allowed) return false;
+    counted.set(req, decision);
     return true;
   };
 
@@ -138,9 +127,20 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     let handled = false;
     try {
       const found = kept ?? (await readTaskStatus(deps.db, caller.accountId, taskId));
-      const usable = found !== undefined && found.row.model === model && taskRefusal(caller.settings, found.row) === null;
-      const queue = usable ? (queueNow(found) ?? (await queueFields(deps, found.row))) : null;
-      handled = open && answer(req, res, started, caller, model, found, queue);
+      if (usable(found, caller, model)) {
+        const queue = queueNow(found) ?? (await queueFields(deps, found.row));
+        const limit = limitOf(caller);
+        // A limiter that needs a round trip (Redis, shared by every API process) is asked here.
+        const decision =
+          limit > 0
+            ? (limiter.hitNow?.('status', caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now()) ??
+              (await limiter.hit('status', caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now())))
+            : null;
+        if (open && !(decision !== null && refused(req, decision))) {
+          respond(req, res, started, found, queue, decision);
+          handled = true;
+        }
+      }
     } catch (err) {
       deps.log.error({ err, method: req.method, url: req.url }, 'status fast path failed');
       if (res.headersSent) return;
@@ -160,16 +160,21 @@ export function statusFastPath(deps: Deps, auth: Authenticator, limiter: RateLim
     const caller = auth.cached(req.headers.authorization);
     if (!caller || !mayUseModel(caller.settings, model)) return false;
     const found = findTaskStatusNow(deps.db, caller.accountId, taskId);
-    if (found === undefined || (found !== null && (found.row.model !== model || taskRefusal(caller.settings, found.row) !== null))) return false;
+    if (found !== null && !usable(found, caller, model)) return false;
     // A finished task answers at once; a pending one costs one indexed count (its queue position),
     // unless nothing at all was committed since the count kept with its row.
-    const queue = found ? queueNow(found) : null;
-    if (found === null || queue === null) {
-      if (decline === undefined || deps.db.selectTask === undefined) return false;
+    const queue = found === null ? null : queueNow(found);
+    const limit = limitOf(caller);
+    if (found === null || queue === null || (limit > 0 && !limiter.hitNow)) {
+      // What needs a round trip (PostgreSQL, Redis) is done without Fastify too, where it can hand the request back.
+      if (decline === undefined || ((found === null || queue === null) && deps.db.selectTask === undefined)) return false;
       void later(req, res, started, caller, model, taskId, found, decline);
       return true;
     }
-    return answer(req, res, started, caller, model, found, queue);
+    const decision = limit > 0 ? limiter.hitNow!('status', caller.keyId, limit, RATE_WINDOW_MS, deps.clock.now()) : null;
+    if (decision !== null && refused(req, decision)) return false;
+    respond(req, res, started, found, queue, decision);
+    return true;
   };
   return {
     handle,
