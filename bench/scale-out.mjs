@@ -658,7 +658,7 @@ async function main() {
       // The command as run: the BENCH_* settings of the caller's shell, then the script.
       command: [
         ...Object.keys(process.env)
-          .filter((k) => k.startsWith('BENCH_') && k !== 'BENCH_NOTE')
+          .filter((k) => (k.startsWith('BENCH_') && k !== 'BENCH_NOTE') || k === 'LONGSHOT_STATUS_CACHE')
           .sort()
           .map((k) => `${k}=${process.env[k]}`),
         'npm run bench:scale',

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/db/connect.js';
+import { pgRowBatcher } from '../src/db/pg-row-batch.js';
 import { pgTaskCache } from '../src/db/pg-task-cache.js';
-import { findTaskStatusNow } from '../src/db/tasks-repo.js';
+import { findTaskStatus, findTaskStatusNow, STATUS_COLUMNS, statusBatchOf } from '../src/db/tasks-repo.js';
 import { createAuthenticator } from '../src/http/auth.js';
 import { statusFastPath } from '../src/http/status-fast-path.js';
 import { createMemoryRateLimiter } from '../src/limits/rate-limiter.js';
@@ -175,6 +176,39 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_
       const other = await a.newAccount('fast-path-other');
       await auth.authenticate(`Bearer ${other.key}`);
       expect((await viaFast(`/api/v1/statusTask/veo-3-1?taskId=${pending}`, other.key)).status).toBe(599);
+    });
+
+    it('reads the polls of one turn in one statement, each row exactly as a read by name gives it', async () => {
+      const ids = [await submit(a), await submit(a), await submit(a)];
+      await failRow(ids[1]!, 'batched');
+      const db = dbOf(a);
+      const byName = async (id: string) => ({
+        ...(await db.kysely.selectFrom('tasks').select(STATUS_COLUMNS).where('id', '=', id).executeTakeFirstOrThrow()),
+        mode: 'fast',
+      });
+      const rows = await Promise.all(ids.map((id) => findTaskStatus(db, accountId, id)));
+      for (const [i, id] of ids.entries()) expect(rows[i]).toEqual(await byName(id));
+
+      // The batcher itself, on the same statement: one query for the turn, owners checked per row.
+      const statements: Array<readonly string[]> = [];
+      const batched = pgRowBatcher(async (text, batchIds) => {
+        statements.push(batchIds);
+        return (await psql.query({ text, values: [batchIds], rowMode: 'array' })).rows;
+      });
+      const text = statusBatchOf(db);
+      const unknown = '0'.repeat(32);
+      const got = await Promise.all([
+        batched(text, ids[0]!, accountId),
+        batched(text, ids[1]!, accountId),
+        batched(text, ids[2]!, 'acct_someone_else'),
+        batched(text, unknown, accountId),
+      ]);
+      expect(statements).toHaveLength(1);
+      expect([...statements[0]!].sort()).toEqual([ids[0], ids[1], ids[2], unknown].sort());
+      expect(got[0]?.[0]).toBe(ids[0]);
+      expect(got[1]?.[2]).toBe('failed');
+      expect(got[2]).toBeUndefined(); // another account's task is none
+      expect(got[3]).toBeUndefined();
     });
 
     it('a read that a notification for its row overtakes is answered but not kept', async () => {

@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { groupCommitter } from './group-commit.js';
+import { pgRowBatcher, type RowBatch } from './pg-row-batch.js';
 import { type PgRowReader, type PgTaskCacheControl, pgTaskCache } from './pg-task-cache.js';
 import type { Database } from './schema.js';
 import { sqliteTaskReadCache, type TaskRowReader } from './sqlite-task-cache.js';
@@ -37,9 +38,16 @@ export interface Db {
   selectTaskNow?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): T | undefined | null;
   /**
    * PostgreSQL: the same read, asynchronous, through the row cache (db/pg-task-cache.ts), which
-   * `selectTaskNow` then answers from memory (null while the row is not kept).
+   * `selectTaskNow` then answers from memory (null while the row is not kept). With `batch`, reads
+   * of the same turn share one statement (db/pg-row-batch.ts).
    */
-  selectTask?<T extends object>(taskId: string, sqlText: string, params: readonly unknown[], make: (values: unknown[]) => T): Promise<T | undefined>;
+  selectTask?<T extends object>(
+    taskId: string,
+    sqlText: string,
+    params: readonly unknown[],
+    make: (values: unknown[]) => T,
+    batch?: RowBatch,
+  ): Promise<T | undefined>;
   /** PostgreSQL: what the LISTEN connection tells the row cache (worker/pg-notify-waker.ts). */
   taskCache?: PgTaskCacheControl;
   /** {@link selectOne} answered synchronously, uncached (SQLite only): the status poll's queue count. */
@@ -142,8 +150,11 @@ export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): D
   pool.on('error', () => {});
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   // Rows as value arrays, as on SQLite: the status read makes its own object (tasks-repo.ts).
-  const readRow: PgRowReader = async (text, params) =>
-    (await pool.query<unknown[]>({ name: statementName(text), text, values: [...params], rowMode: 'array' })).rows[0];
+  const batched = pgRowBatcher(async (text, ids) => (await pool.query<unknown[]>({ name: statementName(text), text, values: [ids], rowMode: 'array' })).rows);
+  const readRow: PgRowReader = async (text, params, taskId, batch) =>
+    batch !== undefined
+      ? batched(batch, taskId, params[1])
+      : (await pool.query<unknown[]>({ name: statementName(text), text, values: [...params], rowMode: 'array' })).rows[0];
   // Off (LONGSHOT_STATUS_CACHE=off) or without a LISTEN connection to keep it true: every read asks PostgreSQL.
   const taskCache = opts.taskCache === false ? null : pgTaskCache(readRow);
   // Without the cache (off) the same reads, every one asking PostgreSQL: the status fast path
@@ -157,8 +168,8 @@ export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): D
       }
     : {
         selectTaskNow: () => null,
-        selectTask: async (_taskId, text, params, make) => {
-          const values = await readRow(text, params);
+        selectTask: async (taskId, text, params, make, batch) => {
+          const values = await readRow(text, params, taskId, batch);
           return values === undefined ? undefined : make(values);
         },
       };

@@ -1,3 +1,5 @@
+import type { RowBatch } from './pg-row-batch.js';
+
 /** Cached rows at most; a bound, not a working-set size (the oldest entry goes first). */
 const MAX_ENTRIES = 50_000;
 
@@ -7,8 +9,11 @@ interface Entry {
   value: object;
 }
 
-/** Runs SQL `text` with `params` on PostgreSQL and makes an object of the row's values (select order). */
-export type PgRowReader = (text: string, params: readonly unknown[]) => Promise<unknown[] | undefined>;
+/**
+ * Runs SQL `text` with `params` on PostgreSQL and gives the row's values (select order); with
+ * `batch`, task `taskId`'s read may share one statement with others (db/pg-row-batch.ts).
+ */
+export type PgRowReader = (text: string, params: readonly unknown[], taskId: string, batch?: RowBatch) => Promise<unknown[] | undefined>;
 
 /**
  * The row cache's side the LISTEN connection drives (worker/pg-notify-waker.ts): it is what makes
@@ -28,7 +33,7 @@ export interface PgTaskCache extends PgTaskCacheControl {
   /** What `make` made of the row, the very same object, while kept; null when not kept (ask `read`). */
   peek<T extends object>(taskId: string, text: string, params: readonly unknown[]): T | null;
   /** Reads the row from PostgreSQL, keeping it when no write to it can have raced the read. */
-  read<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T): Promise<T | undefined>;
+  read<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T, batch?: RowBatch): Promise<T | undefined>;
   /** Rows kept now (tests, metrics). */
   size(): number;
 }
@@ -74,9 +79,9 @@ export function pgTaskCache(readRow: PgRowReader): PgTaskCache {
       const hit = entries.get(taskId);
       return hit !== undefined && hit.text === text && sameParams(hit.params, params) ? (hit.value as T) : null;
     },
-    async read<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T) {
+    async read<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T, batch?: RowBatch) {
       if (!on) {
-        const values = await readRow(text, params);
+        const values = await readRow(text, params, taskId, batch);
         return values === undefined ? undefined : make(values);
       }
       const startedIn = generation;
@@ -88,7 +93,7 @@ export function pgTaskCache(readRow: PgRowReader): PgTaskCache {
       race.readers++;
       let values: unknown[] | undefined;
       try {
-        values = await readRow(text, params);
+        values = await readRow(text, params, taskId, batch);
       } finally {
         if (--race.readers === 0) racing.delete(taskId);
       }

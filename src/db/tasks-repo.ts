@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Db } from './connect.js';
+import type { RowBatch } from './pg-row-batch.js';
 import type { Database, TasksTable } from './schema.js';
 
 export type TaskRow = Selectable<TasksTable>;
@@ -75,9 +76,27 @@ export async function findTaskStatus(db: Db, accountId: string, id: string, opts
 export async function readTaskStatus(db: Db, accountId: string, id: string): Promise<StatusRead | undefined> {
   const now = findTaskStatusNow(db, accountId, id);
   if (now !== null) return now;
-  if (db.selectTask) return db.selectTask(id, statusSqlOf(db), [id, accountId], statusRead);
+  if (db.selectTask) return db.selectTask(id, statusSqlOf(db), [id, accountId], statusRead, statusBatchOf(db));
   const row = await db.selectOne<TaskStatusRow>(statusSqlOf(db), [id, accountId]);
   return row === undefined ? undefined : { row, derived: undefined };
+}
+
+/** PostgreSQL: the status read of many tasks in one statement (db/pg-row-batch.ts), the owner last. */
+const statusBatch = new WeakMap<Db, RowBatch>();
+export function statusBatchOf(db: Db): RowBatch {
+  let batch = statusBatch.get(db);
+  if (batch === undefined) {
+    const text = db.kysely
+      .selectFrom('tasks')
+      .select(STATUS_COLUMNS)
+      .select(sql<string>`(input::json ->> 'mode')`.as('mode'))
+      .select('account_id')
+      .where(sql<boolean>`${sql.ref('id')} = any(${[] as string[]}::text[])`)
+      .compile().sql;
+    batch = { text, ownerAt: STATUS_COLUMNS.length + 1 };
+    statusBatch.set(db, batch);
+  }
+  return batch;
 }
 
 /** A status row read synchronously; `derived` is the reader's slot for what it computes from it. */
