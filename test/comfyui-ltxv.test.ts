@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_TEMPLATES_DIR, bindWorkflow, loadTemplates, missingParts, nodeTypes, snapFrames, snapSize } from '../src/engines/comfyui/template.js';
 import { parseEngineSpecs } from '../src/engines/engine-specs.js';
 import { comfyServiceEnv, type FakeComfy, startFakeComfy } from './support/fake-comfyui.js';
-import { probe } from './support/media.js';
+import { type ImageServer, startImageServer } from './support/image-server.js';
+import { frameAt, meanRgb, probe } from './support/media.js';
 import { startTestService, type TestService, waitForTask } from './support/service.js';
 
 /**
@@ -92,24 +93,31 @@ describe('the shipped LTX-Video template', () => {
 
 describe('an engine configured for LTX-Video', () => {
   let comfy: FakeComfy;
+  let images: ImageServer;
   let t: TestService;
 
   beforeAll(async () => {
-    comfy = await startFakeComfy();
+    [comfy, images] = await Promise.all([startFakeComfy(), startImageServer()]);
     comfy.models.set('checkpoints', [CKPT]);
     comfy.models.set('text_encoders', [...comfy.models.get('text_encoders')!, T5]);
     t = await startTestService(
-      // `ltx` names the LTX template; `wan` names none and keeps the default (Wan) ones.
+      // `ltx` names the LTX text template; `wan` names none and keeps the default (Wan) ones;
+      // `ltxi` names both LTX templates, so it also takes a start image and extensions.
       comfyServiceEnv(
-        { ltx: { type: 'comfyui', baseUrl: comfy.url, templates: ['ltxv-t2v'] }, wan: { type: 'comfyui', baseUrl: comfy.url } },
-        'official=ltx;value=wan;auto=ltx',
+        {
+          ltx: { type: 'comfyui', baseUrl: comfy.url, templates: ['ltxv-t2v'] },
+          wan: { type: 'comfyui', baseUrl: comfy.url },
+          ltxi: { type: 'comfyui', baseUrl: comfy.url, templates: ['ltxv-t2v', 'ltxv-i2v'] },
+        },
+        'official=ltx;value=wan;auto=ltxi',
+        { LONGSHOT_ALLOW_PRIVATE_IMAGE_URLS: 'true' },
       ),
     );
   });
 
   afterAll(async () => {
     await t?.close();
-    await comfy?.close();
+    await Promise.all([comfy?.close(), images?.close()]);
   });
 
   const submit = async (provider: string, prompt: string, aspect_ratio: string): Promise<string> => {
@@ -149,6 +157,51 @@ describe('an engine configured for LTX-Video', () => {
     const wan = await submit('value', 'a tall waterfall', '9:16');
     expect((await waitForTask(t, 'veo-3-1', wan)).state).toBe('success');
     expect(comfy.prompts.get(wan)['55']).toMatchObject({ class_type: 'Wan22ImageToVideoLatent', inputs: { width: 704, height: 1280, length: 121 } });
+  });
+
+  it('renders image to video with LTXVImgToVideo: the uploaded start image is the first frame of 97 at 832×480', async () => {
+    const res = await t.api('POST', '/api/v1/generateTask/veo-3-1', {
+      body: {
+        provider: 'auto',
+        input: { prompt: 'the red wall crumbles', mode: 'fast', generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', image_urls: [`${images.url}/first.png`] },
+      },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const id = res.body.data.taskId;
+    const data = await waitForTask(t, 'veo-3-1', id);
+    expect(data.state, JSON.stringify(data)).toBe('success');
+    const upload = comfy.uploads.find((u) => u.asked === `longshot-${id}-0.png`)!;
+    expect(upload).toBeDefined();
+    const sent = comfy.prompts.get(id);
+    expect(sent['78']).toEqual({ class_type: 'LoadImage', inputs: { image: upload.name } });
+    expect(sent['77']).toMatchObject({ class_type: 'LTXVImgToVideo', inputs: { image: ['78', 0], width: 832, height: 480, length: 97 } });
+    expect(comfy.framesFrom.get(id)).toEqual({ start: upload.name, end: null });
+    const file = join(t.dataDir, 'ltx-i2v.mp4');
+    await writeFile(file, Buffer.from(await (await fetch(JSON.parse(data.resultJson).resultUrls[0])).arrayBuffer()));
+    const p = await probe(file);
+    expect(p.video).toMatchObject({ codec: 'h264', width: 832, height: 480, fps: 24 });
+    expect(p.video.frames).toBe(97);
+    const [r, g, b] = meanRgb(await frameAt(file, 0));
+    expect(r).toBeGreaterThan(200);
+    expect(Math.max(g, b)).toBeLessThan(40);
+  });
+
+  it("extends on an engine with the LTX image template: 169 frames rendered from the source's last frame", async () => {
+    const source = await waitForTask(t, 'veo-3-1', await submit('auto', 'a kite in the wind', '16:9'));
+    expect(source.state, JSON.stringify(source)).toBe('success');
+    const res = await t.api('POST', '/api/v1/generateTask/veo-3-1-extend', {
+      body: { provider: 'auto', input: { taskId: source.taskId, prompt: 'the kite climbs' } },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const id = res.body.data.taskId;
+    const data = await waitForTask(t, 'veo-3-1-extend', id);
+    expect(data.state, JSON.stringify(data)).toBe('success');
+    const sent = comfy.prompts.get(id);
+    expect(sent['77']).toMatchObject({ class_type: 'LTXVImgToVideo', inputs: { width: 832, height: 480, length: 169 } });
+    expect(sent['78'].inputs.image).toBe(comfy.uploads.find((u) => u.asked === `longshot-${id}-last.png`)!.name);
+    const file = join(t.dataDir, 'ltx-extended.mp4');
+    await writeFile(file, Buffer.from(await (await fetch(JSON.parse(data.resultJson).resultUrls[0])).arrayBuffer()));
+    expect((await probe(file)).video.frames).toBe(97 + 7 * 24);
   });
 
   it('refuses to start an engine whose `templates` names no template', async () => {

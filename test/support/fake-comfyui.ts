@@ -24,10 +24,16 @@ import { resolveFfmpeg } from '../../src/engines/ffmpeg.js';
  * - `WS /ws?clientId=` → `status`, then for that client's prompts `execution_start`, `executing`,
  *   `progress {value, max, node, prompt_id}`, `executed`, `execution_success` (or
  *   `execution_interrupted`), `executing {node: null}`.
- * A prompt "executes" one at a time: the KSampler's steps are reported `stepMs` apart, then ffmpeg
- * renders a test picture of the bound length, size and fps as SaveVideo's MP4 (no sound). A prompt
- * whose positive text contains `fake:hold` (or any, while `hold` is set) stays at its first step
- * until interrupted, released or `restart()`.
+ * - with `jobsApi` (newer cores): `GET /api/jobs` → `{jobs, pagination}`, `GET /api/jobs/{id}`,
+ *   `POST /api/jobs/{id}/cancel` (stops the prompt running or waiting); without it those are 404,
+ *   as on an older core.
+ * A prompt "executes" one at a time: each sampler pass (KSampler, or KSamplerAdvanced from
+ * `start_at_step` to `end_at_step`) reports its steps `stepMs` apart, then ffmpeg renders a test
+ * picture of the bound length, size and fps as SaveVideo's MP4 (no sound). The latent node's
+ * `start_image` (LTXVImgToVideo's `image`) / `end_image`, when linked to a LoadImage, become the first / last frame, so a
+ * test can tell that an uploaded image was used and where. A prompt whose positive text contains
+ * `fake:hold` (or any, while `hold` is set) stays at its first step until interrupted, released
+ * or `restart()`.
  */
 export interface FakeComfy {
   url: string;
@@ -39,6 +45,11 @@ export interface FakeComfy {
   uploads: { asked: string; name: string; overwrite: string | null; bytes: Buffer }[];
   /** Bodies of `POST /interrupt`. */
   interrupts: any[];
+  /** Prompt ids of `POST /queue {delete}` and of `POST /api/jobs/{id}/cancel`. */
+  queueDeletes: string[];
+  jobCancels: string[];
+  /** Per executed prompt, the input files its latent node's start and last frame came from. */
+  framesFrom: Map<string, { start: string | null; end: string | null }>;
   historyDeletes: string[];
   /** Progress messages sent, by prompt id. */
   progressSent: Map<string, number>;
@@ -50,6 +61,8 @@ export interface FakeComfy {
   polls: number;
   /** The `clientId` of every WebSocket that connected. */
   wsClients: string[];
+  /** While set, every connection is dropped unanswered: the machine is down or unreachable. */
+  down: boolean;
   /** Forgets the queue and history, drops sockets and stops the running prompt: ComfyUI restarted. */
   restart(): void;
   close(): Promise<void>;
@@ -66,7 +79,7 @@ interface Queued {
   abort: AbortController;
 }
 
-export async function startFakeComfy(opts: { token?: string } = {}): Promise<FakeComfy> {
+export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean } = {}): Promise<FakeComfy> {
   const outDir = await mkdtemp(join(tmpdir(), 'fake-comfy-'));
   const ffmpeg = resolveFfmpeg();
   const history = new Map<string, any>();
@@ -88,6 +101,9 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
     prompts: new Map(),
     uploads: [],
     interrupts: [],
+    queueDeletes: [],
+    jobCancels: [],
+    framesFrom: new Map(),
     historyDeletes: [],
     progressSent: new Map(),
     stepMs: 30,
@@ -97,6 +113,7 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
     },
     polls: 0,
     wsClients: [],
+    down: false,
     restart() {
       generation++;
       history.clear();
@@ -190,10 +207,13 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
     const gen = generation;
     const messages: [string, Record<string, unknown>][] = [['execution_start', { prompt_id: q.id, timestamp: Date.now() }]];
     send(q.clientId, 'execution_start', { prompt_id: q.id, timestamp: Date.now() });
-    const [samplerId, sampler] = byType(q.prompt, 'KSampler')!;
-    const steps = Number(sampler.inputs.steps);
+    // Sampler passes in the order they run: a KSamplerAdvanced fed by another runs after it.
+    const samplers = Object.entries(q.prompt).filter(([, n]) => n.class_type === 'KSampler' || n.class_type === 'KSamplerAdvanced');
+    const afterSampler = (n: Queued['prompt'][string]): number =>
+      Array.isArray(n.inputs.latent_image) && samplers.some(([id]) => id === String((n.inputs.latent_image as unknown[])[0])) ? 1 : 0;
+    samplers.sort(([, a], [, b]) => afterSampler(a) - afterSampler(b));
+    const [samplerId] = samplers[0]!;
     const hold = Object.values(q.prompt).some((n) => n.class_type === 'CLIPTextEncode' && String(n.inputs.text).includes(HOLD));
-    send(q.clientId, 'executing', { node: samplerId, display_node: samplerId, prompt_id: q.id });
     const interrupted = (): void => {
       if (gen !== generation) return; // restarted: the memory is gone
       messages.push(['execution_interrupted', { prompt_id: q.id, node_id: samplerId, node_type: 'KSampler', executed: [] }]);
@@ -201,15 +221,34 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
       history.set(q.id, { prompt: [q.number, q.id, q.prompt, {}, []], outputs: {}, status: { status_str: 'error', completed: false, messages } });
     };
     try {
-      for (let step = 1; step <= steps; step++) {
-        await new Promise((r) => setTimeout(r, fake.stepMs));
-        if (q.abort.signal.aborted) return interrupted();
-        send(q.clientId, 'progress', { value: step, max: steps, prompt_id: q.id, node: samplerId });
-        fake.progressSent.set(q.id, (fake.progressSent.get(q.id) ?? 0) + 1);
-        while ((hold || fake.hold) && step === 1 && !q.abort.signal.aborted) await new Promise((r) => setTimeout(r, 20));
+      for (const [pass, [nodeId, sampler]] of samplers.entries()) {
+        send(q.clientId, 'executing', { node: nodeId, display_node: nodeId, prompt_id: q.id });
+        const total = Number(sampler.inputs.steps);
+        const steps =
+          sampler.class_type === 'KSamplerAdvanced' ? Math.min(total, Number(sampler.inputs.end_at_step)) - Number(sampler.inputs.start_at_step) : total;
+        for (let step = 1; step <= steps; step++) {
+          await new Promise((r) => setTimeout(r, fake.stepMs));
+          if (q.abort.signal.aborted) return interrupted();
+          send(q.clientId, 'progress', { value: step, max: steps, prompt_id: q.id, node: nodeId });
+          fake.progressSent.set(q.id, (fake.progressSent.get(q.id) ?? 0) + 1);
+          while ((hold || fake.hold) && pass === 0 && step === 1 && !q.abort.signal.aborted) await new Promise((r) => setTimeout(r, 20));
+        }
       }
-      // The latent node carries the size and length: Wan's, or LTX-Video's.
-      const [, latent] = (byType(q.prompt, 'Wan22ImageToVideoLatent') ?? byType(q.prompt, 'EmptyLTXVLatentVideo'))!;
+      // The latent node carries the size and length: Wan's (text/image, or first-last frame), or LTX-Video's.
+      const [, latent] = (byType(q.prompt, 'Wan22ImageToVideoLatent') ??
+        byType(q.prompt, 'WanFirstLastFrameToVideo') ??
+        byType(q.prompt, 'EmptyLTXVLatentVideo') ??
+        byType(q.prompt, 'LTXVImgToVideo'))!;
+      /** The input file a LoadImage linked to the latent node's `input` loads, if any. */
+      const frameFile = (input: string): string | null => {
+        const link = latent.inputs[input];
+        if (!Array.isArray(link)) return null;
+        const loader = q.prompt[String(link[0])];
+        return loader?.class_type === 'LoadImage' ? String(loader.inputs.image) : null;
+      };
+      // LTXVImgToVideo calls its first frame `image`.
+      const from = { start: frameFile('start_image') ?? frameFile('image'), end: frameFile('end_image') };
+      fake.framesFrom.set(q.id, from);
       const [, create] = byType(q.prompt, 'CreateVideo')!;
       const [saveId, save] = byType(q.prompt, 'SaveVideo')!;
       const prefix = String(save.inputs.filename_prefix);
@@ -218,6 +257,15 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
       const filename = `${prefix.slice(slash + 1)}_00001_.mp4`;
       await mkdir(join(outDir, 'output', subfolder), { recursive: true });
       const size = `${latent.inputs.width}x${latent.inputs.height}`;
+      const fps = Number(create.inputs.fps);
+      const images = [from.start, from.end].filter((f): f is string => f !== null);
+      // The test picture in the middle, each linked image as one frame at its end.
+      const middle = Number(latent.inputs.length) - images.length;
+      const frame = (i: number): string =>
+        `[${i}:v]scale=${size.replace('x', ':')},setsar=1,fps=${fps},format=yuv420p,trim=end_frame=1,setpts=PTS-STARTPTS[i${i}]`;
+      const parts = [`[0:v]trim=end_frame=${middle},setpts=PTS-STARTPTS,format=yuv420p[m]`, ...images.map((_, i) => frame(i + 1))];
+      const order = [...(from.start ? ['[i1]'] : []), '[m]', ...(from.end ? [`[i${images.length}]`] : [])];
+      const graph = `${parts.join(';')};${order.join('')}concat=n=${order.length}:v=1:a=0[out]`;
       await new Promise<void>((resolve, reject) => {
         const child = execFile(
           ffmpeg,
@@ -228,7 +276,12 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
             '-f',
             'lavfi',
             '-i',
-            `testsrc2=size=${size}:rate=${create.inputs.fps}`,
+            `testsrc2=size=${size}:rate=${fps}:duration=${(middle + 1) / fps}`,
+            ...images.flatMap((f) => ['-loop', '1', '-framerate', String(fps), '-t', String(2 / fps), '-i', join(outDir, 'input', f)]),
+            '-filter_complex',
+            graph,
+            '-map',
+            '[out]',
             '-frames:v',
             String(latent.inputs.length),
             '-c:v',
@@ -237,6 +290,8 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
             'ultrafast',
             '-pix_fmt',
             'yuv420p',
+            '-r',
+            String(fps),
             join(outDir, 'output', subfolder, filename),
           ],
           (err) => (err ? reject(err) : resolve()),
@@ -309,6 +364,34 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
   };
   const queueItem = (q: Queued) => [q.number, q.id, q.prompt, { client_id: q.clientId }, []];
 
+  /** A job as the jobs API lists it (trimmed to id and status). */
+  const jobOf = (id: string): { id: string; status: string } | null => {
+    if (running?.id === id) return { id, status: 'in_progress' };
+    if (pending.some((q) => q.id === id)) return { id, status: 'pending' };
+    const h = history.get(id);
+    return h ? { id, status: h.status.status_str === 'success' ? 'completed' : 'failed' } : null;
+  };
+
+  async function jobsRoute(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method === 'GET' && url.pathname === '/api/jobs') {
+      const ids = [...(running ? [running.id] : []), ...pending.map((q) => q.id), ...history.keys()];
+      const jobs = ids.map(jobOf).filter((j) => j !== null);
+      const limit = Number(url.searchParams.get('limit') ?? jobs.length);
+      return json(res, 200, { jobs: jobs.slice(0, limit), pagination: { offset: 0, limit, total: jobs.length } });
+    }
+    const m = /^\/api\/jobs\/([^/]+)(\/cancel)?$/.exec(url.pathname);
+    if (!m) return json(res, 404, {});
+    const id = decodeURIComponent(m[1]!);
+    if (!m[2] && req.method === 'GET') return jobOf(id) ? json(res, 200, jobOf(id)) : json(res, 404, { error: 'not found' });
+    if (!m[2] || req.method !== 'POST') return json(res, 404, {});
+    await readBody(req);
+    fake.jobCancels.push(id);
+    if (!jobOf(id)) return json(res, 404, { error: 'not found' });
+    if (running?.id === id) running.abort.abort();
+    pending = pending.filter((q) => q.id !== id);
+    return json(res, 200, jobOf(id) ?? { id, status: 'cancelled' });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/^\/api(?=\/)/, '');
@@ -334,13 +417,17 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
     if (path === '/queue') {
       if (req.method === 'POST') {
         const body = await readBody(req);
-        if (Array.isArray(body.delete)) pending = pending.filter((q) => !body.delete.includes(q.id));
+        if (Array.isArray(body.delete)) {
+          fake.queueDeletes.push(...body.delete);
+          pending = pending.filter((q) => !body.delete.includes(q.id));
+        }
         if (body.clear) pending = [];
         return json(res, 200, {});
       }
       fake.polls++;
       return json(res, 200, { queue_running: running ? [queueItem(running)] : [], queue_pending: pending.map(queueItem) });
     }
+    if (opts.jobsApi && url.pathname.startsWith('/api/jobs')) return jobsRoute(req, res, url);
     if (req.method === 'POST' && path === '/interrupt') {
       const body = await readBody(req);
       fake.interrupts.push(body);
@@ -394,12 +481,13 @@ export async function startFakeComfy(opts: { token?: string } = {}): Promise<Fak
   }
 
   const server = createServer((req, res) => {
+    if (fake.down) return void req.socket.destroy();
     handle(req, res).catch((err) => json(res, 500, { error: String(err) }));
   });
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname.replace(/^\/api(?=\/)/, '') !== '/ws' || (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)) {
+    if (fake.down || url.pathname.replace(/^\/api(?=\/)/, '') !== '/ws' || (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)) {
       socket.destroy();
       return;
     }

@@ -15,7 +15,7 @@ import { CONTINUATION_SECONDS, type SpliceTools } from '../splice/splice.js';
 import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
 import { lastFrame, wholeSourceCut } from './continuation.js';
-import { bindWorkflow, missingParts, type Template } from './template.js';
+import { bindWorkflow, imageCount, missingParts, type Template } from './template.js';
 import { uploadImage } from './upload.js';
 
 export interface ComfyEngineOptions extends UpstreamEngineOptions {
@@ -32,6 +32,8 @@ const MAX_VIDEO_BYTES = 2 * 1024 * 1024 * 1024;
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 /** The sampler is most of the work; decoding, saving and our transcode follow it. */
 const SAMPLING_SHARE = 0.9;
+/** Core sampler nodes, whose `progress` messages are the steps of a pass. */
+const SAMPLERS = new Set(['KSampler', 'KSamplerAdvanced', 'SamplerCustom', 'SamplerCustomAdvanced']);
 
 interface FileRef {
   filename: string;
@@ -85,10 +87,13 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
   };
   const histories = new LatencyHistories();
   const slots = semaphore(options.concurrency);
-  // An extension continues from the source's last frame: any template with a start image will do.
-  const continuation = options.templates.find((t) => t.bind.startImage !== undefined);
+  // An extension continues from the source's last frame: any template with one start image will do.
+  const continuation = options.templates.find((t) => imageCount(t) === 1);
+  /** The first template of the type that takes as many images as the task gives (a start image, or a first and a last frame). */
   const template = (job: RenderJob): Template | undefined =>
-    job.source ? continuation : options.templates.find((t) => t.generationTypes.includes(job.generationType));
+    job.source
+      ? continuation
+      : options.templates.find((t) => t.generationTypes.includes(job.generationType) && (imageCount(t) === 0 || imageCount(t) === job.images.length));
   const capabilities: EngineCapabilities = {
     models: continuation ? ['veo-3-1', 'veo-3-1-extend'] : ['veo-3-1'],
     generationTypes: [...new Set(options.templates.flatMap((t) => t.generationTypes))],
@@ -100,26 +105,34 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
   };
 
   /**
-   * The start image on ComfyUI under a task-scoped name (overwritten by a retry of the same task):
-   * the job's one image, or an extension's last frame. Null for a template without one.
+   * The template's images on ComfyUI under task-scoped names (a retry of the same task overwrites
+   * its own): the job's images in order (`-0`, `-1`: a start and a last frame), or an extension's
+   * last frame. Empty for a template without images.
    */
-  async function startImage(job: RenderJob, t: Template, cut: TailCut | null, workDir: string, signal: AbortSignal): Promise<string | null | EngineFailure> {
-    if (!t.bind.startImage) return null;
+  async function uploadImages(job: RenderJob, t: Template, cut: TailCut | null, workDir: string, signal: AbortSignal): Promise<string[] | EngineFailure> {
+    if (imageCount(t) === 0) return [];
     if (cut) {
       const png = join(workDir, 'comfy-last-frame.png');
       await lastFrame(options.ffmpegPath, job.source!.path, png, signal);
-      return uploadImage(target, await readFile(png), `longshot-${job.taskId}-last.png`, 'image/png', signal);
+      const name = await uploadImage(target, await readFile(png), `longshot-${job.taskId}-last.png`, 'image/png', signal);
+      return typeof name === 'string' ? [name] : name;
     }
-    const image = job.images[0]!;
-    const ext = image.mime === 'image/png' ? 'png' : 'jpg';
-    return uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-0.${ext}`, image.mime, signal);
+    const names: string[] = [];
+    for (const [i, image] of job.images.slice(0, imageCount(t)).entries()) {
+      const ext = image.mime === 'image/png' ? 'png' : 'jpg';
+      const name = await uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-${i}.${ext}`, image.mime, signal);
+      if (typeof name !== 'string') return name;
+      names.push(name);
+    }
+    return names;
   }
 
   async function submit(job: RenderJob, t: Template, cut: TailCut | null, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
-    const image = await startImage(job, t, cut, dirname(job.outVideoPath), signal);
-    if (image !== null && typeof image !== 'string') return image;
+    const images = await uploadImages(job, t, cut, dirname(job.outVideoPath), signal);
+    if (!Array.isArray(images)) return images;
     const { workflow } = bindWorkflow(t, job, {
-      ...(image !== null ? { startImage: image } : {}),
+      ...(images[0] !== undefined ? { startImage: images[0] } : {}),
+      ...(images[1] !== undefined ? { endImage: images[1] } : {}),
       ...(cut ? { seconds: CONTINUATION_SECONDS } : {}),
     });
     const answer = await callJson(target, 'POST', '/prompt', signal, { json: { prompt: workflow, prompt_id: job.taskId, client_id: job.taskId } });
@@ -162,8 +175,12 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
       ? { unreachable: failure('UPSTREAM_ERROR', `${what} failed: ${partnerMessage(answer)}`) }
       : { failed: failure('UPSTREAM_ERROR', `${what} failed: ${partnerMessage(answer)}`) };
 
-  /** Feeds the sampler's steps of our prompt into the task's progress; best effort (polling is the truth). */
-  function watchProgress(id: string, ctx: EngineRunContext | undefined): () => void {
+  /**
+   * Feeds the samplers' steps of our prompt into the task's progress; best effort (polling is the
+   * truth). A workflow with several sampler passes (Wan 14B's high- and low-noise experts) counts
+   * each pass as its share, since every pass reports its own `value/max` from 1.
+   */
+  function watchProgress(id: string, t: Template, ctx: EngineRunContext | undefined): () => void {
     if (!ctx?.progress) return () => undefined;
     const url = `${options.baseUrl.replace(/^http/, 'ws')}/ws?clientId=${encodeURIComponent(id)}`;
     let ws: WebSocket;
@@ -172,26 +189,46 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     } catch {
       return () => undefined;
     }
+    const samplers = Object.entries(t.workflow)
+      .filter(([, n]) => SAMPLERS.has(n.class_type))
+      .map(([nodeId]) => nodeId);
+    const done = new Map<string, number>();
     ws.on('error', () => undefined);
     ws.on('message', (raw, isBinary) => {
       if (isBinary) return; // preview images
-      let msg: { type?: string; data?: { value?: unknown; max?: unknown; prompt_id?: unknown } };
+      let msg: { type?: string; data?: { value?: unknown; max?: unknown; prompt_id?: unknown; node?: unknown } };
       try {
         msg = JSON.parse(raw.toString());
       } catch {
         return;
       }
       const d = msg.data;
-      if (msg.type === 'progress' && d?.prompt_id === id && typeof d.value === 'number' && typeof d.max === 'number' && d.max > 0)
-        ctx.progress?.(SAMPLING_SHARE * Math.min(1, d.value / d.max));
+      if (msg.type !== 'progress' || d?.prompt_id !== id || typeof d.value !== 'number' || typeof d.max !== 'number' || d.max <= 0) return;
+      const fraction = Math.min(1, d.value / d.max);
+      if (typeof d.node !== 'string' || !samplers.includes(d.node) || samplers.length < 2) {
+        ctx.progress?.(SAMPLING_SHARE * fraction);
+        return;
+      }
+      done.set(d.node, fraction);
+      ctx.progress?.((SAMPLING_SHARE * [...done.values()].reduce((a, b) => a + b, 0)) / samplers.length);
     });
     return () => ws.terminate();
   }
 
-  /** Stops our prompt whether it runs (`/interrupt`) or waits (`/queue` delete). */
+  /**
+   * Stops our prompt. A newer core has a jobs API (`GET /api/jobs` answers): one
+   * `POST /api/jobs/{id}/cancel` stops it running or waiting. An older one, or a cancel it does
+   * not take, gets `/interrupt` (stops it if it runs) and `/queue` delete (if it waits).
+   */
   async function stop(id: string): Promise<void> {
     const signal = AbortSignal.timeout(10_000);
     const quick = { ...target, retries: 0 };
+    const jobs = await callJson(quick, 'GET', '/api/jobs?limit=1', signal).catch(() => null);
+    // The jobs API answers `{jobs: [...], pagination}`; a proxy's page or an old core's 404 is not it.
+    if (jobs?.status === 200 && Array.isArray((jobs.body as { jobs?: unknown } | null)?.jobs)) {
+      const cancel = await callJson(quick, 'POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, signal, { json: {} }).catch(() => null);
+      if (cancel && cancel.status >= 200 && cancel.status < 300) return;
+    }
     await callJson(quick, 'POST', '/interrupt', signal, { json: { prompt_id: id } }).catch(() => undefined);
     await callJson(quick, 'POST', '/queue', signal, { json: { delete: [id] } }).catch(() => undefined);
   }
@@ -323,12 +360,18 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     async render(job: RenderJob, signal: AbortSignal, ctx?: EngineRunContext): Promise<RenderOutcome> {
       signal.throwIfAborted();
       const t = template(job);
-      if (!t) return failure('INVALID_PARAMETER', `engine ${options.name} has no workflow template for ${job.source ? 'extensions' : job.generationType}`);
-      if (!job.source && t.bind.startImage && job.images.length !== 1)
-        return failure(
-          'INVALID_PARAMETER',
-          `workflow template ${t.name} of engine ${options.name} takes one start image; ${job.images.length} image_urls given (a last frame is not supported yet)`,
-        );
+      if (!t) {
+        // Name the template that came closest, so the operator sees which one to add.
+        const near = options.templates.find((x) => x.generationTypes.includes(job.generationType));
+        if (!job.source && near && imageCount(near) > 0)
+          return failure(
+            'INVALID_PARAMETER',
+            imageCount(near) === 1
+              ? `workflow template ${near.name} of engine ${options.name} takes one start image; ${job.images.length} image_urls given (a first and last frame needs a template with a last frame, such as wan22-14b-flf2v, in the engine's "templates")`
+              : `workflow template ${near.name} of engine ${options.name} takes a first and a last frame; ${job.images.length} image_urls given`,
+          );
+        return failure('INVALID_PARAMETER', `engine ${options.name} has no workflow template for ${job.source ? 'extensions' : job.generationType}`);
+      }
       let cut: TailCut | null = null;
       if (job.source) {
         const planned = await wholeSourceCut(options.ffmpegPath, job.source.path, signal);
@@ -336,7 +379,7 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
         cut = planned;
       }
       const release = await slots.acquire(signal);
-      const unwatch = watchProgress(job.taskId, ctx);
+      const unwatch = watchProgress(job.taskId, t, ctx);
       let id: string | null = null;
       try {
         const upstreamJob = await submitOrResume(ctx, () => submit(job, t, cut, signal));

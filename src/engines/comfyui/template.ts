@@ -31,8 +31,11 @@ export interface Template {
   byDefault: boolean;
   generationTypes: readonly GenerationType[];
   workflow: Workflow;
-  /** `startImage`, when present, takes the uploaded image's name (a `LoadImage` node's `image`). */
-  bind: Record<(typeof BINDINGS)[number], Slot> & { startImage?: Slot };
+  /**
+   * `startImage`, when present, takes the uploaded image's name (a `LoadImage` node's `image`);
+   * `endImage` the last frame's, for a first-and-last-frame workflow (it needs `startImage`).
+   */
+  bind: Record<(typeof BINDINGS)[number], Slot> & { startImage?: Slot; endImage?: Slot };
   negative: string;
   /** The node whose files in the history are the result. */
   output: string;
@@ -83,11 +86,14 @@ function loadTemplate(dir: string, name: string): Template {
     if (!isSlot(slot)) throw bad(`template.json bind.${key} must be ["nodeId", "input"]`);
     if (!workflow[slot[0]] || !(slot[1] in workflow[slot[0]]!.inputs)) throw bad(`bind.${key} names ${slot[0]}.${slot[1]}, which the workflow lacks`);
   }
-  const start = bind?.startImage;
-  if (start !== undefined) {
-    if (!isSlot(start)) throw bad('template.json bind.startImage must be ["nodeId", "input"]');
-    if (!workflow[start[0]] || !(start[1] in workflow[start[0]]!.inputs)) throw bad(`bind.startImage names ${start[0]}.${start[1]}, which the workflow lacks`);
+  for (const key of ['startImage', 'endImage'] as const) {
+    const slot = bind?.[key];
+    if (slot === undefined) continue;
+    if (!isSlot(slot)) throw bad(`template.json bind.${key} must be ["nodeId", "input"]`);
+    if (!workflow[slot[0]] || !(slot[1] in workflow[slot[0]]!.inputs)) throw bad(`bind.${key} names ${slot[0]}.${slot[1]}, which the workflow lacks`);
   }
+  const start = bind?.startImage;
+  if (bind?.endImage !== undefined && start === undefined) throw bad('bind.endImage needs bind.startImage (a last frame comes with a first one)');
   if (typeof meta.output !== 'string' || !workflow[meta.output]) throw bad('template.json output must name a node of the workflow');
   const types = meta.generationTypes;
   if (!Array.isArray(types) || types.length === 0 || !types.every((t) => (GENERATION_TYPES as readonly unknown[]).includes(t)))
@@ -96,6 +102,8 @@ function loadTemplate(dir: string, name: string): Template {
   // with one image. References (REFERENCE_2_VIDEO) are not a first frame, so no template claims them yet.
   if (types.includes('REFERENCE_2_VIDEO')) throw bad('generationTypes: REFERENCE_2_VIDEO is not supported by ComfyUI templates yet');
   if (types.includes('FIRST_AND_LAST_FRAMES_2_VIDEO') && start === undefined) throw bad('generationTypes: FIRST_AND_LAST_FRAMES_2_VIDEO needs bind.startImage');
+  if (bind?.endImage !== undefined && (types.length !== 1 || types[0] !== 'FIRST_AND_LAST_FRAMES_2_VIDEO'))
+    throw bad('generationTypes: a template with bind.endImage renders only FIRST_AND_LAST_FRAMES_2_VIDEO');
   if (types.includes('TEXT_2_VIDEO') && start !== undefined)
     throw bad('generationTypes: TEXT_2_VIDEO cannot use a template with bind.startImage (it has no image)');
   const s = meta.shape ?? {};
@@ -183,7 +191,7 @@ export interface BoundShape {
 export function bindWorkflow(
   t: Template,
   job: Pick<RenderJob, 'taskId' | 'prompt' | 'seed' | 'aspectRatio'>,
-  extra: { startImage?: string; seconds?: number } = {},
+  extra: { startImage?: string; endImage?: string; seconds?: number } = {},
 ): { workflow: Workflow; shape: BoundShape } {
   const workflow = structuredClone(t.workflow);
   const [w, h] = t.shape.sizes[job.aspectRatio];
@@ -209,8 +217,15 @@ export function bindWorkflow(
     if (extra.startImage === undefined) throw new TemplateError(`workflow template ${t.name} needs a start image`);
     set(t.bind.startImage, extra.startImage);
   }
+  if (t.bind.endImage) {
+    if (extra.endImage === undefined) throw new TemplateError(`workflow template ${t.name} needs a last frame`);
+    set(t.bind.endImage, extra.endImage);
+  }
   return { workflow, shape };
 }
+
+/** How many images a template takes: 0 (text), 1 (a start image) or 2 (a first and a last frame). */
+export const imageCount = (t: Template): 0 | 1 | 2 => (t.bind.endImage ? 2 : t.bind.startImage ? 1 : 0);
 
 /** The node types a template needs. */
 export const nodeTypes = (t: Template): string[] => [...new Set(Object.values(t.workflow).map((n) => n.class_type))].sort();
