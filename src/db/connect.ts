@@ -20,8 +20,12 @@ export interface Db {
    * Runs `fn` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is taken
    * up front and a second process (the CLI beside a server) waits on busy_timeout instead of
    * failing on a lock upgrade, and concurrent transactions share one commit (group-commit.ts).
+   * On PostgreSQL a transaction given a `lane` (the account it charges) shares one commit with
+   * the other laned ones too, in that lane; `fn` may then run more than once, so it must have no
+   * effect outside the transaction. Without a lane it is a transaction of its own. A batch runs
+   * in the order of (lane, `order`), so every batch takes row locks in one order.
    */
-  writeTx<T>(fn: (trx: Kysely<Database> | Transaction<Database>) => Promise<T>): Promise<T>;
+  writeTx<T>(fn: (trx: Kysely<Database> | Transaction<Database>) => Promise<T>, opts?: { lane?: string; order?: string }): Promise<T>;
   /**
    * One row of a read given as SQL text with placeholders (compile it once with Kysely). On
    * SQLite it runs on a separate read-only connection with a cached prepared statement — the hot
@@ -94,8 +98,11 @@ export function openSqlite(file: string, opts: { taskCache?: boolean } = {}): Db
   };
   // Between BEGIN IMMEDIATE and its end nobody else can commit (the cache relies on it).
   let writeLockHeld = false;
-  const writeTx = groupCommitter(kysely, (held) => {
-    writeLockHeld = held;
+  const writeTx = groupCommitter(kysely, {
+    dialect: 'sqlite',
+    onWriteLock: (held) => {
+      writeLockHeld = held;
+    },
   });
   const taskCache = opts.taskCache === false ? null : sqliteTaskReadCache(raw, file, readTask, () => writeLockHeld);
   return {
@@ -105,7 +112,8 @@ export function openSqlite(file: string, opts: { taskCache?: boolean } = {}): Db
     selectOneNow,
     ...(taskCache ? { commitEpoch: taskCache.epoch } : {}),
     selectTaskNow: taskCache ? taskCache.get : (_taskId, text, params, make) => readTask(text, params, make),
-    writeTx,
+    // One writer, so one lane: every transaction joins the same batch whatever its lane.
+    writeTx: (fn) => writeTx(fn),
     close: async () => {
       taskCache?.close();
       await kysely.destroy();
@@ -149,6 +157,7 @@ export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): D
   // connection and opens a new one on the next query; nothing else needs doing.
   pool.on('error', () => {});
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const groupTx = groupCommitter(kysely, { dialect: 'postgres', lanes: PG_COMMIT_LANES });
   // Rows as value arrays, as on SQLite: the status read makes its own object (tasks-repo.ts).
   const batched = pgRowBatcher(async (text, ids) => (await pool.query<unknown[]>({ name: statementName(text), text, values: [ids], rowMode: 'array' })).rows);
   const readRow: PgRowReader = async (text, params, taskId, batch) =>
@@ -176,7 +185,7 @@ export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): D
   return {
     kysely,
     dialect: 'postgres',
-    writeTx: (fn) => kysely.transaction().execute(fn),
+    writeTx: (fn, opts) => (opts?.lane === undefined ? kysely.transaction().execute(fn) : groupTx(fn, opts.lane, opts.order)),
     // A named statement is parsed and planned once per connection, not on every status read.
     selectOne: async <R>(text: string, params: readonly unknown[]) =>
       (await pool.query<R & pg.QueryResultRow>({ name: statementName(text), text, values: [...params] })).rows[0],
@@ -184,6 +193,16 @@ export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): D
     close: () => kysely.destroy(),
   };
 }
+
+/**
+ * Group-commit batches one API process runs at once on PostgreSQL, each holding one of the pool's
+ * 10 connections while it runs: one account's submits always use one lane (its balance row is
+ * locked by one batch at a time anyway), so more lanes only help more accounts, and the rest of
+ * the pool stays free for reads and the workers. These batches pay a roundtrip per statement per
+ * job, so a lane is mostly waiting and several overlap well; the plain submits' set-based batches
+ * (pg-submit-batch.ts), a few statements per batch, measured best with one lane.
+ */
+const PG_COMMIT_LANES = 4;
 
 const statementNames = new Map<string, string>();
 function statementName(text: string): string {

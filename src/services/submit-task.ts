@@ -1,7 +1,10 @@
 import { randomInt } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { findIdempotent, rememberIdempotent } from '../db/idempotency-repo.js';
 import { chargeKeySpend, keySpendNow } from '../db/key-spend-repo.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
+import { plainSubmitter } from '../db/pg-submit-batch.js';
+import type { Database } from '../db/schema.js';
 import { countUnfinished, findTask, insertTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
 import { type BudgetPeriod, budgetWindow } from '../domain/budget.js';
 import { storedCallbackEvents } from '../domain/callback-events.js';
@@ -40,9 +43,9 @@ interface BudgetRefusal {
 /** Seconds a client is told to wait when its unfinished-task limit is reached. */
 const UNFINISHED_RETRY_AFTER_S = 10;
 
-/** Aborts the submit transaction with the answer to give once it has rolled back. */
+/** Aborts the submit transaction, rolling back the hold it placed: the key's budget refused it. */
 class Refused extends Error {
-  constructor(readonly outcome: SubmitOutcome | 'short balance' | 'over budget') {
+  constructor(readonly outcome: 'over budget') {
     super('refused');
   }
 }
@@ -50,8 +53,8 @@ class Refused extends Error {
 /**
  * Accepts a task: bounds the body's nesting, checks the key's permissions, replays a known
  * Idempotency-Key, validates the body and an extend's source, then in ONE transaction checks the
- * unfinished-task limit, places the hold, writes the task row (which is also the queue entry) and
- * remembers the Idempotency-Key, and wakes a worker.
+ * unfinished-task limit, places the hold, charges the key's budget, writes the task row (which is
+ * also the queue entry) and remembers the Idempotency-Key, and wakes a worker.
  */
 export async function submitTask(deps: Deps, caller: Caller, model: Model, body: unknown, opts: { idempotencyKey?: string } = {}): Promise<SubmitOutcome> {
   // First, before anything walks the body (the fingerprint below, validation): a body can be
@@ -138,40 +141,56 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
     progress: null,
   };
   const { maxUnfinished } = effectiveLimits(caller.settings, deps.config);
-  try {
-    await deps.db.writeTx(async (trx) => {
-      if (maxUnfinished > 0) {
-        // Serialises this key's submits (SQLite's write lock already does), so the count is exact.
-        if (deps.db.dialect === 'postgres') await lockKey(trx, caller.keyId);
-        if ((await countUnfinished(trx, caller.keyId)) >= maxUnfinished) {
-          throw new Refused({
-            ok: false,
-            status: 429,
-            error: `this API key has ${maxUnfinished} unfinished tasks, its limit; wait for one to finish`,
-            retryAfter: UNFINISHED_RETRY_AFTER_S,
-          });
-        }
+  // Expected refusals found before anything is written are returned, not thrown: on PostgreSQL
+  // the submit shares a group commit (db/group-commit.ts), where a throw rolls the batch back and
+  // runs the others again. Only a refusal after a write throws, to roll that write back. The
+  // function may run more than once, so it only touches the transaction.
+  const budget = caller.settings.budgetMicros > 0 ? { micros: caller.settings.budgetMicros, period: caller.settings.budgetPeriod } : null;
+  const submitTx = async (trx: Kysely<Database>): Promise<SubmitOutcome | 'short balance' | null> => {
+    if (maxUnfinished > 0) {
+      // Serialises this key's submits (SQLite's write lock already does), so the count is exact.
+      if (deps.db.dialect === 'postgres') await lockKey(trx, caller.keyId);
+      if ((await countUnfinished(trx, caller.keyId)) >= maxUnfinished) {
+        return {
+          ok: false,
+          status: 429,
+          error: `this API key has ${maxUnfinished} unfinished tasks, its limit; wait for one to finish`,
+          retryAfter: UNFINISHED_RETRY_AFTER_S,
+        };
       }
-      // Only a budgeted key pays this statement; its row lock (PostgreSQL) serialises the key's submits.
-      const budget = caller.settings.budgetMicros > 0 ? { micros: caller.settings.budgetMicros, period: caller.settings.budgetPeriod } : null;
-      if (budget && !(await chargeKeySpend(trx, caller.keyId, budget, price, now))) throw new Refused('over budget');
-      await insertTask(trx, row);
-      if (idemKey !== undefined) await rememberIdempotent(trx, caller.keyId, idemKey, hash, id, now, since);
-      // Last: on PostgreSQL the hold locks the account's balance row until commit, and every
-      // submit of the account queues on that lock; holding it for less time is more submits/s.
-      if (!(await placeHold(trx, caller.accountId, id, price, now))) throw new Refused('short balance');
-    });
-  } catch (err) {
-    // The balance is read after the rollback: on SQLite the transaction holds the only connection.
-    if (err instanceof Refused) {
-      if (err.outcome === 'short balance') return shortBalance(deps, caller, price);
-      return err.outcome === 'over budget' ? overBudget(deps, caller, price, now) : err.outcome;
     }
-    // A concurrent submit with the same Idempotency-Key committed first: answer as it did.
-    const known = idemKey === undefined ? undefined : await replay(deps, caller, idemKey, hash, since);
-    if (known) return known;
-    throw err;
+    // The balance row before the key's budget row, the order settling takes them in
+    // (settle-task.ts), so a submit and a release cannot deadlock on PostgreSQL.
+    if (!(await placeHold(trx, caller.accountId, id, price, now))) return 'short balance';
+    // Only a budgeted key pays this statement; its row lock (PostgreSQL) serialises the key's submits.
+    if (budget && !(await chargeKeySpend(trx, caller.keyId, budget, price, now))) throw new Refused('over budget');
+    await insertTask(trx, row);
+    if (idemKey !== undefined) await rememberIdempotent(trx, caller.keyId, idemKey, hash, id, now, since);
+    return null;
+  };
+  // One lane per account: its submits share batches instead of queueing on its balance row; a
+  // batch orders them by key too, as lockKey takes the key's row (no deadlock between batches).
+  const perJob = () => deps.db.writeTx(submitTx, { lane: caller.accountId, order: caller.keyId });
+  // A hold and a task row, nothing else, on PostgreSQL: set-based batches (db/pg-submit-batch.ts).
+  const plain = deps.db.dialect === 'postgres' && maxUnfinished === 0 && budget === null && idemKey === undefined;
+  let refusal: SubmitOutcome | 'short balance' | 'over budget' | null;
+  try {
+    refusal = plain
+      ? await plainSubmitter(deps.db)(row, async () => ((await perJob()) === null ? 'accepted' : 'short balance')).then((o) => (o === 'accepted' ? null : o))
+      : await perJob();
+  } catch (err) {
+    if (!(err instanceof Refused)) {
+      // A concurrent submit with the same Idempotency-Key committed first: answer as it did.
+      const known = idemKey === undefined ? undefined : await replay(deps, caller, idemKey, hash, since);
+      if (known) return known;
+      throw err;
+    }
+    refusal = err.outcome;
   }
+  // The balance is read after the rollback: on SQLite the transaction holds the only connection.
+  if (refusal === 'short balance') return shortBalance(deps, caller, price);
+  if (refusal === 'over budget') return overBudget(deps, caller, price, now);
+  if (refusal !== null) return refusal;
   deps.wakeWorkers();
   deps.metrics.taskSubmitted(model, req.input.mode);
   return { ok: true, taskId: id, replayed: false };
