@@ -1,8 +1,9 @@
 // One "worker process with a no-op engine" for bench/scale-out.mjs: the product has no no-op
 // engine (every engine renders or calls an upstream), so this process runs the queue's own code
 // from dist/ against PostgreSQL — claimNextTask (db/tasks-repo) and settleSuccess
-// (services/settle-task: the compare-and-set, the hold capture, the outbox check, the NOTIFY of
-// the task event through the real wake hub) — in BENCH_QUEUE_LOOPS loops, as worker-pool.ts does,
+// (services/settle-task: the compare-and-set, the hold capture, the outbox check — on PostgreSQL
+// one statement for these tasks, which have no callback (db/capture-statement.ts) — and the
+// NOTIFY of the task event through the real wake hub) — in BENCH_QUEUE_LOOPS loops, as worker-pool.ts does,
 // with nothing between claim and settle. Not run: the lease renewal timer and the cancel watch
 // (a no-op render ends long before the first renewal at leaseMs / 3).
 //

@@ -307,6 +307,34 @@ const migrations: Record<string, Migration> = {
       await sql`create trigger longshot_task_row_changed after update or delete on tasks for each row execute function longshot_task_row_changed()`.execute(db);
     },
   },
+  '0014_queue_partial_indexes': {
+    async up(db: Kysely<any>) {
+      // A claim and a settle each write a new version of the task row that changes an indexed
+      // column (state), so PostgreSQL adds an entry to every index of the table for it
+      // (docs/performance.md, claims and settles on PostgreSQL). These four indexes only serve
+      // queries that compare the column, which never match null: indexing only the rows where it
+      // is set answers the same queries and skips the entries a claim (no completion or
+      // retention time yet) or a settle (no lease any more) would add.
+      await db.schema.dropIndex('tasks_lease').execute();
+      await db.schema
+        .createIndex('tasks_lease')
+        .on('tasks')
+        .columns(['state', 'lease_expires_at'])
+        .where(sql.ref('lease_expires_at'), 'is not', null)
+        .execute();
+      await db.schema.dropIndex('tasks_expiry').execute();
+      await db.schema.createIndex('tasks_expiry').on('tasks').columns(['deleted_at', 'expires_at']).where(sql.ref('expires_at'), 'is not', null).execute();
+      await db.schema.dropIndex('tasks_completed').execute();
+      await db.schema.createIndex('tasks_completed').on('tasks').column('complete_time').where(sql.ref('complete_time'), 'is not', null).execute();
+      await db.schema.dropIndex('tasks_account_completed').execute();
+      await db.schema
+        .createIndex('tasks_account_completed')
+        .on('tasks')
+        .columns(['account_id', 'complete_time'])
+        .where(sql.ref('complete_time'), 'is not', null)
+        .execute();
+    },
+  },
 };
 
 /** The few column types that differ by dialect are chosen here; everything else is shared. */

@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Db } from './connect.js';
 import type { RowBatch } from './pg-row-batch.js';
+import { type PreparedSql, prepareSql } from './prepared-sql.js';
 import type { Database, TasksTable } from './schema.js';
 
 export type TaskRow = Selectable<TasksTable>;
@@ -188,23 +189,44 @@ export async function getTaskById(db: Db, id: string): Promise<TaskRow | undefin
  * transaction is claiming instead of waiting on them.
  */
 export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseToken: string): Promise<TaskRow | undefined> {
-  return db.kysely
+  // PostgreSQL: a named statement, planned once per connection. Planning this UPDATE (the tasks
+  // table has a dozen indexes) cost PostgreSQL more CPU than running it (docs/performance.md,
+  // claims and settles on PostgreSQL).
+  if (db.dialect === 'postgres') {
+    const claim = claimSqlOf(db);
+    return db.selectOne<TaskRow>(claim.text, claim.params(leaseToken, now + leaseMs, now, now));
+  }
+  return claimQuery(db.kysely, 'sqlite', leaseToken, now + leaseMs, now, now).executeTakeFirst();
+}
+
+function claimQuery(k: Kysely<Database>, dialect: Db['dialect'], leaseToken: string, leaseExpiresAt: number, startTime: number, dueBy: number) {
+  return k
     .updateTable('tasks')
     .set((eb) => ({
       state: 'processing',
       lease_token: leaseToken,
-      lease_expires_at: now + leaseMs,
+      lease_expires_at: leaseExpiresAt,
       attempts: eb('attempts', '+', 1),
-      start_time: eb.fn.coalesce('start_time', eb.val(now)),
+      start_time: eb.fn.coalesce('start_time', eb.val(startTime)),
     }))
     .where('state', '=', 'pending')
     .where('id', '=', (eb) => {
-      let q = eb.selectFrom('tasks').select('id').where('state', '=', 'pending').where('run_after', '<=', now).orderBy('run_after').orderBy('id').limit(1);
-      if (db.dialect === 'postgres') q = q.forUpdate().skipLocked();
+      let q = eb.selectFrom('tasks').select('id').where('state', '=', 'pending').where('run_after', '<=', dueBy).orderBy('run_after').orderBy('id').limit(1);
+      if (dialect === 'postgres') q = q.forUpdate().skipLocked();
       return q;
     })
-    .returningAll()
-    .executeTakeFirst();
+    .returningAll();
+}
+
+/** The claim compiled once per database. */
+const claimSql = new WeakMap<Db, PreparedSql<[string, number, number, number]>>();
+function claimSqlOf(db: Db): PreparedSql<[string, number, number, number]> {
+  let prepared = claimSql.get(db);
+  if (prepared === undefined) {
+    prepared = prepareSql((token, expires, start, due) => claimQuery(db.kysely, db.dialect, token, expires, start, due), '\u0000token', -1.5, -2.5, -3.5);
+    claimSql.set(db, prepared);
+  }
+  return prepared;
 }
 
 /**

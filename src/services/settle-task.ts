@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { cancelTaskRow } from '../db/cancel-repo.js';
+import { captureInOneStatement } from '../db/capture-statement.js';
 import { enqueueTaskCallback } from '../db/deliveries-repo.js';
 import { releaseKeySpend } from '../db/key-spend-repo.js';
 import { settleHold } from '../db/ledger-repo.js';
@@ -23,8 +24,17 @@ interface Settling {
  * caller no longer holds the lease (another worker took over): then nothing is written.
  * The webhook delivery (outbox row) is written in the same transaction, so it exists iff the task ended.
  */
-export function settleSuccess(deps: Deps, task: Settling, leaseToken: string, fields: SuccessFields): Promise<boolean> {
+export async function settleSuccess(deps: Deps, task: Settling, leaseToken: string, fields: SuccessFields): Promise<boolean> {
   const ended = { model: task.model, engine: fields.engine, state: 'success', failCode: null } as const;
+  if (deps.db.dialect === 'postgres') {
+    // One statement, no transaction round trips (db/capture-statement.ts): the hot path of a busy queue.
+    const now = deps.clock.now();
+    if (await captureInOneStatement(deps.db, task.id, leaseToken, now, fields)) {
+      announce(deps, task, ended, now);
+      return true;
+    }
+    // Nothing written: a callback task, or a lease lost; the transaction below tells which.
+  }
   return settle(deps, task, 'capture', ended, (trx, now) => markSucceeded(trx, task.id, leaseToken, now, fields));
 }
 
@@ -74,9 +84,12 @@ async function settle(
     return true;
   });
   if (callback) deps.wakeWebhooks();
-  if (won) {
-    deps.taskEvents.publish(task.id);
-    deps.metrics.taskFinished(ended, (now - Number(task.create_time)) / 1000);
-  }
+  if (won) announce(deps, task, ended, now);
   return won;
+}
+
+/** After the commit: the task's readers and the metrics learn that it ended. */
+function announce(deps: Deps, task: Settling, ended: TaskEnded, now: number): void {
+  deps.taskEvents.publish(task.id);
+  deps.metrics.taskFinished(ended, (now - Number(task.create_time)) / 1000);
 }
