@@ -211,6 +211,23 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_
       expect(got[3]).toBeUndefined();
     });
 
+    it('answers no kept row older than its age limit (a notification that never came)', async () => {
+      let clock = 0;
+      const pool = new pg.Pool({ connectionString: base, max: 1 });
+      cleanups.push(() => pool.end());
+      const cache = pgTaskCache(async (text, params) => (await pool.query<unknown[]>({ text, values: [...params], rowMode: 'array' })).rows[0], {
+        maxAgeMs: 1000,
+        now: () => clock,
+      });
+      const sql = 'select $1::text as id';
+      cache.listening(true);
+      const row = await cache.read('x', sql, ['x'], (v) => v);
+      clock = 1000;
+      expect(cache.peek('x', sql, ['x'])).toBe(row);
+      clock = 1001;
+      expect(cache.peek('x', sql, ['x'])).toBeNull();
+    });
+
     it('a read that a notification for its row overtakes is answered but not kept', async () => {
       const pool = new pg.Pool({ connectionString: base, max: 1 });
       cleanups.push(() => pool.end());

@@ -2,11 +2,19 @@ import type { RowBatch } from './pg-row-batch.js';
 
 /** Cached rows at most; a bound, not a working-set size (the oldest entry goes first). */
 const MAX_ENTRIES = 50_000;
+/**
+ * A kept row is read again after this long whatever was heard: the bound on how stale a row can
+ * stay should the notification of a write to it never come. A finished task polled every few
+ * seconds costs one read per process per this period.
+ */
+const MAX_AGE_MS = 10_000;
 
 interface Entry {
   text: string;
   params: readonly unknown[];
   value: object;
+  /** When it was read (`now()`); past MAX_AGE_MS it is not answered. */
+  readAt: number;
 }
 
 /**
@@ -55,11 +63,16 @@ const sameParams = (a: readonly unknown[], b: readonly unknown[]): boolean => {
  *   the cache off until it is back (then reads go to PostgreSQL, as without a cache).
  * - A read that a notification for its task (or a reconnect) overtakes is answered but not kept:
  *   it may have seen the row from before that write.
- * - This process's own writes are dropped at once by `changed` where the writer says so after its
- *   commit (task events); every other write is seen after the notification's latency
- *   (docs/performance.md, measured), the bound on how stale another process's write can be here.
+ * - This process's own writes are dropped at once by `changed` (its task events, after its
+ *   commit); every other write is seen after the notification's latency (docs/performance.md,
+ *   measured), the bound on how stale another process's write can be here.
+ * - Whatever might still slip through (the trigger disabled while the listener stays connected:
+ *   it is checked at each connect) is bounded by MAX_AGE_MS: no row is answered from memory
+ *   longer than that after it was read.
  */
-export function pgTaskCache(readRow: PgRowReader): PgTaskCache {
+export function pgTaskCache(readRow: PgRowReader, opts: { maxAgeMs?: number; now?: () => number } = {}): PgTaskCache {
+  const maxAge = opts.maxAgeMs ?? MAX_AGE_MS;
+  const now = opts.now ?? (() => performance.now());
   const entries = new Map<string, Entry>();
   /** Reads in flight, per task: set true when a notification for it arrives meanwhile. */
   const racing = new Map<string, { overtaken: boolean; readers: number }>();
@@ -77,7 +90,12 @@ export function pgTaskCache(readRow: PgRowReader): PgTaskCache {
     peek<T extends object>(taskId: string, text: string, params: readonly unknown[]): T | null {
       if (!on) return null;
       const hit = entries.get(taskId);
-      return hit !== undefined && hit.text === text && sameParams(hit.params, params) ? (hit.value as T) : null;
+      if (hit === undefined || hit.text !== text || !sameParams(hit.params, params)) return null;
+      if (now() - hit.readAt > maxAge) {
+        entries.delete(taskId);
+        return null;
+      }
+      return hit.value as T;
     },
     async read<T extends object>(taskId: string, text: string, params: readonly unknown[], make: (values: unknown[]) => T, batch?: RowBatch) {
       if (!on) {
@@ -85,6 +103,7 @@ export function pgTaskCache(readRow: PgRowReader): PgTaskCache {
         return values === undefined ? undefined : make(values);
       }
       const startedIn = generation;
+      const startedAt = now();
       let race = racing.get(taskId);
       if (race === undefined) {
         race = { overtaken: false, readers: 0 };
@@ -102,7 +121,7 @@ export function pgTaskCache(readRow: PgRowReader): PgTaskCache {
       if (on && !race.overtaken && startedIn === generation) {
         entries.delete(taskId); // re-inserted last: the bound drops the least recently read first
         if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-        entries.set(taskId, { text, params: params.slice(), value });
+        entries.set(taskId, { text, params: params.slice(), value, readAt: startedAt });
       }
       return value;
     },

@@ -22,6 +22,8 @@ export async function reapExpiredLeases(deps: Deps): Promise<number> {
         ? await settleFailure(deps, t, t.lease_token, 'INTERNAL_ERROR', `the render was interrupted ${t.attempts} times; giving up`)
         : await releaseExpiredLease(deps.db, t.id, t.lease_token, now, now);
     if (done) n++;
+    // Back to pending: its readers here learn it now (other processes' through the row trigger).
+    if (done) deps.taskEvents.publish(t.id);
   }
   if (n > 0) deps.wakeWorkers();
   return n;
@@ -41,6 +43,7 @@ export async function deleteExpiredResults(deps: Deps): Promise<number> {
     if (r.result_key) await deps.blobs.delete(r.result_key);
     if (r.poster_key) await deps.blobs.delete(r.poster_key);
     await markResultDeleted(deps.db, r.id, now);
+    deps.taskEvents.publish(r.id);
   }
   await deleteOldIdempotency(deps.db, now - IDEMPOTENCY_WINDOW_MS);
   await deleteOldEngineRuns(deps.db, now - ENGINE_RUNS_KEPT_MS);

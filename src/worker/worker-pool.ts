@@ -92,6 +92,7 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
     }
     if (stopped === 'shutdown') {
       await requeue(deps.db, task.id, token, now, { uncountAttempt: true });
+      deps.taskEvents.publish(task.id); // pending again: its readers re-read
       return;
     }
     if (stopped === 'timeout') {
@@ -108,6 +109,7 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
     if (failure.retryable && task.attempts < config.maxAttempts) {
       const backoff = Math.min(60_000, 1000 * 2 ** (task.attempts - 1));
       await requeue(deps.db, task.id, token, now + backoff);
+      deps.taskEvents.publish(task.id);
       log.warn({ taskId: task.id, failCode: failure.failCode, attempt: task.attempts }, 'render failed; retrying');
       return;
     }
