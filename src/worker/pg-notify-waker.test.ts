@@ -58,6 +58,33 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', pgDialect ? null : 'DATA
       await new Promise((r) => setTimeout(r, 200));
       expect(strangerLocal.wakes).toBe(afterListen.stranger);
     });
+
+    it('sends one NOTIFY for a burst of wakes and one more after it, never none after the last', async () => {
+      const a = await pgDialect!.open();
+      open.push(a);
+      const log = pino({ level: 'silent' });
+      const conn = await connectionStringOf(a);
+      const api = createPgWakeHub({ db: a.db, connectionString: conn, log });
+      const worker = createPgWakeHub({ db: a.db, connectionString: conn, log });
+      open.push(api, worker);
+      const workerLocal = counting();
+      const submitWake = api.waker('tasks', counting());
+      worker.waker('tasks', workerLocal);
+      await worker.listen();
+      const base = workerLocal.wakes;
+      const reached = async (n: number) => {
+        while (workerLocal.wakes < n) await workerLocal.wait(20_000);
+      };
+      // 100 submits woken in one turn: the first NOTIFY goes at once, the other 99 share one sent
+      // after it (a worker woken by the first may have claimed before the last commit).
+      for (let i = 0; i < 100; i++) submitWake.wake();
+      await reached(base + 2);
+      // A later wake is its own NOTIFY; notifications arrive in order, so nothing of the burst is
+      // still to come once it has.
+      submitWake.wake();
+      await reached(base + 3);
+      expect(workerLocal.wakes).toBe(base + 3);
+    });
   },
 );
 

@@ -147,10 +147,27 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
   return {
     waker(topic, local) {
       locals.set(topic, local);
+      // One NOTIFY in flight per topic: wakes asked for meanwhile share the next one, sent after
+      // it. A wake carries no payload and a woken worker claims until the queue is empty, so a
+      // NOTIFY that leaves after a caller's commit is all that caller needs; at thousands of
+      // submits per second this is one round trip per batch of them instead of one each.
+      let sending = false;
+      let again = false;
+      const send = (): void => {
+        sending = true;
+        again = false;
+        notify(topic)
+          .catch((err) => log.warn({ err, topic }, 'NOTIFY failed; other processes will find the work by polling'))
+          .finally(() => {
+            sending = false;
+            if (again) send();
+          });
+      };
       return {
         wake() {
           local.wake();
-          notify(topic).catch((err) => log.warn({ err, topic }, 'NOTIFY failed; other processes will find the work by polling'));
+          if (sending) again = true;
+          else send();
         },
         wait: (ms) => local.wait(ms),
       };
