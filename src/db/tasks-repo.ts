@@ -215,8 +215,21 @@ function claimQuery(k: Kysely<Database>, dialect: Db['dialect'], leaseToken: str
       if (dialect === 'postgres') q = q.forUpdate().skipLocked();
       return q;
     })
+    .$if(dialect === 'postgres', (q) => q.where(sql<boolean>`${asyncCommit} is not null`))
     .returningAll();
 }
+
+/**
+ * PostgreSQL: this statement's own transaction commits without waiting for its WAL flush. A claim
+ * touches no money and acknowledges nothing to a client, and losing one in a PostgreSQL crash
+ * only puts the task back to pending, where another claim takes it; the first worker's settle
+ * then fails its lease check and writes nothing, as after any lost lease. The commit of a claim
+ * sends the row trigger's NOTIFY (migration 0012), and PostgreSQL serialises notifying commits
+ * from pre-commit to the end, flush included: not waiting for the flush there leaves more of
+ * that window to the settles, which must wait for theirs (docs/performance.md, claims and
+ * settles). `set_config(…, true)` lasts to the end of this statement's implicit transaction.
+ */
+const asyncCommit = sql`set_config('synchronous_commit', 'off', true)`;
 
 /** The claim compiled once per database. */
 const claimSql = new WeakMap<Db, PreparedSql<[string, number, number, number]>>();
