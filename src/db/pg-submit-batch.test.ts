@@ -39,58 +39,59 @@ async function expectExact(db: Db, accountId: string, accepted: number) {
 }
 
 /** The set-based plain submit is PostgreSQL's (submit-task.ts): a batch decides every hold in order. */
-for (const dialect of DIALECTS.filter((d) => d.name === 'postgres')) {
-  describe(`set-based plain submits (${dialect.name})`, () => {
-    let t: TestDb | undefined;
-    afterEach(async () => {
-      await t?.drop();
-      t = undefined;
-    });
-
-    it('accepts in order exactly what the balance covers, and a refusal holds nothing', async () => {
-      t = await dialect.open();
-      const { db } = t;
-      // 10.5 prices of credit: the first ten fit, the eleventh does not.
-      const account = await createAccount(db, 'plain', 10.5 * PRICE, 1);
-      const submit = plainSubmitter(db);
-      const rows = Array.from({ length: 30 }, () => pendingRow(account.id));
-      const outcomes = await Promise.all(rows.map((row) => submit(row, alone(db, row))));
-      expect(outcomes).toEqual([...Array(10).fill('accepted'), ...Array(20).fill('short balance')]);
-      await expectExact(db, account.id, 10);
-    });
-
-    it('keeps every account exact when many submit at once', async () => {
-      t = await dialect.open();
-      const { db } = t;
-      const accounts = await Promise.all([0, 1, 2].map((i) => createAccount(db, `plain-${i}`, (5 + i * 7) * PRICE, 1)));
-      const submit = plainSubmitter(db);
-      const calls = Array.from({ length: 90 }, (_, i) => {
-        const row = pendingRow(accounts[i % 3]!.id);
-        return submit(row, alone(db, row));
-      });
-      const outcomes = await Promise.all(calls);
-      for (const [i, a] of accounts.entries()) {
-        const accepted = outcomes.filter((o, j) => j % 3 === i && o === 'accepted').length;
-        expect(accepted).toBe(5 + i * 7);
-        await expectExact(db, a.id, accepted);
-      }
-    });
-
-    it('runs each submit of a batch on its own when a row fails, so the others are kept', async () => {
-      t = await dialect.open();
-      const { db } = t;
-      const account = await createAccount(db, 'plain-dup', 100 * PRICE, 1);
-      const taken = pendingRow(account.id);
-      await db.writeTx((trx) => insertTask(trx, taken));
-      const submit = plainSubmitter(db);
-      // The seventh reuses a task id that exists: its insert breaks the primary key.
-      const rows = Array.from({ length: 20 }, (_, i) => (i === 7 ? pendingRow(account.id, taken.id) : pendingRow(account.id)));
-      const outcomes = await Promise.allSettled(rows.map((row) => submit(row, alone(db, row))));
-      expect(outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []))).toEqual([7]);
-      expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value === 'accepted')).toHaveLength(19);
-      const holds = await db.kysely.selectFrom('ledger_entries').select('task_id').where('kind', '=', 'hold').execute();
-      expect(holds).toHaveLength(19);
-      expect((await getBalance(db, account.id))!.heldMicros).toBe(19 * PRICE);
-    });
+const pgDialect = DIALECTS.find((d) => d.name === 'postgres');
+// DIALECTS lists PostgreSQL only where DATABASE_URL is set (under CI=true its absence fails there).
+describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; skipped: set DATABASE_URL to run them)', () => {
+  const dialect = pgDialect!;
+  let t: TestDb | undefined;
+  afterEach(async () => {
+    await t?.drop();
+    t = undefined;
   });
-}
+
+  it('accepts in order exactly what the balance covers, and a refusal holds nothing', async () => {
+    t = await dialect.open();
+    const { db } = t;
+    // 10.5 prices of credit: the first ten fit, the eleventh does not.
+    const account = await createAccount(db, 'plain', 10.5 * PRICE, 1);
+    const submit = plainSubmitter(db);
+    const rows = Array.from({ length: 30 }, () => pendingRow(account.id));
+    const outcomes = await Promise.all(rows.map((row) => submit(row, alone(db, row))));
+    expect(outcomes).toEqual([...Array(10).fill('accepted'), ...Array(20).fill('short balance')]);
+    await expectExact(db, account.id, 10);
+  });
+
+  it('keeps every account exact when many submit at once', async () => {
+    t = await dialect.open();
+    const { db } = t;
+    const accounts = await Promise.all([0, 1, 2].map((i) => createAccount(db, `plain-${i}`, (5 + i * 7) * PRICE, 1)));
+    const submit = plainSubmitter(db);
+    const calls = Array.from({ length: 90 }, (_, i) => {
+      const row = pendingRow(accounts[i % 3]!.id);
+      return submit(row, alone(db, row));
+    });
+    const outcomes = await Promise.all(calls);
+    for (const [i, a] of accounts.entries()) {
+      const accepted = outcomes.filter((o, j) => j % 3 === i && o === 'accepted').length;
+      expect(accepted).toBe(5 + i * 7);
+      await expectExact(db, a.id, accepted);
+    }
+  });
+
+  it('runs each submit of a batch on its own when a row fails, so the others are kept', async () => {
+    t = await dialect.open();
+    const { db } = t;
+    const account = await createAccount(db, 'plain-dup', 100 * PRICE, 1);
+    const taken = pendingRow(account.id);
+    await db.writeTx((trx) => insertTask(trx, taken));
+    const submit = plainSubmitter(db);
+    // The seventh reuses a task id that exists: its insert breaks the primary key.
+    const rows = Array.from({ length: 20 }, (_, i) => (i === 7 ? pendingRow(account.id, taken.id) : pendingRow(account.id)));
+    const outcomes = await Promise.allSettled(rows.map((row) => submit(row, alone(db, row))));
+    expect(outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []))).toEqual([7]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value === 'accepted')).toHaveLength(19);
+    const holds = await db.kysely.selectFrom('ledger_entries').select('task_id').where('kind', '=', 'hold').execute();
+    expect(holds).toHaveLength(19);
+    expect((await getBalance(db, account.id))!.heldMicros).toBe(19 * PRICE);
+  });
+});
