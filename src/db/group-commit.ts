@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { laneQueue } from './lane-queue.js';
 import type { Database } from './schema.js';
 
 type TxFn<T> = (trx: Kysely<Database>) => Promise<T>;
@@ -14,14 +15,6 @@ interface Job {
   reject: (err: unknown) => void;
   outcome?: Outcome;
 }
-
-interface Lane {
-  queue: Job[];
-  scheduled: boolean;
-}
-
-/** Write transactions that share one commit, at most; bounds the latency a batch adds. */
-const MAX_BATCH = 256;
 
 /**
  * PostgreSQL errors after which a job is run again instead of failing: a deadlock or
@@ -72,7 +65,6 @@ export interface GroupCommitOptions {
 export function groupCommitter(kysely: Kysely<Database>, opts: GroupCommitOptions): <T>(fn: TxFn<T>, key?: string, order?: string) => Promise<T> {
   const postgres = opts.dialect === 'postgres';
   const onWriteLock = opts.onWriteLock ?? (() => {});
-  const lanes: Lane[] = Array.from({ length: Math.max(1, opts.lanes ?? 1) }, () => ({ queue: [], scheduled: false }));
 
   /** Runs jobs in order; without savepoints it stops at the first that throws and says which. */
   const runInOrder = async (conn: Kysely<Database>, jobs: Job[], savepoints: boolean): Promise<number> => {
@@ -143,29 +135,21 @@ export function groupCommitter(kysely: Kysely<Database>, opts: GroupCommitOption
       }
     });
 
-  const drain = async (lane: Lane) => {
-    while (lane.queue.length > 0) {
-      let batch = lane.queue.length <= MAX_BATCH ? lane.queue : lane.queue.slice(0, MAX_BATCH);
-      lane.queue = lane.queue.length <= MAX_BATCH ? [] : lane.queue.slice(MAX_BATCH);
-      // Stable: one key's jobs keep the order they were asked in.
-      if (postgres && batch.length > 1) batch = [...batch].sort((a, b) => compare(a.key, b.key) || compare(a.order, b.order));
-      // runBatch settles every job itself; a failure to get the connection must not stall the queue.
-      await runBatch(batch).catch((err: unknown) => {
+  const enqueue = laneQueue<Job>(
+    opts.lanes ?? 1,
+    (job) => job.key,
+    // runBatch settles every job itself; a failure to get the connection must not stall the queue.
+    (batch) =>
+      runBatch(batch).catch((err: unknown) => {
         for (const job of batch) job.reject(err);
-      });
-    }
-    lane.scheduled = false;
-  };
+      }),
+    // Stable: one key's jobs keep the order they were asked in.
+    postgres ? (batch) => [...batch].sort((a, b) => compare(a.key, b.key) || compare(a.order, b.order)) : undefined,
+  );
 
   return <T>(fn: TxFn<T>, key = '', order = '') =>
     new Promise<T>((resolve, reject) => {
-      const lane = lanes.length === 1 ? lanes[0]! : lanes[laneOf(key, lanes.length)]!;
-      lane.queue.push({ fn: fn as TxFn<unknown>, key, order, resolve: resolve as (v: unknown) => void, reject });
-      if (!lane.scheduled) {
-        lane.scheduled = true;
-        // Requests parsed in the same turn of the event loop join this first batch.
-        setImmediate(() => void drain(lane));
-      }
+      enqueue({ fn: fn as TxFn<unknown>, key, order, resolve: resolve as (v: unknown) => void, reject });
     });
 }
 
@@ -181,10 +165,3 @@ async function stillOpen(conn: Kysely<Database>): Promise<boolean> {
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** FNV-1a of the key: a fixed lane per key, spread evenly enough over a handful of lanes. */
-export function laneOf(key: string, lanes: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % lanes;
-}

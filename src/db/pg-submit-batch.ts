@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Db } from './connect.js';
-import { laneOf } from './group-commit.js';
+import { laneQueue } from './lane-queue.js';
 import type { Database } from './schema.js';
 import type { TaskRow } from './tasks-repo.js';
 
@@ -14,13 +14,6 @@ interface Job {
   reject: (err: unknown) => void;
 }
 
-interface Lane {
-  queue: Job[];
-  scheduled: boolean;
-}
-
-/** Submits per batch at most: 36 task columns each stays far below PostgreSQL's 65,535 parameters. */
-const MAX_BATCH = 256;
 /**
  * Batches one API process runs at once (an account always in the same lane). One, measured: a
  * batch is ~6 statements whatever its size, so a second lane halves the batches and costs more
@@ -57,8 +50,6 @@ export function plainSubmitter(db: Db): (row: TaskRow, alone: () => Promise<Plai
 }
 
 function makeSubmitter(kysely: Kysely<Database>) {
-  const lanes: Lane[] = Array.from({ length: LANES }, () => ({ queue: [], scheduled: false }));
-
   const runBatch = (batch: Job[]) =>
     kysely.connection().execute(async (conn) => {
       const outcomes: PlainSubmitOutcome[] = [];
@@ -125,25 +116,20 @@ function makeSubmitter(kysely: Kysely<Database>) {
       });
     });
 
-  const drain = async (lane: Lane) => {
-    while (lane.queue.length > 0) {
-      const batch = lane.queue.length <= MAX_BATCH ? lane.queue : lane.queue.slice(0, MAX_BATCH);
-      lane.queue = lane.queue.length <= MAX_BATCH ? [] : lane.queue.slice(MAX_BATCH);
-      // No connection to be had: each submit on its own path, which reports its own error.
-      await runBatch(batch).catch(() => {
+  // A batch of lane-queue.ts's 256 submits at most: 36 task columns each stays far below
+  // PostgreSQL's 65,535 parameters.
+  const enqueue = laneQueue<Job>(
+    LANES,
+    (job) => job.row.account_id,
+    // No connection to be had: each submit on its own path, which reports its own error.
+    (batch) =>
+      runBatch(batch).catch(() => {
         for (const job of batch) job.alone().then(job.resolve, job.reject);
-      });
-    }
-    lane.scheduled = false;
-  };
+      }),
+  );
 
   return (row: TaskRow, alone: () => Promise<PlainSubmitOutcome>) =>
     new Promise<PlainSubmitOutcome>((resolve, reject) => {
-      const lane = lanes[laneOf(row.account_id, LANES)]!;
-      lane.queue.push({ row, alone, resolve, reject });
-      if (!lane.scheduled) {
-        lane.scheduled = true;
-        setImmediate(() => void drain(lane));
-      }
+      enqueue({ row, alone, resolve, reject });
     });
 }
