@@ -1,7 +1,6 @@
+import { type KeptRow, keep, sameRead } from './kept-rows.js';
 import type { RowBatch } from './pg-row-batch.js';
 
-/** Cached rows at most; a bound, not a working-set size (the oldest entry goes first). */
-const MAX_ENTRIES = 50_000;
 /**
  * A kept row is read again after this long whatever was heard: the bound on how stale a row can
  * stay should the notification of a write to it never come. A finished task polled every few
@@ -9,10 +8,7 @@ const MAX_ENTRIES = 50_000;
  */
 const MAX_AGE_MS = 10_000;
 
-interface Entry {
-  text: string;
-  params: readonly unknown[];
-  value: object;
+interface Entry extends KeptRow {
   /** When it was read (`now()`); past MAX_AGE_MS it is not answered. */
   readAt: number;
 }
@@ -45,12 +41,6 @@ export interface PgTaskCache extends PgTaskCacheControl {
   /** Rows kept now (tests, metrics). */
   size(): number;
 }
-
-const sameParams = (a: readonly unknown[], b: readonly unknown[]): boolean => {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-};
 
 /**
  * Task rows read from PostgreSQL, kept in memory while the database has told us nothing changed
@@ -90,7 +80,7 @@ export function pgTaskCache(readRow: PgRowReader, opts: { maxAgeMs?: number; now
     peek<T extends object>(taskId: string, text: string, params: readonly unknown[]): T | null {
       if (!on) return null;
       const hit = entries.get(taskId);
-      if (hit === undefined || hit.text !== text || !sameParams(hit.params, params)) return null;
+      if (hit === undefined || !sameRead(hit, text, params)) return null;
       if (now() - hit.readAt > maxAge) {
         entries.delete(taskId);
         return null;
@@ -119,9 +109,7 @@ export function pgTaskCache(readRow: PgRowReader, opts: { maxAgeMs?: number; now
       if (values === undefined) return undefined;
       const value = make(values);
       if (on && !race.overtaken && startedIn === generation) {
-        entries.delete(taskId); // re-inserted last: the bound drops the least recently read first
-        if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-        entries.set(taskId, { text, params: params.slice(), value, readAt: startedAt });
+        keep(entries, taskId, { text, params: params.slice(), value, readAt: startedAt });
       }
       return value;
     },

@@ -1,16 +1,9 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type SQLite from 'better-sqlite3';
+import { type KeptRow, keep, sameRead } from './kept-rows.js';
 
-/** Cached reads at most; a bound, not a working-set size (the oldest entry goes first). */
-const MAX_ENTRIES = 50_000;
 /** The wal-index header: two copies of 48 bytes at the start of the `-shm` file (sqlite.org/walformat.html). */
 const HEADER = 48;
-
-interface Entry {
-  text: string;
-  params: readonly unknown[];
-  value: object;
-}
 
 /** Runs SQL `text` with `params` on the reader and makes an object of the row's values. */
 export type TaskRowReader = <T extends object>(text: string, params: readonly unknown[], make: (values: unknown[]) => T) => T | undefined;
@@ -30,12 +23,6 @@ export interface TaskReadCache {
   epoch(): number;
   close(): void;
 }
-
-const sameParams = (a: readonly unknown[], b: readonly unknown[]): boolean => {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-};
 
 /**
  * Rows of the `tasks` table read on the SQLite reader, kept in memory while they provably have
@@ -58,7 +45,7 @@ const sameParams = (a: readonly unknown[], b: readonly unknown[]): boolean => {
  * holds the write lock.
  */
 export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read: TaskRowReader, holdsWriteLock: () => boolean = () => false): TaskReadCache {
-  const entries = new Map<string, Entry>();
+  const entries = new Map<string, KeptRow>();
   /** Tasks written by the writer's open transaction: a read meanwhile keeps the committed row. */
   const touched = new Set<string>();
   const header = Buffer.alloc(2 * HEADER);
@@ -146,12 +133,9 @@ export function sqliteTaskReadCache(writer: SQLite.Database, file: string, read:
       if (!(usable && unchanged)) epoch++;
       if (!usable) return read(text, params, make);
       const hit = entries.get(taskId);
-      if (hit !== undefined && hit.text === text && sameParams(hit.params, params)) return hit.value as T;
+      if (hit !== undefined && sameRead(hit, text, params)) return hit.value as T;
       const value = read(text, params, make);
-      if (value !== undefined) {
-        if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-        entries.set(taskId, { text, params: params.slice(), value });
-      }
+      if (value !== undefined) keep(entries, taskId, { text, params: params.slice(), value });
       return value;
     },
     epoch: () => epoch,
