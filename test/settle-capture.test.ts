@@ -4,7 +4,7 @@ import { getBalance, ledgerTotals, placeHold } from '../src/db/ledger-repo.js';
 import { claimNextTask, insertTask, releaseExpiredLease, type TaskRow } from '../src/db/tasks-repo.js';
 import { settleCancel, settleSuccess } from '../src/services/settle-task.js';
 import { startTestService, type TestService } from './support/service.js';
-import { taskRow } from './support/task-rows.js';
+import { successFields, taskRow } from './support/task-rows.js';
 
 /**
  * A success settles exactly once, whichever way it is written (on PostgreSQL a task without a
@@ -23,17 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const fields = (id: string) => ({
-  engine: 'local',
-  result_key: `results/${id}.mp4`,
-  poster_key: `results/${id}.jpg`,
-  result_size: 7,
-  result_etag: '"7"',
-  duration_ms: 8000,
-  width: 1280,
-  height: 720,
-  expires_at: 9_000_000_000_000,
-});
+const fields = (id: string) => successFields(id, 0, { result_size: 7, result_etag: '"7"', expires_at: 9_000_000_000_000 });
 
 /** A pending task with its hold placed, as a submit leaves it; claimed with a fresh lease. */
 async function claimed(extra: Partial<TaskRow> = {}): Promise<{ task: TaskRow; token: string }> {

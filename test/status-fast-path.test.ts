@@ -8,6 +8,7 @@ import { createRedisRateLimiter } from '../src/limits/redis-rate-limiter.js';
 import { settleSuccess } from '../src/services/settle-task.js';
 import { available } from './support/requires.js';
 import { startTestService, type TestService } from './support/service.js';
+import { successFields } from './support/task-rows.js';
 
 /**
  * The status fast path (src/http/status-fast-path.ts) must answer exactly what the statusTask
@@ -63,17 +64,7 @@ describe('status fast path', () => {
     const deps = t.service.deps;
     const claimed = await claimNextTask(deps.db, deps.clock.now(), 60_000, 'tok');
     expect(claimed?.id).toBe(done);
-    await settleSuccess(deps, claimed!, 'tok', {
-      engine: 'local',
-      result_key: `results/${done}.mp4`,
-      poster_key: `results/${done}.jpg`,
-      result_size: 1,
-      result_etag: 'e',
-      duration_ms: 8000,
-      width: 1280,
-      height: 720,
-      expires_at: deps.clock.now() + 86_400_000,
-    });
+    await settleSuccess(deps, claimed!, 'tok', successFields(done, deps.clock.now(), { result_etag: 'e' }));
     const pending = await submitted();
     const cancelled = await submitted();
     expect((await t.api('POST', `/api/v1/tasks/${cancelled}/cancel`)).status).toBe(200);

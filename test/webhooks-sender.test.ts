@@ -25,6 +25,7 @@ import { createUrlSigner } from '../src/storage/url-signer.js';
 import { createWebhookSender, type WebhookSender } from '../src/webhooks/sender.js';
 import { newWebhookSecret } from '../src/webhooks/sign.js';
 import { createWaker } from '../src/worker/waker.js';
+import { successFields } from './support/task-rows.js';
 import { type Receiver, startReceiver } from './support/webhook-receiver.js';
 
 /**
@@ -139,17 +140,7 @@ async function finishedTask(url: string, outcome: 'success' | 'failed' = 'succes
   await deps.db.writeTx((trx) => insertTask(trx, row));
   const settled =
     outcome === 'success'
-      ? await settleSuccess(deps, row, token, {
-          engine: 'local',
-          result_key: `results/${id}.mp4`,
-          poster_key: `results/${id}.jpg`,
-          result_size: 1,
-          result_etag: '"e"',
-          duration_ms: 8000,
-          width: 1280,
-          height: 720,
-          expires_at: now + 86_400_000,
-        })
+      ? await settleSuccess(deps, row, token, successFields(id, now))
       : await settleFailure(deps, row, token, 'CONTENT_VIOLATION', 'the prompt was refused');
   expect(settled).toBe(true);
   return id;

@@ -315,24 +315,16 @@ const migrations: Record<string, Migration> = {
       // queries that compare the column, which never match null: indexing only the rows where it
       // is set answers the same queries and skips the entries a claim (no completion or
       // retention time yet) or a settle (no lease any more) would add.
-      await db.schema.dropIndex('tasks_lease').execute();
-      await db.schema
-        .createIndex('tasks_lease')
-        .on('tasks')
-        .columns(['state', 'lease_expires_at'])
-        .where(sql.ref('lease_expires_at'), 'is not', null)
-        .execute();
-      await db.schema.dropIndex('tasks_expiry').execute();
-      await db.schema.createIndex('tasks_expiry').on('tasks').columns(['deleted_at', 'expires_at']).where(sql.ref('expires_at'), 'is not', null).execute();
-      await db.schema.dropIndex('tasks_completed').execute();
-      await db.schema.createIndex('tasks_completed').on('tasks').column('complete_time').where(sql.ref('complete_time'), 'is not', null).execute();
-      await db.schema.dropIndex('tasks_account_completed').execute();
-      await db.schema
-        .createIndex('tasks_account_completed')
-        .on('tasks')
-        .columns(['account_id', 'complete_time'])
-        .where(sql.ref('complete_time'), 'is not', null)
-        .execute();
+      const partial: Array<[name: string, columns: string[], setColumn: string]> = [
+        ['tasks_lease', ['state', 'lease_expires_at'], 'lease_expires_at'],
+        ['tasks_expiry', ['deleted_at', 'expires_at'], 'expires_at'],
+        ['tasks_completed', ['complete_time'], 'complete_time'],
+        ['tasks_account_completed', ['account_id', 'complete_time'], 'complete_time'],
+      ];
+      for (const [name, columns, setColumn] of partial) {
+        await db.schema.dropIndex(name).execute();
+        await db.schema.createIndex(name).on('tasks').columns(columns).where(sql.ref(setColumn), 'is not', null).execute();
+      }
     },
   },
 };

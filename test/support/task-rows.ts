@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { findKeyByHash, hashApiKey } from '../../src/db/accounts-repo.js';
-import { claimNextTask, insertTask, type TaskRow } from '../../src/db/tasks-repo.js';
+import { claimNextTask, insertTask, type SuccessFields, type TaskRow } from '../../src/db/tasks-repo.js';
 import { newTaskId } from '../../src/domain/ids.js';
 import type { FailCode } from '../../src/domain/task-state.js';
 import { settleFailure, settleSuccess } from '../../src/services/settle-task.js';
@@ -36,18 +36,24 @@ export async function finish(
   const won =
     'failCode' in outcome
       ? await settleFailure(deps, task, token, outcome.failCode, 'failed in a test', engine)
-      : await settleSuccess(deps, task, token, {
-          engine,
-          result_key: `results/${id}.mp4`,
-          poster_key: `results/${id}.jpg`,
-          result_size: 1,
-          result_etag: '"1"',
-          duration_ms: outcome.durationMs,
-          width: 1280,
-          height: 720,
-          expires_at: deps.clock.now() + 86_400_000,
-        });
+      : await settleSuccess(deps, task, token, successFields(id, deps.clock.now(), { engine, result_etag: '"1"', duration_ms: outcome.durationMs }));
   if (!won) throw new Error(`task ${id} did not settle`);
+}
+
+/** What a worker settles task `id` with when its render succeeded at `now` (an 8 s 1280×720 MP4, kept a day). */
+export function successFields(id: string, now: number, fields: Partial<SuccessFields> = {}): SuccessFields {
+  return {
+    engine: 'local',
+    result_key: `results/${id}.mp4`,
+    poster_key: `results/${id}.jpg`,
+    result_size: 1,
+    result_etag: '"e"',
+    duration_ms: 8000,
+    width: 1280,
+    height: 720,
+    expires_at: now + 86_400_000,
+    ...fields,
+  };
 }
 
 /** A task row written through the repository (any state and times, no render), for lists and lineage. */
