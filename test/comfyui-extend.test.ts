@@ -93,7 +93,7 @@ describe('image to video on ComfyUI', () => {
     expect(await balance()).toBe(before);
   });
 
-  it('does not route references to ComfyUI: no template claims REFERENCE_2_VIDEO', async () => {
+  it('does not route references to a ComfyUI engine without a references template (none of its default ones claims REFERENCE_2_VIDEO)', async () => {
     const before = await balance();
     const input = { prompt: 'a cat', mode: 'fast', generationType: 'REFERENCE_2_VIDEO', image_urls: [`${images.url}/ref.jpg`] };
     const id = await submit('veo-3-1', { provider: 'official', input });
@@ -158,7 +158,7 @@ describe('extensions on ComfyUI', () => {
 });
 
 describe('image templates', () => {
-  it('refuses a template claiming FIRST_AND_LAST_FRAMES_2_VIDEO without bind.startImage, and one claiming REFERENCE_2_VIDEO', async () => {
+  it('refuses a template claiming FIRST_AND_LAST_FRAMES_2_VIDEO without bind.startImage, and one claiming REFERENCE_2_VIDEO without bind.referenceImage', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'comfy-workflows-'));
     try {
       await cp(join(BUILT_IN_TEMPLATES_DIR, 'wan22-ti2v-5b-i2v'), join(dir, 'mine'), { recursive: true });
@@ -167,7 +167,7 @@ describe('image templates', () => {
       await writeFile(file, JSON.stringify({ ...meta, bind: { ...meta.bind, startImage: undefined } }));
       expect(() => loadTemplates(dir)).toThrow('workflow template mine: generationTypes: FIRST_AND_LAST_FRAMES_2_VIDEO needs bind.startImage');
       await writeFile(file, JSON.stringify({ ...meta, generationTypes: ['REFERENCE_2_VIDEO'] }));
-      expect(() => loadTemplates(dir)).toThrow('workflow template mine: generationTypes: REFERENCE_2_VIDEO is not supported by ComfyUI templates yet');
+      expect(() => loadTemplates(dir)).toThrow('workflow template mine: generationTypes: REFERENCE_2_VIDEO needs bind.referenceImage');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -31,7 +31,10 @@ import { resolveFfmpeg } from '../../src/engines/ffmpeg.js';
  * `start_at_step` to `end_at_step`) reports its steps `stepMs` apart, then ffmpeg renders a test
  * picture of the bound length, size and fps as SaveVideo's MP4 (no sound). The latent node's
  * `start_image` (LTXVImgToVideo's `image`) / `end_image`, when linked to a LoadImage, become the first / last frame, so a
- * test can tell that an uploaded image was used and where. A prompt whose positive text contains
+ * test can tell that an uploaded image was used and where. A WanVaceToVideo prompt renders its
+ * `reference_image` (scaled and centre-cropped to the size, as the node does) as every frame, and
+ * its latent is one frame longer per reference (4 video frames, grey, at the start) unless the
+ * VAEDecode reads a TrimVideoLatent that cuts them, so a forgotten trim shows in the frame count. A prompt whose positive text contains
  * `fake:hold` (or any, while `hold` is set) stays at its first step until interrupted, released
  * or `restart()`.
  */
@@ -50,6 +53,8 @@ export interface FakeComfy {
   jobCancels: string[];
   /** Per executed prompt, the input files its latent node's start and last frame came from. */
   framesFrom: Map<string, { start: string | null; end: string | null }>;
+  /** Per executed WanVaceToVideo prompt, the input file its `reference_image` came from. */
+  referenceFrom: Map<string, string>;
   historyDeletes: string[];
   /** Progress messages sent, by prompt id. */
   progressSent: Map<string, number>;
@@ -104,6 +109,7 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
     queueDeletes: [],
     jobCancels: [],
     framesFrom: new Map(),
+    referenceFrom: new Map(),
     historyDeletes: [],
     progressSent: new Map(),
     stepMs: 30,
@@ -235,8 +241,9 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
         }
       }
       // The latent node carries the size and length: Wan's (text/image, or first-last frame), or LTX-Video's.
-      const [, latent] = (byType(q.prompt, 'Wan22ImageToVideoLatent') ??
+      const [latentId, latent] = (byType(q.prompt, 'Wan22ImageToVideoLatent') ??
         byType(q.prompt, 'WanFirstLastFrameToVideo') ??
+        byType(q.prompt, 'WanVaceToVideo') ??
         byType(q.prompt, 'EmptyLTXVLatentVideo') ??
         byType(q.prompt, 'LTXVImgToVideo'))!;
       /** The input file a LoadImage linked to the latent node's `input` loads, if any. */
@@ -259,13 +266,52 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
       const size = `${latent.inputs.width}x${latent.inputs.height}`;
       const fps = Number(create.inputs.fps);
       const images = [from.start, from.end].filter((f): f is string => f !== null);
-      // The test picture in the middle, each linked image as one frame at its end.
-      const middle = Number(latent.inputs.length) - images.length;
-      const frame = (i: number): string =>
-        `[${i}:v]scale=${size.replace('x', ':')},setsar=1,fps=${fps},format=yuv420p,trim=end_frame=1,setpts=PTS-STARTPTS[i${i}]`;
-      const parts = [`[0:v]trim=end_frame=${middle},setpts=PTS-STARTPTS,format=yuv420p[m]`, ...images.map((_, i) => frame(i + 1))];
-      const order = [...(from.start ? ['[i1]'] : []), '[m]', ...(from.end ? [`[i${images.length}]`] : [])];
-      const graph = `${parts.join(';')};${order.join('')}concat=n=${order.length}:v=1:a=0[out]`;
+      let total = Number(latent.inputs.length);
+      let sources: string[];
+      let graph: string;
+      if (latent.class_type === 'WanVaceToVideo') {
+        const reference = frameFile('reference_image');
+        if (reference) fake.referenceFrom.set(q.id, reference);
+        // The node adds one latent frame per reference picture and answers that count as trim_latent.
+        const added = reference ? 1 : 0;
+        const decoder = byType(q.prompt, 'VAEDecode')![1];
+        const trimmer = q.prompt[String((decoder.inputs.samples as unknown[])[0])];
+        const amount = trimmer?.inputs.trim_amount;
+        // trim_amount is a number, or a link to the node's trim_latent (output 3).
+        const linked = Array.isArray(amount) && String(amount[0]) === latentId && amount[1] === 3;
+        const trim = trimmer?.class_type !== 'TrimVideoLatent' ? 0 : linked ? added : Array.isArray(amount) ? 0 : Number(amount);
+        const latents = Math.floor((total - 1) / 4) + 1 + added - trim;
+        const decoded = (latents - 1) * 4 + 1;
+        const lead = Math.max(0, decoded - total);
+        total = decoded;
+        const main = reference
+          ? `[1:v]scale=${size.replace('x', ':')}:force_original_aspect_ratio=increase,crop=${size.replace('x', ':')},setsar=1,fps=${fps},format=yuv420p,trim=end_frame=${total - lead},setpts=PTS-STARTPTS[m]`
+          : `[0:v]trim=end_frame=${total - lead},setpts=PTS-STARTPTS,format=yuv420p[m]`;
+        sources = [
+          '-f',
+          'lavfi',
+          '-i',
+          `color=c=gray:size=${size}:rate=${fps}:duration=${(total + 1) / fps}`,
+          ...(reference ? ['-loop', '1', '-framerate', String(fps), '-t', String((total + 1) / fps), '-i', join(outDir, 'input', reference)] : []),
+        ];
+        graph =
+          lead > 0 ? `[0:v]trim=end_frame=${lead},setpts=PTS-STARTPTS,format=yuv420p[g];${main};[g][m]concat=n=2:v=1:a=0[out]` : main.replace('[m]', '[out]');
+      } else {
+        // The test picture in the middle, each linked image as one frame at its end.
+        const middle = total - images.length;
+        const frame = (i: number): string =>
+          `[${i}:v]scale=${size.replace('x', ':')},setsar=1,fps=${fps},format=yuv420p,trim=end_frame=1,setpts=PTS-STARTPTS[i${i}]`;
+        const parts = [`[0:v]trim=end_frame=${middle},setpts=PTS-STARTPTS,format=yuv420p[m]`, ...images.map((_, i) => frame(i + 1))];
+        const order = [...(from.start ? ['[i1]'] : []), '[m]', ...(from.end ? [`[i${images.length}]`] : [])];
+        graph = `${parts.join(';')};${order.join('')}concat=n=${order.length}:v=1:a=0[out]`;
+        sources = [
+          '-f',
+          'lavfi',
+          '-i',
+          `testsrc2=size=${size}:rate=${fps}:duration=${(middle + 1) / fps}`,
+          ...images.flatMap((f) => ['-loop', '1', '-framerate', String(fps), '-t', String(2 / fps), '-i', join(outDir, 'input', f)]),
+        ];
+      }
       await new Promise<void>((resolve, reject) => {
         const child = execFile(
           ffmpeg,
@@ -273,17 +319,13 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
             '-y',
             '-v',
             'error',
-            '-f',
-            'lavfi',
-            '-i',
-            `testsrc2=size=${size}:rate=${fps}:duration=${(middle + 1) / fps}`,
-            ...images.flatMap((f) => ['-loop', '1', '-framerate', String(fps), '-t', String(2 / fps), '-i', join(outDir, 'input', f)]),
+            ...sources,
             '-filter_complex',
             graph,
             '-map',
             '[out]',
             '-frames:v',
-            String(latent.inputs.length),
+            String(total),
             '-c:v',
             'libx264',
             '-preset',

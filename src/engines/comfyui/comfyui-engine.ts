@@ -15,7 +15,8 @@ import { CONTINUATION_SECONDS, type SpliceTools } from '../splice/splice.js';
 import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
 import { lastFrame, wholeSourceCut } from './continuation.js';
-import { bindWorkflow, imageCount, missingParts, type Template } from './template.js';
+import { composeReferences } from './references.js';
+import { bindWorkflow, boundSize, imageCount, missingParts, type Template, takesImages } from './template.js';
 import { uploadImage } from './upload.js';
 
 export interface ComfyEngineOptions extends UpstreamEngineOptions {
@@ -87,13 +88,12 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
   };
   const histories = new LatencyHistories();
   const slots = semaphore(options.concurrency);
-  // An extension continues from the source's last frame: any template with one start image will do.
+  // An extension continues from the source's last frame: any template with one start image will do
+  // (a references template binds no start image, so it is never the continuation).
   const continuation = options.templates.find((t) => imageCount(t) === 1);
-  /** The first template of the type that takes as many images as the task gives (a start image, or a first and a last frame). */
+  /** The first template of the type that takes as many images as the task gives (a start image, a first and a last frame, or 1–3 references). */
   const template = (job: RenderJob): Template | undefined =>
-    job.source
-      ? continuation
-      : options.templates.find((t) => t.generationTypes.includes(job.generationType) && (imageCount(t) === 0 || imageCount(t) === job.images.length));
+    job.source ? continuation : options.templates.find((t) => t.generationTypes.includes(job.generationType) && takesImages(t, job.images.length));
   const capabilities: EngineCapabilities = {
     models: continuation ? ['veo-3-1', 'veo-3-1-extend'] : ['veo-3-1'],
     generationTypes: [...new Set(options.templates.flatMap((t) => t.generationTypes))],
@@ -106,10 +106,14 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
 
   /**
    * The template's images on ComfyUI under task-scoped names (a retry of the same task overwrites
-   * its own): the job's images in order (`-0`, `-1`: a start and a last frame), or an extension's
-   * last frame. Empty for a template without images.
+   * its own): the job's images in order (`-0`, `-1`: a start and a last frame), an extension's
+   * last frame, or the one reference picture (`-ref`). Empty for a template without images.
    */
   async function uploadImages(job: RenderJob, t: Template, cut: TailCut | null, workDir: string, signal: AbortSignal): Promise<string[] | EngineFailure> {
+    if (t.bind.referenceImage) {
+      const name = await uploadReference(job, t, workDir, signal);
+      return typeof name === 'string' ? [name] : name;
+    }
     if (imageCount(t) === 0) return [];
     if (cut) {
       const png = join(workDir, 'comfy-last-frame.png');
@@ -127,11 +131,33 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     return names;
   }
 
+  /**
+   * The references as the one picture `WanVaceToVideo` reads (it encodes only the first image of
+   * its batch): a single reference as the client sent it, 2–3 composed side by side on a white
+   * canvas of the video's size (docs/comfyui.md, references).
+   */
+  async function uploadReference(job: RenderJob, t: Template, workDir: string, signal: AbortSignal): Promise<string | EngineFailure> {
+    const what = 'the reference picture';
+    if (job.images.length === 1) {
+      const image = job.images[0]!;
+      const ext = image.mime === 'image/png' ? 'png' : 'jpg';
+      return uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-ref.${ext}`, image.mime, signal, what);
+    }
+    const png = join(workDir, 'comfy-references.png');
+    try {
+      await composeReferences(options.ffmpegPath, job.images, boundSize(t, job.aspectRatio), png, signal);
+      return await uploadImage(target, await readFile(png), `longshot-${job.taskId}-ref.png`, 'image/png', signal, what);
+    } finally {
+      await rm(png, { force: true });
+    }
+  }
+
   async function submit(job: RenderJob, t: Template, cut: TailCut | null, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
     const images = await uploadImages(job, t, cut, dirname(job.outVideoPath), signal);
     if (!Array.isArray(images)) return images;
     const { workflow } = bindWorkflow(t, job, {
-      ...(images[0] !== undefined ? { startImage: images[0] } : {}),
+      ...(t.bind.referenceImage ? { referenceImage: images[0]! } : {}),
+      ...(!t.bind.referenceImage && images[0] !== undefined ? { startImage: images[0] } : {}),
       ...(images[1] !== undefined ? { endImage: images[1] } : {}),
       ...(cut ? { seconds: CONTINUATION_SECONDS } : {}),
     });

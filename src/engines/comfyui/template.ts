@@ -33,9 +33,10 @@ export interface Template {
   workflow: Workflow;
   /**
    * `startImage`, when present, takes the uploaded image's name (a `LoadImage` node's `image`);
-   * `endImage` the last frame's, for a first-and-last-frame workflow (it needs `startImage`).
+   * `endImage` the last frame's, for a first-and-last-frame workflow (it needs `startImage`);
+   * `referenceImage` the reference picture's, for a references workflow (it takes neither).
    */
-  bind: Record<(typeof BINDINGS)[number], Slot> & { startImage?: Slot; endImage?: Slot };
+  bind: Record<(typeof BINDINGS)[number], Slot> & { startImage?: Slot; endImage?: Slot; referenceImage?: Slot };
   negative: string;
   /** The node whose files in the history are the result. */
   output: string;
@@ -86,21 +87,26 @@ function loadTemplate(dir: string, name: string): Template {
     if (!isSlot(slot)) throw bad(`template.json bind.${key} must be ["nodeId", "input"]`);
     if (!workflow[slot[0]] || !(slot[1] in workflow[slot[0]]!.inputs)) throw bad(`bind.${key} names ${slot[0]}.${slot[1]}, which the workflow lacks`);
   }
-  for (const key of ['startImage', 'endImage'] as const) {
+  for (const key of ['startImage', 'endImage', 'referenceImage'] as const) {
     const slot = bind?.[key];
     if (slot === undefined) continue;
     if (!isSlot(slot)) throw bad(`template.json bind.${key} must be ["nodeId", "input"]`);
     if (!workflow[slot[0]] || !(slot[1] in workflow[slot[0]]!.inputs)) throw bad(`bind.${key} names ${slot[0]}.${slot[1]}, which the workflow lacks`);
   }
   const start = bind?.startImage;
+  const reference = bind?.referenceImage;
   if (bind?.endImage !== undefined && start === undefined) throw bad('bind.endImage needs bind.startImage (a last frame comes with a first one)');
+  if (reference !== undefined && start !== undefined) throw bad('bind.referenceImage cannot come with bind.startImage (references are not a first frame)');
   if (typeof meta.output !== 'string' || !workflow[meta.output]) throw bad('template.json output must name a node of the workflow');
   const types = meta.generationTypes;
   if (!Array.isArray(types) || types.length === 0 || !types.every((t) => (GENERATION_TYPES as readonly unknown[]).includes(t)))
     throw bad(`template.json generationTypes must list some of ${GENERATION_TYPES.join(', ')}`);
   // A start image is one picture the video begins with: that is FIRST_AND_LAST_FRAMES_2_VIDEO
-  // with one image. References (REFERENCE_2_VIDEO) are not a first frame, so no template claims them yet.
-  if (types.includes('REFERENCE_2_VIDEO')) throw bad('generationTypes: REFERENCE_2_VIDEO is not supported by ComfyUI templates yet');
+  // with one image. References (REFERENCE_2_VIDEO) are not a first frame: they go to their own
+  // input (VACE's reference_image), and such a workflow renders nothing else.
+  if (types.includes('REFERENCE_2_VIDEO') && reference === undefined) throw bad('generationTypes: REFERENCE_2_VIDEO needs bind.referenceImage');
+  if (reference !== undefined && (types.length !== 1 || types[0] !== 'REFERENCE_2_VIDEO'))
+    throw bad('generationTypes: a template with bind.referenceImage renders only REFERENCE_2_VIDEO');
   if (types.includes('FIRST_AND_LAST_FRAMES_2_VIDEO') && start === undefined) throw bad('generationTypes: FIRST_AND_LAST_FRAMES_2_VIDEO needs bind.startImage');
   if (bind?.endImage !== undefined && (types.length !== 1 || types[0] !== 'FIRST_AND_LAST_FRAMES_2_VIDEO'))
     throw bad('generationTypes: a template with bind.endImage renders only FIRST_AND_LAST_FRAMES_2_VIDEO');
@@ -191,13 +197,13 @@ export interface BoundShape {
 export function bindWorkflow(
   t: Template,
   job: Pick<RenderJob, 'taskId' | 'prompt' | 'seed' | 'aspectRatio'>,
-  extra: { startImage?: string; endImage?: string; seconds?: number } = {},
+  extra: { startImage?: string; endImage?: string; referenceImage?: string; seconds?: number } = {},
 ): { workflow: Workflow; shape: BoundShape } {
   const workflow = structuredClone(t.workflow);
-  const [w, h] = t.shape.sizes[job.aspectRatio];
+  const [width, height] = boundSize(t, job.aspectRatio);
   const shape: BoundShape = {
-    width: snapSize(w, t.shape.sizeMultiple),
-    height: snapSize(h, t.shape.sizeMultiple),
+    width,
+    height,
     // `seconds` asks for at least that long a clip (an extension's continuation) instead of the model's natural length.
     frames: extra.seconds === undefined ? snapFrames(t.shape.frames, t.shape.frameStep) : atLeastFrames(extra.seconds * t.shape.fps + 1, t.shape.frameStep),
     fps: t.shape.fps,
@@ -221,11 +227,31 @@ export function bindWorkflow(
     if (extra.endImage === undefined) throw new TemplateError(`workflow template ${t.name} needs a last frame`);
     set(t.bind.endImage, extra.endImage);
   }
+  if (t.bind.referenceImage) {
+    if (extra.referenceImage === undefined) throw new TemplateError(`workflow template ${t.name} needs a reference picture`);
+    set(t.bind.referenceImage, extra.referenceImage);
+  }
   return { workflow, shape };
 }
 
-/** How many images a template takes: 0 (text), 1 (a start image) or 2 (a first and a last frame). */
+/** The size a bound workflow renders at: the template's trained size for the aspect ratio, snapped to its size multiple. */
+export function boundSize(t: Template, aspectRatio: '16:9' | '9:16'): [number, number] {
+  const [w, h] = t.shape.sizes[aspectRatio];
+  return [snapSize(w, t.shape.sizeMultiple), snapSize(h, t.shape.sizeMultiple)];
+}
+
+/**
+ * How many frame images a template takes: 0 (text, or references, which are no frame), 1 (a start
+ * image) or 2 (a first and a last frame).
+ */
 export const imageCount = (t: Template): 0 | 1 | 2 => (t.bind.endImage ? 2 : t.bind.startImage ? 1 : 0);
+
+/** The contract's most references (`REFERENCE_2_VIDEO`: 1–3 `image_urls`). */
+export const MAX_REFERENCES = 3;
+
+/** Whether a template can render a task with `n` images: its frame count exactly, or 1–3 references. */
+export const takesImages = (t: Template, n: number): boolean =>
+  t.bind.referenceImage ? n >= 1 && n <= MAX_REFERENCES : imageCount(t) === 0 || imageCount(t) === n;
 
 /** The node types a template needs. */
 export const nodeTypes = (t: Template): string[] => [...new Set(Object.values(t.workflow).map((n) => n.class_type))].sort();

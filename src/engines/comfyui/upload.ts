@@ -12,9 +12,16 @@ const UPLOAD_TIMEOUT_MS = 60_000;
  * Puts an image into ComfyUI's input folder (`POST /upload/image`, multipart: `image`,
  * `overwrite`, `type`) and answers the name a `LoadImage` node takes (`subfolder/name` when
  * ComfyUI filed it in one). `overwrite` makes a retried task replace its own earlier upload
- * rather than pile up renamed copies.
+ * rather than pile up renamed copies. `what` names the picture in a failure.
  */
-export async function uploadImage(t: JsonTarget, bytes: Buffer, name: string, mime: string, signal: AbortSignal): Promise<string | EngineFailure> {
+export async function uploadImage(
+  t: JsonTarget,
+  bytes: Buffer,
+  name: string,
+  mime: string,
+  signal: AbortSignal,
+  what = 'the start image',
+): Promise<string | EngineFailure> {
   const boundary = `longshot-${randomBytes(12).toString('hex')}`;
   const field = (n: string, value: string): string => `--${boundary}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${value}\r\n`;
   const body = Buffer.concat([
@@ -54,9 +61,9 @@ export async function uploadImage(t: JsonTarget, bytes: Buffer, name: string, mi
       return typeof answer.subfolder === 'string' && answer.subfolder !== '' ? `${answer.subfolder}/${answer.name}` : answer.name;
     } else {
       why = `HTTP ${res.status}`;
-      if (!isTransient(res.status)) return engineFailure('UPSTREAM_ERROR', `uploading the start image to ComfyUI failed: ${why}`);
+      if (!isTransient(res.status)) return engineFailure('UPSTREAM_ERROR', `uploading ${what} to ComfyUI failed: ${why}`);
     }
-    if (attempt >= t.retries) return engineFailure('UPSTREAM_ERROR', `uploading the start image to ComfyUI failed: ${why}`);
+    if (attempt >= t.retries) return engineFailure('UPSTREAM_ERROR', `uploading ${what} to ComfyUI failed: ${why}`);
     await sleep(t.retryMs * 2 ** attempt, undefined, { signal });
   }
 }
