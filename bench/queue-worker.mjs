@@ -3,7 +3,7 @@
 // from dist/ against PostgreSQL — claimNextTask (db/tasks-repo) and settleSuccess
 // (services/settle-task: the compare-and-set, the hold capture, the outbox check — on PostgreSQL
 // one statement for these tasks, which have no callback (db/capture-statement.ts) — and the
-// NOTIFY of the task event through the real wake hub) — in BENCH_QUEUE_LOOPS loops, as worker-pool.ts does,
+// task event through the real wake hub, listening as a worker process does) — in BENCH_QUEUE_LOOPS loops, as worker-pool.ts does,
 // with nothing between claim and settle. Not run: the lease renewal timer and the cancel watch
 // (a no-op render ends long before the first renewal at leaseMs / 3).
 //
@@ -34,6 +34,10 @@ const clock = { now: () => Date.now() };
 const metrics = createMetrics({ db, engines: ['noop'], engineStandings: () => [], now: clock.now });
 // Only what settleSuccess reads from Deps; all of it the product's own objects.
 const deps = { db, clock, metrics, taskEvents: hub.taskEvents(createTaskEvents()), wakeWebhooks: hub.waker('webhooks', createWaker()).wake };
+// As main.ts does in a process with workers: the LISTEN connection hears every task row's NOTIFY
+// (a worker's cancel watch needs them), and once it has seen migration 0012's trigger a task
+// event rides on that trigger instead of a NOTIFY of its own.
+await hub.listen();
 
 const counts = { claimed: 0, settled: 0, lost: 0, drained: false };
 let counting = false;
