@@ -46,8 +46,10 @@ let counting = false;
 async function loop(until) {
   while (Date.now() < until) {
     const token = randomUUID();
-    const task = await claimNextTask(db, clock.now(), LEASE_MS, token);
+    const quiet = deps.taskEvents.quietWrites();
+    const task = await claimNextTask(db, clock.now(), LEASE_MS, token, quiet);
     if (!task) return false;
+    deps.taskEvents.publish(task.id, quiet);
     if (counting) counts.claimed++;
     const fields = {
       engine: 'noop',

@@ -3,16 +3,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureInOneStatement } from '../src/db/capture-statement.js';
 import type { Db } from '../src/db/connect.js';
+import { channelPrefix, ROWS } from '../src/db/pg-channels.js';
 import { pgRowBatcher } from '../src/db/pg-row-batch.js';
 import { pgTaskCache } from '../src/db/pg-task-cache.js';
-import { findTaskStatus, findTaskStatusNow, STATUS_COLUMNS, statusBatchOf } from '../src/db/tasks-repo.js';
+import { claimNextTask, findTaskStatus, findTaskStatusNow, STATUS_COLUMNS, statusBatchOf } from '../src/db/tasks-repo.js';
 import { createAuthenticator } from '../src/http/auth.js';
 import { statusFastPath } from '../src/http/status-fast-path.js';
 import { createMemoryRateLimiter } from '../src/limits/rate-limiter.js';
+import { settleSuccess } from '../src/services/settle-task.js';
 import { createPgSchema } from './support/databases.js';
 import { available } from './support/requires.js';
 import { startTestService, type TestService } from './support/service.js';
+import { successFields } from './support/task-rows.js';
 import { until } from './support/until.js';
 
 /**
@@ -116,6 +120,59 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', base ? null : 'DATABASE_
       await keptAfterReads(a, gone);
       expect((await a.api('DELETE', `/api/v1/tasks/${gone}`, { key: a.key })).status).toBe(200);
       expect(kept(dbOf(a), gone)).toBe(false);
+    });
+
+    it("a claim and a settle that keep the row trigger quiet reach the other process's kept row by the NOTIFY sent after their commit", async () => {
+      const channel = `${channelPrefix(schema)}_${ROWS}`;
+      const heard: string[] = [];
+      const listener = new pg.Client({ connectionString: base! });
+      await listener.connect();
+      cleanups.push(() => listener.end());
+      listener.on('notification', (m) => heard.push(m.payload ?? ''));
+      await listener.query(`listen "${channel}"`);
+      expect(b.service.deps.taskEvents.quietWrites?.()).toBe(true);
+      /**
+       * `write` commits and the trigger sends nothing (a later plain UPDATE's NOTIFY arrives, this
+       * one's never does), so the other process still keeps the old row, until the hub sends the
+       * NOTIFY after the commit: then it drops the row, once, and answers `state`.
+       */
+      const quietly = async (id: string, write: () => Promise<unknown>, state: string) => {
+        await keptAfterReads(a, id);
+        heard.length = 0;
+        await write();
+        await failRow(await submit(a), 'a later write, notified by the trigger');
+        await until(async () => (heard.length > 0 ? true : undefined), "the later write's NOTIFY");
+        expect(heard).not.toContain(id);
+        expect(kept(dbOf(a), id)).toBe(true);
+        b.service.deps.taskEvents.publish(id, true);
+        await until(async () => (kept(dbOf(a), id) ? undefined : true), 'the NOTIFY after the commit to reach the cache');
+        expect((await status(a, id)).state).toBe(state);
+        expect(heard.filter((h) => h === id)).toEqual([id]);
+      };
+
+      await submit(a);
+      const next = (await psql.query("select id from tasks where state = 'pending' order by run_after, id limit 1")).rows[0].id as string;
+      await quietly(next, async () => expect((await claimNextTask(dbOf(b), Date.now(), 60_000, 'quiet-token', true))?.id).toBe(next), 'processing');
+      await quietly(
+        next,
+        async () => expect(await captureInOneStatement(dbOf(b), next, 'quiet-token', Date.now(), successFields(next, Date.now()), true)).toBe(true),
+        'success',
+      );
+
+      // Through settleSuccess, as a worker settles: heard once, seen by the other process.
+      const settled = await submit(a);
+      await psql.query("update tasks set state = 'processing', lease_token = 'worker-token', lease_expires_at = $2 where id = $1", [
+        settled,
+        Date.now() + 60_000,
+      ]);
+      await until(async () => (heard.includes(settled) ? true : undefined), "the plain UPDATE's NOTIFY");
+      await keptAfterReads(a, settled);
+      heard.length = 0;
+      const row = (await psql.query('select * from tasks where id = $1', [settled])).rows[0];
+      expect(await settleSuccess(b.service.deps, row, 'worker-token', successFields(settled, Date.now()))).toBe(true);
+      await until(async () => (kept(dbOf(a), settled) ? undefined : true), "the worker's settle to reach the cache");
+      expect((await status(a, settled)).state).toBe('success');
+      expect(heard.filter((h) => h === settled)).toEqual([settled]);
     });
 
     it('reads PostgreSQL while its LISTEN connection is down, and trusts nothing kept from before it came back', async () => {

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Db } from './connect.js';
+import { quietRowWrite } from './pg-channels.js';
 import { type PreparedSql, prepareSql } from './prepared-sql.js';
 import type { Database } from './schema.js';
 import type { SuccessFields } from './tasks-repo.js';
@@ -30,8 +31,8 @@ type SuccessArgs = [
  * the balance change exist exactly when the task row changed (they read its RETURNING), and the
  * ledger's unique (task_id, kind) index still refuses a second capture.
  */
-export async function captureInOneStatement(db: Db, id: string, leaseToken: string, now: number, f: SuccessFields): Promise<boolean> {
-  const s = preparedOf(db);
+export async function captureInOneStatement(db: Db, id: string, leaseToken: string, now: number, f: SuccessFields, quiet = false): Promise<boolean> {
+  const s = preparedOf(db, quiet);
   const row = await db.selectOne<{ id: string }>(
     s.text,
     s.params(id, leaseToken, now, f.engine, f.result_key, f.poster_key, f.result_size, f.result_etag, f.duration_ms, f.width, f.height, f.expires_at),
@@ -39,7 +40,11 @@ export async function captureInOneStatement(db: Db, id: string, leaseToken: stri
   return row !== undefined;
 }
 
-function captureQuery(k: Kysely<Database>, ...[id, leaseToken, now, engine, resultKey, posterKey, size, etag, durationMs, width, height, expiresAt]: Args) {
+function captureQuery(
+  k: Kysely<Database>,
+  quiet: boolean,
+  ...[id, leaseToken, now, engine, resultKey, posterKey, size, etag, durationMs, width, height, expiresAt]: Args
+) {
   return k
     .with('won', (q) =>
       q
@@ -64,6 +69,9 @@ function captureQuery(k: Kysely<Database>, ...[id, leaseToken, now, engine, resu
         .where('lease_token', '=', leaseToken)
         // A callback task's delivery row needs the transaction (enqueueTaskCallback).
         .where((eb) => eb.or([eb('request_type', '<>', sql.lit('callback')), eb('callback_url', 'is', null)]))
+        // Quiet: the row trigger stays silent for this write, whose NOTIFY the caller sends after
+        // the commit (migration 0015); set here, it lasts to the end of the statement's transaction.
+        .$if(quiet, (q) => q.where(quietRowWrite))
         .returning(['id', 'account_id', 'price_micros']),
     )
     .with('captured', (q) =>
@@ -93,12 +101,13 @@ function captureQuery(k: Kysely<Database>, ...[id, leaseToken, now, engine, resu
     .select('won.id');
 }
 
-const prepared = new WeakMap<Db, PreparedSql<Args>>();
-function preparedOf(db: Db): PreparedSql<Args> {
-  let p = prepared.get(db);
+const prepared = { loud: new WeakMap<Db, PreparedSql<Args>>(), quiet: new WeakMap<Db, PreparedSql<Args>>() };
+function preparedOf(db: Db, quiet: boolean): PreparedSql<Args> {
+  const kept = quiet ? prepared.quiet : prepared.loud;
+  let p = kept.get(db);
   if (p === undefined) {
     p = prepareSql(
-      (...a: Args) => captureQuery(db.kysely, ...a),
+      (...a: Args) => captureQuery(db.kysely, quiet, ...a),
       '\u0000id',
       '\u0000token',
       -1.5,
@@ -112,7 +121,7 @@ function preparedOf(db: Db): PreparedSql<Args> {
       -5.5,
       -6.5,
     );
-    prepared.set(db, p);
+    kept.set(db, p);
   }
   return p;
 }

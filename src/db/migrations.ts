@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
-import { ROWS_CHANNEL_SQL } from './pg-channels.js';
+import { QUIET_ROW_NOTIFY, ROWS_CHANNEL_SQL } from './pg-channels.js';
 import type { Database } from './schema.js';
 
 /**
@@ -297,13 +297,7 @@ const migrations: Record<string, Migration> = {
       // its commit, whoever wrote it: the status row cache of every API process drops that row
       // (db/pg-task-cache.ts). SQLite's cache sees commits in the wal-index instead.
       if (!isPostgres(db)) return;
-      await sql
-        .raw(`create or replace function longshot_task_row_changed() returns trigger language plpgsql as $$
-          begin
-            perform pg_notify(${ROWS_CHANNEL_SQL}, old.id);
-            return null;
-          end $$`)
-        .execute(db);
+      await sql.raw(rowNotifyFunction(`perform pg_notify(${ROWS_CHANNEL_SQL}, old.id);`)).execute(db);
       await sql`create trigger longshot_task_row_changed after update or delete on tasks for each row execute function longshot_task_row_changed()`.execute(db);
     },
   },
@@ -327,7 +321,29 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0015_task_row_notify_quiet': {
+    async up(db: Kysely<any>) {
+      // PostgreSQL only. A writer may silence 0012's trigger for its own transaction
+      // (`longshot.quiet_row_notify` on, pg-channels.ts) when it sends the row's NOTIFY itself
+      // after the commit: PostgreSQL holds one database-wide lock from a notifying commit's start
+      // to its end, WAL flush included, so every settle's flush otherwise waits for the one before
+      // it (docs/performance.md, claims and settles on PostgreSQL). Every other writer, the CLI
+      // and psql included, still notifies from the trigger.
+      if (!isPostgres(db)) return;
+      await sql
+        .raw(
+          rowNotifyFunction(
+            `if current_setting('${QUIET_ROW_NOTIFY}', true) is distinct from 'on' then perform pg_notify(${ROWS_CHANNEL_SQL}, old.id); end if;`,
+          ),
+        )
+        .execute(db);
+    },
+  },
 };
+
+/** The row trigger's function (PostgreSQL) with `body` before its `return null`. */
+const rowNotifyFunction = (body: string): string =>
+  `create or replace function longshot_task_row_changed() returns trigger language plpgsql as $$ begin ${body} return null; end $$`;
 
 /** The few column types that differ by dialect are chosen here; everything else is shared. */
 function isPostgres(db: Kysely<any>): boolean {

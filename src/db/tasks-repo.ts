@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Db } from './connect.js';
+import { quietRowWrite } from './pg-channels.js';
 import type { RowBatch } from './pg-row-batch.js';
 import { type PreparedSql, prepareSql } from './prepared-sql.js';
 import type { Database, TasksTable } from './schema.js';
@@ -188,56 +189,70 @@ export async function getTaskById(db: Db, id: string): Promise<TaskRow | undefin
  * so two claimers can never both win a row; on PostgreSQL the inner SELECT skips rows another
  * transaction is claiming instead of waiting on them.
  */
-export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseToken: string): Promise<TaskRow | undefined> {
+export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseToken: string, quiet = false): Promise<TaskRow | undefined> {
   // PostgreSQL: a named statement, planned once per connection. Planning this UPDATE (the tasks
   // table has a dozen indexes) cost PostgreSQL more CPU than running it (docs/performance.md,
   // claims and settles on PostgreSQL).
   if (db.dialect === 'postgres') {
-    const claim = claimSqlOf(db);
+    const claim = claimSqlOf(db, quiet);
     return db.selectOne<TaskRow>(claim.text, claim.params(leaseToken, now + leaseMs, now, now));
   }
-  return claimQuery(db.kysely, 'sqlite', leaseToken, now + leaseMs, now, now).executeTakeFirst();
+  return claimQuery(db.kysely, 'sqlite', false, leaseToken, now + leaseMs, now, now).executeTakeFirst();
 }
 
-function claimQuery(k: Kysely<Database>, dialect: Db['dialect'], leaseToken: string, leaseExpiresAt: number, startTime: number, dueBy: number) {
-  return k
-    .updateTable('tasks')
-    .set((eb) => ({
-      state: 'processing',
-      lease_token: leaseToken,
-      lease_expires_at: leaseExpiresAt,
-      attempts: eb('attempts', '+', 1),
-      start_time: eb.fn.coalesce('start_time', eb.val(startTime)),
-    }))
-    .where('state', '=', 'pending')
-    .where('id', '=', (eb) => {
-      let q = eb.selectFrom('tasks').select('id').where('state', '=', 'pending').where('run_after', '<=', dueBy).orderBy('run_after').orderBy('id').limit(1);
-      if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-      return q;
-    })
-    .$if(dialect === 'postgres', (q) => q.where(sql<boolean>`${asyncCommit} is not null`))
-    .returningAll();
+function claimQuery(k: Kysely<Database>, dialect: Db['dialect'], quiet: boolean, leaseToken: string, leaseExpiresAt: number, startTime: number, dueBy: number) {
+  return (
+    k
+      .updateTable('tasks')
+      .set((eb) => ({
+        state: 'processing',
+        lease_token: leaseToken,
+        lease_expires_at: leaseExpiresAt,
+        attempts: eb('attempts', '+', 1),
+        start_time: eb.fn.coalesce('start_time', eb.val(startTime)),
+      }))
+      .where('state', '=', 'pending')
+      .where('id', '=', (eb) => {
+        let q = eb.selectFrom('tasks').select('id').where('state', '=', 'pending').where('run_after', '<=', dueBy).orderBy('run_after').orderBy('id').limit(1);
+        if (dialect === 'postgres') q = q.forUpdate().skipLocked();
+        return q;
+      })
+      .$if(dialect === 'postgres', (q) => q.where(sql<boolean>`${asyncCommit} is not null`))
+      // Quiet: the caller sends the claim's NOTIFY after the commit (worker/worker-pool.ts).
+      .$if(quiet, (q) => q.where(quietRowWrite))
+      .returningAll()
+  );
 }
 
 /**
  * PostgreSQL: this statement's own transaction commits without waiting for its WAL flush. A claim
  * touches no money and acknowledges nothing to a client, and losing one in a PostgreSQL crash
  * only puts the task back to pending, where another claim takes it; the first worker's settle
- * then fails its lease check and writes nothing, as after any lost lease. The commit of a claim
- * sends the row trigger's NOTIFY (migration 0012), and PostgreSQL serialises notifying commits
- * from pre-commit to the end, flush included: not waiting for the flush there leaves more of
- * that window to the settles, which must wait for theirs (docs/performance.md, claims and
- * settles). `set_config(…, true)` lasts to the end of this statement's implicit transaction.
+ * then fails its lease check and writes nothing, as after any lost lease. A claim that notifies
+ * from the row trigger (migration 0012; not a quiet one) holds PostgreSQL's database-wide notify
+ * lock from its pre-commit to its end, flush included: not waiting for the flush shortens that
+ * window for every other writer (docs/performance.md, claims and settles). `set_config(…, true)`
+ * lasts to the end of this statement's implicit transaction.
  */
 const asyncCommit = sql`set_config('synchronous_commit', 'off', true)`;
 
 /** The claim compiled once per database. */
-const claimSql = new WeakMap<Db, PreparedSql<[string, number, number, number]>>();
-function claimSqlOf(db: Db): PreparedSql<[string, number, number, number]> {
-  let prepared = claimSql.get(db);
+const claimSql = {
+  loud: new WeakMap<Db, PreparedSql<[string, number, number, number]>>(),
+  quiet: new WeakMap<Db, PreparedSql<[string, number, number, number]>>(),
+};
+function claimSqlOf(db: Db, quiet: boolean): PreparedSql<[string, number, number, number]> {
+  const kept = quiet ? claimSql.quiet : claimSql.loud;
+  let prepared = kept.get(db);
   if (prepared === undefined) {
-    prepared = prepareSql((token, expires, start, due) => claimQuery(db.kysely, db.dialect, token, expires, start, due), '\u0000token', -1.5, -2.5, -3.5);
-    claimSql.set(db, prepared);
+    prepared = prepareSql(
+      (token, expires, start, due) => claimQuery(db.kysely, db.dialect, quiet, token, expires, start, due),
+      '\u0000token',
+      -1.5,
+      -2.5,
+      -3.5,
+    );
+    kept.set(db, prepared);
   }
   return prepared;
 }
@@ -268,6 +283,10 @@ export async function renewLease(db: Db, id: string, leaseToken: string, now: nu
     .where('id', '=', id)
     .where('state', '=', 'processing')
     .where('lease_token', '=', leaseToken)
+    // PostgreSQL: no NOTIFY for a renewal. No reader shows or acts on the lease (it is not a status
+    // column, and a worker's cancel watch looks for the lease being taken, which a renewal never
+    // does), while every process would receive one per running task every leaseMs / 3.
+    .$if(db.dialect === 'postgres', (q) => q.where(quietRowWrite))
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }

@@ -29,8 +29,12 @@ export async function settleSuccess(deps: Deps, task: Settling, leaseToken: stri
   if (deps.db.dialect === 'postgres') {
     // One statement, no transaction round trips (db/capture-statement.ts): the hot path of a busy queue.
     const now = deps.clock.now();
-    if (await captureInOneStatement(deps.db, task.id, leaseToken, now, fields)) {
-      announce(deps, task, ended, now);
+    // Quiet: the row's NOTIFY goes out after the commit (task-events.ts), so this commit's WAL
+    // flush is not made inside PostgreSQL's notify lock, where every settle waits for the flush
+    // of the one before it (docs/performance.md, claims and settles on PostgreSQL).
+    const quiet = deps.taskEvents.quietWrites?.() === true;
+    if (await captureInOneStatement(deps.db, task.id, leaseToken, now, fields, quiet)) {
+      announce(deps, task, ended, now, quiet);
       return true;
     }
     // Nothing written: a callback task, or a lease lost; the transaction below tells which.
@@ -89,7 +93,7 @@ async function settle(
 }
 
 /** After the commit: the task's readers and the metrics learn that it ended. */
-function announce(deps: Deps, task: Settling, ended: TaskEnded, now: number): void {
-  deps.taskEvents.publish(task.id);
+function announce(deps: Deps, task: Settling, ended: TaskEnded, now: number, rowUnsent = false): void {
+  deps.taskEvents.publish(task.id, rowUnsent);
   deps.metrics.taskFinished(ended, (now - Number(task.create_time)) / 1000);
 }

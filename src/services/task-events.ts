@@ -4,7 +4,16 @@
  * signals between processes (pg-notify-waker.ts); readers also re-read on a slow timer.
  */
 export interface TaskEvents {
-  publish(taskId: string): void;
+  /**
+   * `rowUnsent`: the write kept the row trigger quiet (only when {@link quietWrites} said so), so
+   * the row's NOTIFY to other processes is sent from here, after the commit.
+   */
+  publish(taskId: string, rowUnsent?: boolean): void;
+  /**
+   * PostgreSQL's wake hub: true while a write may keep migration 0015's row trigger quiet and
+   * leave the rows channel's NOTIFY to `publish` (services/settle-task.ts). Absent: never.
+   */
+  quietWrites?(): boolean;
   /** Resolves at the next publish for `taskId`, after `ms`, or when `signal` aborts. */
   next(taskId: string, ms: number, signal?: AbortSignal): Promise<void>;
   /** Number of readers waiting (for metrics and tests). */

@@ -72,6 +72,22 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     await sql`select pg_notify(${await channel(topic)}, ${payload})`.execute(db.kysely);
   }
 
+  /**
+   * The rows channel's NOTIFY for writes that kept the trigger quiet, each id as the trigger
+   * sends it; ids that arrive while one statement is in flight share the next. Its transaction
+   * writes nothing else and commits without waiting for its WAL flush: a notification lost in a
+   * crash is lost either way, and not waiting is what keeps PostgreSQL's database-wide notify
+   * lock short. Lost (this process dies first, the statement fails), readers elsewhere are
+   * bounded by the row cache's age limit and the long-poll's re-read timer.
+   */
+  const rowNotices = coalesced(
+    async (ids: string[]) => {
+      // A named statement (planned once per connection): one is sent for every claim and settle.
+      await db.selectOne(ROW_NOTICES_SQL, [await channel(ROWS), ids]);
+    },
+    (err) => log.warn({ err }, 'NOTIFY of task rows failed; readers elsewhere re-read when their kept row ages out'),
+  );
+
   async function connect(): Promise<void> {
     const c = new pg.Client({ connectionString: opts.connectionString });
     c.on('error', (err) => {
@@ -175,10 +191,14 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     taskEvents(local) {
       events = local;
       return {
-        publish(taskId) {
+        publish(taskId, rowUnsent) {
           // This process's own write, just committed: its next read must see it, not the kept row.
           rows?.changed(taskId);
           local.publish(taskId);
+          if (rowUnsent) {
+            rowNotices.add(taskId);
+            return;
+          }
           // Without the trigger (or before the first connect saw it), the event goes out as a
           // NOTIFY of its own, as older versions send and every version still hears.
           if (!triggerCarriesEvents) {
@@ -187,6 +207,8 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
         },
         next: (taskId, ms, signal) => local.next(taskId, ms, signal),
         waiting: () => local.waiting(),
+        // The trigger was seen at the last connect; when it was not, every write notifies as before.
+        quietWrites: () => triggerCarriesEvents,
       };
     },
     async listen() {
@@ -201,6 +223,33 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
       const c = client;
       client = null;
       await c?.end().catch(() => {});
+    },
+  };
+}
+
+/** `pg_notify` of every id of $2 on channel $1, in a transaction that does not wait for its flush. */
+const ROW_NOTICES_SQL = "select count(pg_notify($1, id)) as n from unnest($2::text[]) as id where set_config('synchronous_commit', 'off', true) is not null";
+
+/** Ids added while `send` runs wait for its end and go out together in the next call. */
+function coalesced(send: (ids: string[]) => Promise<void>, onError: (err: unknown) => void): { add(id: string): void } {
+  let batch: string[] = [];
+  let sending = false;
+  const flush = (): void => {
+    if (sending || batch.length === 0) return;
+    const ids = batch;
+    batch = [];
+    sending = true;
+    send(ids)
+      .catch(onError)
+      .finally(() => {
+        sending = false;
+        flush();
+      });
+  };
+  return {
+    add(id) {
+      batch.push(id);
+      flush();
     },
   };
 }

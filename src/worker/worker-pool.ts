@@ -31,9 +31,11 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
   async function loop(): Promise<void> {
     while (!stopping) {
       const token = randomUUID();
+      // Quiet: the claim's NOTIFY is sent after its commit, as a settle's (services/settle-task.ts).
+      const quiet = deps.taskEvents.quietWrites?.() === true;
       let task: TaskRow | undefined;
       try {
-        task = await claimNextTask(deps.db, deps.clock.now(), config.leaseMs, token);
+        task = await claimNextTask(deps.db, deps.clock.now(), config.leaseMs, token, quiet);
       } catch (err) {
         log.error({ err }, 'claiming a task failed');
         await waker.wait(POLL_MS);
@@ -43,7 +45,7 @@ export function createWorkerPool(deps: Deps, waker: Waker, size: number): Worker
         await waker.wait(POLL_MS);
         continue;
       }
-      deps.taskEvents.publish(task.id); // pending → processing
+      deps.taskEvents.publish(task.id, quiet); // pending → processing
       await execute(task, token);
     }
   }
