@@ -189,7 +189,8 @@ describe('cancel on ComfyUI', () => {
     const res = await t.api('POST', `/api/v1/tasks/${a}/cancel`);
     expect(res.body.data).toMatchObject({ taskId: a, state: 'failed', failCode: 'CANCELLED' });
     await until(async () => (newer.jobCancels.includes(a) ? true : undefined), 'the cancel of the running prompt');
-    await until(async () => ((await (await fetch(`${newer.url}/api/jobs/${a}`)).json()).status === 'failed' ? true : undefined), 'the prompt to stop');
+    // An interrupted prompt is `cancelled` in the jobs API (comfy_execution/jobs.py).
+    await until(async () => ((await (await fetch(`${newer.url}/api/jobs/${a}`)).json()).status === 'cancelled' ? true : undefined), 'the prompt to stop');
     expect(newer.interrupts).toEqual([]);
     expect(newer.queueDeletes).toEqual([]);
     expect(await balance()).toBe(before);

@@ -6,7 +6,8 @@ import { until } from './support/until.js';
 /**
  * Two ComfyUI machines as two `comfyui` engines (docs/comfyui.md, several instances). A route
  * lists engines in order and a task fails over to the next only on UPSTREAM_ERROR (run-task.ts),
- * so `official=a,b` sends every task to `a` while it serves and to `b` when `a` is unavailable,
+ * so `official=a,b` sends one task at a time to `a` while it serves (it has room; spreading over
+ * both is test/comfyui-spread.test.ts) and to `b` when `a` is unavailable,
  * down or loses the job; `value=a` and `auto=b` keep one machine each, so a restart of `a` fails only its own
  * task, refunded, while `b`'s goes on.
  */

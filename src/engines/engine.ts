@@ -148,4 +148,13 @@ export interface Engine {
    * of this model and mode. Used after a TIMEOUT to learn whether the job finished anyway.
    */
   checkUpstream?(ref: string, job: Pick<RenderJob, 'model' | 'mode'>, signal: AbortSignal): Promise<UpstreamCheck>;
+  /**
+   * Engines that run a bounded number of jobs at once in this process (`comfyui`'s
+   * `concurrency`): takes a free slot now for this task's next `render`, which then starts in it
+   * instead of waiting for one. Answers a function that gives the slot back (a no-op once
+   * `render` has claimed it; call it either way when the attempt is over), or null when every
+   * slot is taken. A route prefers the first engine with room (services/engine-choice.ts); an
+   * engine without `reserve` is treated as always having room.
+   */
+  reserve?(taskId: string): (() => void) | null;
 }

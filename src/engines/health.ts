@@ -45,6 +45,8 @@ export interface BreakerSettings {
 
 export interface EngineHealth {
   admit(engine: string, now: number): Admission;
+  /** What `admit` would answer now, without taking the probe: for choosing among a route's engines (services/engine-choice.ts). */
+  wouldAdmit(engine: string, now: number): boolean;
   /**
    * An engine's outcome for one task; `aborted` when the run was stopped (shutdown, lost lease).
    * `probe`: the task was admitted as the breaker's probe. Only the probe's own outcome frees the
@@ -96,41 +98,45 @@ export function createEngineHealth(
   };
   const publish = (s: State): void => onChange(view(s));
 
+  /** `take`: a probe admitted takes the probe slot (admit); without it nothing changes (wouldAdmit). */
+  function admission(engine: string, now: number, take: boolean): Admission {
+    const s = get(engine);
+    if (!s.available) {
+      const probeFree = s.probeStartedAt === null || now >= s.probeStartedAt + settings.probeTimeoutMs;
+      if (s.unavailableFrom === 'task' && now >= (s.unavailableAt ?? 0) + settings.recheckMs && probeFree) {
+        if (take) s.probeStartedAt = now;
+        return { admit: true, probe: true };
+      }
+      return {
+        admit: false,
+        why: `${engine} is unavailable: ${s.reason ?? 'unknown reason'}`,
+        summary: `${engine} is unavailable (${s.summary ?? 'see the operator'})`,
+      };
+    }
+    if (s.openUntil === null) return { admit: true, probe: false };
+    const failing = `${engine} failed ${s.consecutiveFailures} times in a row`;
+    if (now < s.openUntil) {
+      const until = new Date(s.openUntil).toISOString();
+      return {
+        admit: false,
+        why: `${failing}; skipped until ${until} (last: ${s.lastError ?? 'unknown'})`,
+        summary: `${failing} and is skipped until ${until}`,
+      };
+    }
+    if (s.probeStartedAt !== null && now < s.probeStartedAt + settings.probeTimeoutMs) {
+      return {
+        admit: false,
+        why: `${failing}; another task is probing it (last: ${s.lastError ?? 'unknown'})`,
+        summary: `${failing}; another task is probing it`,
+      };
+    }
+    if (take) s.probeStartedAt = now;
+    return { admit: true, probe: true };
+  }
+
   return {
-    admit(engine, now) {
-      const s = get(engine);
-      if (!s.available) {
-        const probeFree = s.probeStartedAt === null || now >= s.probeStartedAt + settings.probeTimeoutMs;
-        if (s.unavailableFrom === 'task' && now >= (s.unavailableAt ?? 0) + settings.recheckMs && probeFree) {
-          s.probeStartedAt = now;
-          return { admit: true, probe: true };
-        }
-        return {
-          admit: false,
-          why: `${engine} is unavailable: ${s.reason ?? 'unknown reason'}`,
-          summary: `${engine} is unavailable (${s.summary ?? 'see the operator'})`,
-        };
-      }
-      if (s.openUntil === null) return { admit: true, probe: false };
-      const failing = `${engine} failed ${s.consecutiveFailures} times in a row`;
-      if (now < s.openUntil) {
-        const until = new Date(s.openUntil).toISOString();
-        return {
-          admit: false,
-          why: `${failing}; skipped until ${until} (last: ${s.lastError ?? 'unknown'})`,
-          summary: `${failing} and is skipped until ${until}`,
-        };
-      }
-      if (s.probeStartedAt !== null && now < s.probeStartedAt + settings.probeTimeoutMs) {
-        return {
-          admit: false,
-          why: `${failing}; another task is probing it (last: ${s.lastError ?? 'unknown'})`,
-          summary: `${failing}; another task is probing it`,
-        };
-      }
-      s.probeStartedAt = now;
-      return { admit: true, probe: true };
-    },
+    admit: (engine, now) => admission(engine, now, true),
+    wouldAdmit: (engine, now) => admission(engine, now, false).admit,
     record(engine, outcome, now, probe = false) {
       const s = get(engine);
       if (probe) s.probeStartedAt = null;

@@ -9,6 +9,7 @@ import type { Engine, EngineFailure, EngineRunContext, LocalImage, RenderJob, Re
 import { fetchImage } from '../net/fetch-image.js';
 import type { Deps } from './deps.js';
 import { durationHistory } from './duration-history.js';
+import { chooseEngines } from './engine-choice.js';
 import { upstreamVideoOf } from './extendable.js';
 import { createProgressReporter, type ProgressReporter } from './progress-reporter.js';
 import { sendProcessingEvent } from './running-events.js';
@@ -95,84 +96,93 @@ async function render(deps: Deps, task: TaskRow, workDir: string, signal: AbortS
   const upstream = await getUpstream(deps.db, task.id);
   const resumeAt = upstream?.ref ? engines.findIndex((e) => e.name === upstream.engine) : -1;
   if (resumeAt > 0) engines = engines.slice(resumeAt);
+  // A fresh submit goes first to an engine with room (engine-choice.ts); a resumed job stays
+  // on the engine that holds it.
+  const choice = resumeAt < 0 ? chooseEngines(engines, task.id, deps.health, deps.clock.now()) : null;
+  if (choice) engines = choice.engines;
 
   let last: EngineFailure | null = null;
   let lastEngine: string | null = null;
   const skipped: Array<{ why: string; summary: string }> = [];
-  for (const engine of engines) {
-    const resuming = upstream?.ref != null && upstream.engine === engine.name;
-    // A job already running upstream is always resumed: it is paid for, whatever the breaker says.
-    const admission = resuming ? { admit: true as const, probe: false } : deps.health.admit(engine.name, deps.clock.now());
-    if (!admission.admit) {
-      skipped.push(admission);
-      continue;
-    }
-    const job: RenderJob = {
-      taskId: task.id,
-      model,
-      mode: input.mode,
-      prompt: input.prompt,
-      aspectRatio,
-      generationType,
-      images,
-      imageUrls: gen?.imageUrls ?? [],
-      enableTranslation: gen?.enableTranslation ?? false,
-      seed: input.seed,
-      watermark: input.watermark,
-      source,
-      outVideoPath: join(workDir, 'out.mp4'),
-      outPosterPath: join(workDir, 'out.jpg'),
-    };
-    // A cancel decides by the engine on the row (cancel-repo.ts): write it before the engine
-    // starts, and start nothing once a cancel (or another worker) has taken the task.
-    if (task.lease_token && !(await markRunningEngine(deps.db, task.id, task.lease_token, engine.name))) {
-      return { kind: 'failed', failure: fail('CANCELLED', 'the task was cancelled or taken over before its engine started'), engine: null };
-    }
-    const reporting = await progress.forEngine(engine, model, input.mode);
-    const ctx = runContext(deps, task, engine, resuming ? (upstream.ref ?? null) : null, reporting.report);
-    const startedAt = deps.clock.now();
-    let outcome: RenderOutcome;
-    try {
-      outcome = await engine.render(job, signal, ctx);
-    } catch (err) {
-      deps.health.record(engine.name, 'aborted', deps.clock.now(), admission.probe);
-      throw err;
-    } finally {
-      reporting.end();
-    }
-    lastEngine = engine.name;
-    await noteOutcome(deps, task.id, engine.name, outcome, startedAt, admission.probe, { model, mode: input.mode });
-    if (outcome.ok && outcome.upstreamVideo !== undefined && task.lease_token) {
-      await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { video: outcome.upstreamVideo }, deps.clock.now());
-    }
-    // A job given up on (TIMEOUT) keeps its reference: the maintenance loop asks later whether it
-    // finished anyway (worker/late-outcomes.ts). Any other failure ends that upstream job.
-    if (!outcome.ok && outcome.failCode !== 'TIMEOUT' && (ctx.upstreamRef !== null || ctx.saved) && task.lease_token) {
-      // That upstream job is over: a later attempt must not resume it.
-      await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { ref: null }, deps.clock.now());
-    }
-    if (outcome.ok) {
-      const video = await deps.blobs.putFile(`results/${task.id}.mp4`, job.outVideoPath, 'video/mp4');
-      const poster = `results/${task.id}.jpg`;
-      await deps.blobs.putFile(poster, job.outPosterPath, 'image/jpeg');
-      return {
-        kind: 'success',
-        fields: {
-          engine: engine.name,
-          result_key: `results/${task.id}.mp4`,
-          poster_key: poster,
-          result_size: video.size,
-          result_etag: video.etag,
-          duration_ms: outcome.durationMs,
-          width: outcome.width,
-          height: outcome.height,
-          expires_at: deps.clock.now() + deps.config.retentionMs,
-        },
+  try {
+    for (const engine of engines) {
+      const resuming = upstream?.ref != null && upstream.engine === engine.name;
+      // A job already running upstream is always resumed: it is paid for, whatever the breaker says.
+      const admission = resuming ? { admit: true as const, probe: false } : deps.health.admit(engine.name, deps.clock.now());
+      if (!admission.admit) {
+        skipped.push(admission);
+        continue;
+      }
+      const job: RenderJob = {
+        taskId: task.id,
+        model,
+        mode: input.mode,
+        prompt: input.prompt,
+        aspectRatio,
+        generationType,
+        images,
+        imageUrls: gen?.imageUrls ?? [],
+        enableTranslation: gen?.enableTranslation ?? false,
+        seed: input.seed,
+        watermark: input.watermark,
+        source,
+        outVideoPath: join(workDir, 'out.mp4'),
+        outPosterPath: join(workDir, 'out.jpg'),
       };
+      // A cancel decides by the engine on the row (cancel-repo.ts): write it before the engine
+      // starts, and start nothing once a cancel (or another worker) has taken the task.
+      if (task.lease_token && !(await markRunningEngine(deps.db, task.id, task.lease_token, engine.name))) {
+        return { kind: 'failed', failure: fail('CANCELLED', 'the task was cancelled or taken over before its engine started'), engine: null };
+      }
+      const reporting = await progress.forEngine(engine, model, input.mode);
+      const ctx = runContext(deps, task, engine, resuming ? (upstream.ref ?? null) : null, reporting.report);
+      const startedAt = deps.clock.now();
+      let outcome: RenderOutcome;
+      try {
+        outcome = await engine.render(job, signal, ctx);
+      } catch (err) {
+        deps.health.record(engine.name, 'aborted', deps.clock.now(), admission.probe);
+        throw err;
+      } finally {
+        reporting.end();
+      }
+      lastEngine = engine.name;
+      await noteOutcome(deps, task.id, engine.name, outcome, startedAt, admission.probe, { model, mode: input.mode });
+      if (outcome.ok && outcome.upstreamVideo !== undefined && task.lease_token) {
+        await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { video: outcome.upstreamVideo }, deps.clock.now());
+      }
+      // A job given up on (TIMEOUT) keeps its reference: the maintenance loop asks later whether it
+      // finished anyway (worker/late-outcomes.ts). Any other failure ends that upstream job.
+      if (!outcome.ok && outcome.failCode !== 'TIMEOUT' && (ctx.upstreamRef !== null || ctx.saved) && task.lease_token) {
+        // That upstream job is over: a later attempt must not resume it.
+        await saveUpstream(deps.db, task.id, task.lease_token, engine.name, { ref: null }, deps.clock.now());
+      }
+      if (outcome.ok) {
+        const video = await deps.blobs.putFile(`results/${task.id}.mp4`, job.outVideoPath, 'video/mp4');
+        const poster = `results/${task.id}.jpg`;
+        await deps.blobs.putFile(poster, job.outPosterPath, 'image/jpeg');
+        return {
+          kind: 'success',
+          fields: {
+            engine: engine.name,
+            result_key: `results/${task.id}.mp4`,
+            poster_key: poster,
+            result_size: video.size,
+            result_etag: video.etag,
+            duration_ms: outcome.durationMs,
+            width: outcome.width,
+            height: outcome.height,
+            expires_at: deps.clock.now() + deps.config.retentionMs,
+          },
+        };
+      }
+      last = outcome;
+      // Only an upstream fault is worth another route; a bad prompt or image fails everywhere.
+      if (outcome.failCode !== 'UPSTREAM_ERROR' || signal.aborted) break;
     }
-    last = outcome;
-    // Only an upstream fault is worth another route; a bad prompt or image fails everywhere.
-    if (outcome.failCode !== 'UPSTREAM_ERROR' || signal.aborted) break;
+  } finally {
+    // A slot reserved but never rendered in (a cancel, a refusal, a fault) goes back.
+    choice?.release();
   }
   if (skipped.length > 0 && (last === null || last.failCode === 'UPSTREAM_ERROR')) {
     // Say which engines were passed over and why, so a client sees more than "failed".

@@ -24,7 +24,10 @@ import { resolveFfmpeg } from '../../src/engines/ffmpeg.js';
  * - `WS /ws?clientId=` → `status`, then for that client's prompts `execution_start`, `executing`,
  *   `progress {value, max, node, prompt_id}`, `executed`, `execution_success` (or
  *   `execution_interrupted`), `executing {node: null}`.
- * - with `jobsApi` (newer cores): `GET /api/jobs` → `{jobs, pagination}`, `GET /api/jobs/{id}`,
+ * - with `jobsApi` (newer cores): `GET /api/jobs` → `{jobs, pagination}`; `GET /api/jobs/{id}` → the
+ *   job as `comfy_execution/jobs.py` `get_job` makes it: looked up in the history first (status
+ *   `completed`, `failed`, or `cancelled` when interrupted; with `outputs`, `execution_status`,
+ *   `execution_error`), then the running (`in_progress`) and pending (`pending`) prompts, else 404;
  *   `POST /api/jobs/{id}/cancel` (stops the prompt running or waiting); without it those are 404,
  *   as on an older core.
  * A prompt "executes" one at a time: each sampler pass (KSampler, or KSamplerAdvanced from
@@ -36,7 +39,8 @@ import { resolveFfmpeg } from '../../src/engines/ffmpeg.js';
  * its latent is one frame longer per reference (4 video frames, grey, at the start) unless the
  * VAEDecode reads a TrimVideoLatent that cuts them, so a forgotten trim shows in the frame count. A prompt whose positive text contains
  * `fake:hold` (or any, while `hold` is set) stays at its first step until interrupted, released
- * or `restart()`.
+ * or `restart()`. One whose text contains `fake:error` fails at its sampler's first step with an
+ * `execution_error` (node, class, exception), as a node that raises does.
  */
 export interface FakeComfy {
   url: string;
@@ -64,10 +68,14 @@ export interface FakeComfy {
   release(): void;
   /** `GET /queue` answers given. */
   polls: number;
+  /** Every request as `METHOD /path` (without the `/api` prefix of the core routes, without the query). */
+  requests: string[];
   /** The `clientId` of every WebSocket that connected. */
   wsClients: string[];
   /** While set, every connection is dropped unanswered: the machine is down or unreachable. */
   down: boolean;
+  /** Whether the jobs API answers (`jobsApi` at start; clear it to play a core downgraded while running). */
+  jobsApi: boolean;
   /** Forgets the queue and history, drops sockets and stops the running prompt: ComfyUI restarted. */
   restart(): void;
   close(): Promise<void>;
@@ -75,6 +83,7 @@ export interface FakeComfy {
 
 const OBJECT_INFO = JSON.parse(readFileSync(new URL('./comfyui-object-info.json', import.meta.url), 'utf8')) as Record<string, any>;
 const HOLD = 'fake:hold';
+const ERROR = 'fake:error';
 
 interface Queued {
   number: number;
@@ -118,8 +127,10 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
       fake.hold = false;
     },
     polls: 0,
+    requests: [],
     wsClients: [],
     down: false,
+    jobsApi: opts.jobsApi ?? false,
     restart() {
       generation++;
       history.clear();
@@ -219,11 +230,30 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
       Array.isArray(n.inputs.latent_image) && samplers.some(([id]) => id === String((n.inputs.latent_image as unknown[])[0])) ? 1 : 0;
     samplers.sort(([, a], [, b]) => afterSampler(a) - afterSampler(b));
     const [samplerId] = samplers[0]!;
-    const hold = Object.values(q.prompt).some((n) => n.class_type === 'CLIPTextEncode' && String(n.inputs.text).includes(HOLD));
+    const says = (word: string): boolean => Object.values(q.prompt).some((n) => n.class_type === 'CLIPTextEncode' && String(n.inputs.text).includes(word));
+    const hold = says(HOLD);
     const interrupted = (): void => {
       if (gen !== generation) return; // restarted: the memory is gone
       messages.push(['execution_interrupted', { prompt_id: q.id, node_id: samplerId, node_type: 'KSampler', executed: [] }]);
       send(q.clientId, 'execution_interrupted', { prompt_id: q.id, node_id: samplerId, node_type: 'KSampler', executed: [] });
+      history.set(q.id, { prompt: [q.number, q.id, q.prompt, {}, []], outputs: {}, status: { status_str: 'error', completed: false, messages } });
+    };
+    /** A node raised: ComfyUI's execution_error message, in the socket and in the history. */
+    const failed = (nodeId: string, nodeType: string): void => {
+      const data = {
+        prompt_id: q.id,
+        node_id: nodeId,
+        node_type: nodeType,
+        executed: [],
+        exception_message: 'Allocation on device 0 would exceed allowed memory. (out of memory)',
+        exception_type: 'torch.OutOfMemoryError',
+        traceback: [],
+        current_inputs: {},
+        current_outputs: {},
+        timestamp: Date.now(),
+      };
+      messages.push(['execution_error', data]);
+      send(q.clientId, 'execution_error', data);
       history.set(q.id, { prompt: [q.number, q.id, q.prompt, {}, []], outputs: {}, status: { status_str: 'error', completed: false, messages } });
     };
     try {
@@ -237,6 +267,7 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
           if (q.abort.signal.aborted) return interrupted();
           send(q.clientId, 'progress', { value: step, max: steps, prompt_id: q.id, node: nodeId });
           fake.progressSent.set(q.id, (fake.progressSent.get(q.id) ?? 0) + 1);
+          if (says(ERROR)) return failed(nodeId, sampler.class_type);
           while ((hold || fake.hold) && pass === 0 && step === 1 && !q.abort.signal.aborted) await new Promise((r) => setTimeout(r, 20));
         }
       }
@@ -406,25 +437,46 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
   };
   const queueItem = (q: Queued) => [q.number, q.id, q.prompt, { client_id: q.clientId }, []];
 
-  /** A job as the jobs API lists it (trimmed to id and status). */
-  const jobOf = (id: string): { id: string; status: string } | null => {
-    if (running?.id === id) return { id, status: 'in_progress' };
-    if (pending.some((q) => q.id === id)) return { id, status: 'pending' };
+  /**
+   * A job as the jobs API makes it (`comfy_execution/jobs.py`: `normalize_history_item` from the
+   * history first, then `normalize_queue_item` for the running and pending prompts). `full` is
+   * `GET /api/jobs/{id}`'s answer (`include_outputs`: `outputs`, `execution_status`, `workflow`).
+   */
+  const jobOf = (id: string, full = false): Record<string, unknown> | null => {
     const h = history.get(id);
-    return h ? { id, status: h.status.status_str === 'success' ? 'completed' : 'failed' } : null;
+    if (h) {
+      const messages: [string, any][] = h.status.messages ?? [];
+      const at = (name: string) => messages.find(([n]) => n === name)?.[1];
+      const end = at('execution_success') ?? at('execution_error') ?? at('execution_interrupted');
+      const status = h.status.status_str === 'success' ? 'completed' : at('execution_interrupted') ? 'cancelled' : 'failed';
+      const count = Object.values<any>(h.outputs).reduce((n, o) => n + (o.images?.length ?? 0), 0);
+      return {
+        id,
+        status,
+        priority: h.prompt[0],
+        ...(at('execution_start') ? { execution_start_time: at('execution_start').timestamp } : {}),
+        ...(end ? { execution_end_time: end.timestamp } : {}),
+        ...(at('execution_error') ? { execution_error: at('execution_error') } : {}),
+        outputs_count: count,
+        ...(full ? { outputs: h.outputs, execution_status: h.status, workflow: { prompt: h.prompt[2], extra_data: h.prompt[3] } } : {}),
+      };
+    }
+    const q = running?.id === id ? running : pending.find((p) => p.id === id);
+    if (!q) return null;
+    return { id, status: q === running ? 'in_progress' : 'pending', priority: q.number, outputs_count: 0 };
   };
 
   async function jobsRoute(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (req.method === 'GET' && url.pathname === '/api/jobs') {
       const ids = [...(running ? [running.id] : []), ...pending.map((q) => q.id), ...history.keys()];
-      const jobs = ids.map(jobOf).filter((j) => j !== null);
+      const jobs = ids.map((id) => jobOf(id)).filter((j) => j !== null);
       const limit = Number(url.searchParams.get('limit') ?? jobs.length);
       return json(res, 200, { jobs: jobs.slice(0, limit), pagination: { offset: 0, limit, total: jobs.length } });
     }
     const m = /^\/api\/jobs\/([^/]+)(\/cancel)?$/.exec(url.pathname);
     if (!m) return json(res, 404, {});
     const id = decodeURIComponent(m[1]!);
-    if (!m[2] && req.method === 'GET') return jobOf(id) ? json(res, 200, jobOf(id)) : json(res, 404, { error: 'not found' });
+    if (!m[2] && req.method === 'GET') return jobOf(id, true) ? json(res, 200, jobOf(id, true)) : json(res, 404, { error: 'Job not found' });
     if (!m[2] || req.method !== 'POST') return json(res, 404, {});
     await readBody(req);
     fake.jobCancels.push(id);
@@ -437,6 +489,7 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/^\/api(?=\/)/, '');
+    fake.requests.push(`${req.method} ${url.pathname.startsWith('/api/jobs') ? url.pathname : path}`);
     if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) return json(res, 401, { error: 'unauthorized' });
     if (req.method === 'POST' && path === '/prompt') {
       const body = await readBody(req);
@@ -469,7 +522,7 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
       fake.polls++;
       return json(res, 200, { queue_running: running ? [queueItem(running)] : [], queue_pending: pending.map(queueItem) });
     }
-    if (opts.jobsApi && url.pathname.startsWith('/api/jobs')) return jobsRoute(req, res, url);
+    if (fake.jobsApi && url.pathname.startsWith('/api/jobs')) return jobsRoute(req, res, url);
     if (req.method === 'POST' && path === '/interrupt') {
       const body = await readBody(req);
       fake.interrupts.push(body);

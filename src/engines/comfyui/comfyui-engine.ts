@@ -1,23 +1,23 @@
-import { readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { WebSocket } from 'ws';
 import { guardedRequest } from '../../net/guarded-http.js';
 import type { Engine, EngineCapabilities, EngineFailure, EngineRunContext, ModelCheck, RenderJob, RenderOutcome } from '../engine.js';
 import { runFfmpeg } from '../ffmpeg.js';
-import { isTransient } from '../google-http.js';
 import { callJson, type JsonTarget, partnerMessage } from '../guarded-json.js';
 import { audioOutputArgs, containerArgs, FPS, videoOutputArgs } from '../local/encode.js';
 import { inspectMedia } from '../local/media-info.js';
-import { type PollAnswer, pollUntilDone } from '../poll-loop.js';
+import { pollUntilDone } from '../poll-loop.js';
 import { LatencyHistories } from '../poll-schedule.js';
 import { finishExtension, type TailCut } from '../splice/extend-by-tail.js';
 import { CONTINUATION_SECONDS, type SpliceTools } from '../splice/splice.js';
 import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
-import { lastFrame, wholeSourceCut } from './continuation.js';
-import { composeReferences } from './references.js';
-import { bindWorkflow, boundSize, imageCount, missingParts, type Template, takesImages } from './template.js';
-import { uploadImage } from './upload.js';
+import { wholeSourceCut } from './continuation.js';
+import { createSlots } from './slots.js';
+import { createComfyStatus, type HistoryEntry } from './status.js';
+import { bindWorkflow, imageCount, missingParts, type Template, takesImages } from './template.js';
+import { uploadTemplateImages } from './upload.js';
 
 export interface ComfyEngineOptions extends UpstreamEngineOptions {
   /** The operator's ComfyUI, e.g. http://gpu-box:8188: trusted, so private addresses are allowed for it. */
@@ -42,39 +42,12 @@ interface FileRef {
   type: string;
 }
 
-type HistoryEntry = { status?: { status_str?: string; messages?: [string, Record<string, unknown>][] }; outputs?: Record<string, Record<string, unknown>> };
-
-/** Counts running prompts of one engine; `acquire` resolves when one of `limit` slots is free. */
-function semaphore(limit: number) {
-  let busy = 0;
-  const waiting: (() => void)[] = [];
-  return {
-    async acquire(signal: AbortSignal): Promise<() => void> {
-      while (busy >= limit) {
-        signal.throwIfAborted();
-        await new Promise<void>((resolve, reject) => {
-          const onAbort = (): void => reject(signal.reason);
-          waiting.push(() => {
-            signal.removeEventListener('abort', onAbort);
-            resolve();
-          });
-          signal.addEventListener('abort', onAbort, { once: true });
-        });
-      }
-      busy++;
-      return () => {
-        busy--;
-        waiting.shift()?.();
-      };
-    },
-  };
-}
-
 /**
  * Open-weights video on the operator's own ComfyUI (docs/comfyui.md). Longshot is the job service
- * in front of it: the prompt id is our task id, saved before waiting; `/queue` and `/history` are
- * polled as the truth (ComfyUI keeps both in memory, so a prompt in neither was lost to a restart
- * and fails, refunded); the WebSocket's `progress` messages feed the task's progress; the output
+ * in front of it: the prompt id is our task id, saved before waiting; `GET /api/jobs/{id}` (on a
+ * core with the jobs API) or `/queue` and `/history` are polled as the truth (status.ts; ComfyUI
+ * keeps them in memory, so a prompt it no longer knows was lost to a restart and fails,
+ * refunded); the WebSocket's `progress` messages feed the task's progress; the output
  * is fetched from `/view`, transcoded to the contract's MP4 and its history entry deleted.
  */
 export function createComfyEngine(options: ComfyEngineOptions): Engine {
@@ -87,7 +60,8 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     retryMs: options.retryMs,
   };
   const histories = new LatencyHistories();
-  const slots = semaphore(options.concurrency);
+  const slots = createSlots(options.concurrency);
+  const status = createComfyStatus(target);
   // An extension continues from the source's last frame: any template with one start image will do
   // (a references template binds no start image, so it is never the continuation).
   const continuation = options.templates.find((t) => imageCount(t) === 1);
@@ -104,56 +78,8 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     cancelsRunningWork: true,
   };
 
-  /**
-   * The template's images on ComfyUI under task-scoped names (a retry of the same task overwrites
-   * its own): the job's images in order (`-0`, `-1`: a start and a last frame), an extension's
-   * last frame, or the one reference picture (`-ref`). Empty for a template without images.
-   */
-  async function uploadImages(job: RenderJob, t: Template, cut: TailCut | null, workDir: string, signal: AbortSignal): Promise<string[] | EngineFailure> {
-    if (t.bind.referenceImage) {
-      const name = await uploadReference(job, t, workDir, signal);
-      return typeof name === 'string' ? [name] : name;
-    }
-    if (imageCount(t) === 0) return [];
-    if (cut) {
-      const png = join(workDir, 'comfy-last-frame.png');
-      await lastFrame(options.ffmpegPath, job.source!.path, png, signal);
-      const name = await uploadImage(target, await readFile(png), `longshot-${job.taskId}-last.png`, 'image/png', signal);
-      return typeof name === 'string' ? [name] : name;
-    }
-    const names: string[] = [];
-    for (const [i, image] of job.images.slice(0, imageCount(t)).entries()) {
-      const ext = image.mime === 'image/png' ? 'png' : 'jpg';
-      const name = await uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-${i}.${ext}`, image.mime, signal);
-      if (typeof name !== 'string') return name;
-      names.push(name);
-    }
-    return names;
-  }
-
-  /**
-   * The references as the one picture `WanVaceToVideo` reads (it encodes only the first image of
-   * its batch): a single reference as the client sent it, 2–3 composed side by side on a white
-   * canvas of the video's size (docs/comfyui.md, references).
-   */
-  async function uploadReference(job: RenderJob, t: Template, workDir: string, signal: AbortSignal): Promise<string | EngineFailure> {
-    const what = 'the reference picture';
-    if (job.images.length === 1) {
-      const image = job.images[0]!;
-      const ext = image.mime === 'image/png' ? 'png' : 'jpg';
-      return uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-ref.${ext}`, image.mime, signal, what);
-    }
-    const png = join(workDir, 'comfy-references.png');
-    try {
-      await composeReferences(options.ffmpegPath, job.images, boundSize(t, job.aspectRatio), png, signal);
-      return await uploadImage(target, await readFile(png), `longshot-${job.taskId}-ref.png`, 'image/png', signal, what);
-    } finally {
-      await rm(png, { force: true });
-    }
-  }
-
   async function submit(job: RenderJob, t: Template, cut: TailCut | null, signal: AbortSignal): Promise<SavedRef | EngineFailure> {
-    const images = await uploadImages(job, t, cut, dirname(job.outVideoPath), signal);
+    const images = await uploadTemplateImages(target, options.ffmpegPath, job, t, cut, dirname(job.outVideoPath), signal);
     if (!Array.isArray(images)) return images;
     const { workflow } = bindWorkflow(t, job, {
       ...(t.bind.referenceImage ? { referenceImage: images[0]! } : {}),
@@ -177,29 +103,6 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     if (answer.status !== 200) return failure('UPSTREAM_ERROR', `the ComfyUI submit failed: ${partnerMessage(answer)}`);
     return { operation: job.taskId, submittedAt: now() };
   }
-
-  /** One look: in the queue → running; in the history → over; in neither → lost (ComfyUI restarted). */
-  async function pollOnce(id: string, signal: AbortSignal): Promise<PollAnswer<HistoryEntry>> {
-    const queue = await callJson(target, 'GET', '/queue', signal);
-    if (queue.status !== 200) return unreachableOr(queue, 'reading the ComfyUI queue');
-    const q = queue.body as { queue_running?: unknown[][]; queue_pending?: unknown[][] } | null;
-    if ([...(q?.queue_running ?? []), ...(q?.queue_pending ?? [])].some((item) => Array.isArray(item) && item[1] === id)) return { running: true };
-    // Checked after the queue: ComfyUI writes a prompt's history before it leaves the queue.
-    const history = await callJson(target, 'GET', `/history/${encodeURIComponent(id)}`, signal);
-    if (history.status !== 200) return unreachableOr(history, 'reading the ComfyUI history');
-    const entry = (history.body as Record<string, HistoryEntry> | null)?.[id];
-    if (!entry) {
-      return {
-        failed: failure('UPSTREAM_ERROR', `the engine lost the job: ComfyUI has prompt ${id} in neither its queue nor its history (it restarted?)`),
-      };
-    }
-    return { done: entry };
-  }
-
-  const unreachableOr = (answer: { status: number; body: unknown }, what: string): PollAnswer<HistoryEntry> =>
-    isTransient(answer.status)
-      ? { unreachable: failure('UPSTREAM_ERROR', `${what} failed: ${partnerMessage(answer)}`) }
-      : { failed: failure('UPSTREAM_ERROR', `${what} failed: ${partnerMessage(answer)}`) };
 
   /**
    * Feeds the samplers' steps of our prompt into the task's progress; best effort (polling is the
@@ -249,9 +152,7 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
   async function stop(id: string): Promise<void> {
     const signal = AbortSignal.timeout(10_000);
     const quick = { ...target, retries: 0 };
-    const jobs = await callJson(quick, 'GET', '/api/jobs?limit=1', signal).catch(() => null);
-    // The jobs API answers `{jobs: [...], pagination}`; a proxy's page or an old core's 404 is not it.
-    if (jobs?.status === 200 && Array.isArray((jobs.body as { jobs?: unknown } | null)?.jobs)) {
+    if (await status.hasJobsApi(signal).catch(() => null)) {
       const cancel = await callJson(quick, 'POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, signal, { json: {} }).catch(() => null);
       if (cancel && cancel.status >= 200 && cancel.status < 300) return;
     }
@@ -352,7 +253,10 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
   return {
     name: options.name,
     capabilities,
+    reserve: (taskId) => slots.reserve(taskId),
     async checkModels(signal: AbortSignal): Promise<ModelCheck> {
+      // The core may have been upgraded or downgraded since: learn again whether it has the jobs API.
+      status.forget();
       const info = await callJson({ ...target, retries: 0 }, 'GET', '/object_info', signal);
       if (info.status === 401 || info.status === 403)
         return {
@@ -404,7 +308,7 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
         if ('ok' in planned) return planned;
         cut = planned;
       }
-      const release = await slots.acquire(signal);
+      const release = await slots.take(job.taskId, signal);
       const unwatch = watchProgress(job.taskId, t, ctx);
       let id: string | null = null;
       try {
@@ -421,7 +325,7 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
           now,
           signal,
           history: histories.for(t.name),
-          poll: () => pollOnce(submitted, signal),
+          poll: () => status.look(submitted, signal),
         });
         if ('ok' in over) {
           if (over.failCode === 'TIMEOUT') await stop(submitted);

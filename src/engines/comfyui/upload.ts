@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guardedRequest } from '../../net/guarded-http.js';
-import type { EngineFailure } from '../engine.js';
+import type { EngineFailure, RenderJob } from '../engine.js';
 import { isTransient } from '../google-http.js';
 import type { JsonTarget } from '../guarded-json.js';
+import type { TailCut } from '../splice/extend-by-tail.js';
 import { engineFailure } from '../upstream-job.js';
+import { lastFrame } from './continuation.js';
+import { composeReferences } from './references.js';
+import { boundSize, imageCount, type Template } from './template.js';
 
 const UPLOAD_TIMEOUT_MS = 60_000;
 
@@ -65,5 +71,68 @@ export async function uploadImage(
     }
     if (attempt >= t.retries) return engineFailure('UPSTREAM_ERROR', `uploading ${what} to ComfyUI failed: ${why}`);
     await sleep(t.retryMs * 2 ** attempt, undefined, { signal });
+  }
+}
+
+/**
+ * The template's images on ComfyUI under task-scoped names (a retry of the same task overwrites
+ * its own): the job's images in order (`-0`, `-1`: a start and a last frame), an extension's
+ * last frame, or the one reference picture (`-ref`). Empty for a template without images.
+ */
+export async function uploadTemplateImages(
+  target: JsonTarget,
+  ffmpegPath: string,
+  job: RenderJob,
+  t: Template,
+  cut: TailCut | null,
+  workDir: string,
+  signal: AbortSignal,
+): Promise<string[] | EngineFailure> {
+  if (t.bind.referenceImage) {
+    const name = await uploadReference(target, ffmpegPath, job, t, workDir, signal);
+    return typeof name === 'string' ? [name] : name;
+  }
+  if (imageCount(t) === 0) return [];
+  if (cut) {
+    const png = join(workDir, 'comfy-last-frame.png');
+    await lastFrame(ffmpegPath, job.source!.path, png, signal);
+    const name = await uploadImage(target, await readFile(png), `longshot-${job.taskId}-last.png`, 'image/png', signal);
+    return typeof name === 'string' ? [name] : name;
+  }
+  const names: string[] = [];
+  for (const [i, image] of job.images.slice(0, imageCount(t)).entries()) {
+    const ext = image.mime === 'image/png' ? 'png' : 'jpg';
+    const name = await uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-${i}.${ext}`, image.mime, signal);
+    if (typeof name !== 'string') return name;
+    names.push(name);
+  }
+  return names;
+}
+
+/**
+ * The references as the one picture `WanVaceToVideo` reads (it encodes only the first image of
+ * its batch): a single reference as the client sent it, 2–3 composed side by side on a white
+ * canvas of the video's size (docs/comfyui.md, references).
+ */
+async function uploadReference(
+  target: JsonTarget,
+  ffmpegPath: string,
+  job: RenderJob,
+  t: Template,
+  workDir: string,
+  signal: AbortSignal,
+): Promise<string | EngineFailure> {
+  const what = 'the reference picture';
+  if (job.images.length === 1) {
+    const image = job.images[0]!;
+    const ext = image.mime === 'image/png' ? 'png' : 'jpg';
+    return uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-ref.${ext}`, image.mime, signal, what);
+  }
+  const png = join(workDir, 'comfy-references.png');
+  try {
+    await composeReferences(ffmpegPath, job.images, boundSize(t, job.aspectRatio), png, signal);
+    return await uploadImage(target, await readFile(png), `longshot-${job.taskId}-ref.png`, 'image/png', signal, what);
+  } finally {
+    await rm(png, { force: true });
   }
 }
