@@ -2,7 +2,8 @@
 // dropped at the end:
 //   - the bare node:http baseline (bench/bare-server.mjs);
 //   - statusTask and submit throughput with 1 and with 2 `serve --role api` processes (no
-//     workers running, so submitted tasks stay queued and no render takes CPU);
+//     workers running, so submitted tasks stay queued and no render takes CPU), and submit with a
+//     fresh Idempotency-Key per request (the per-job group commit) on 1 API process;
 //   - claims + settles per second by 2 worker processes with a no-op engine
 //     (bench/queue-worker.mjs: the product's claimNextTask + settleSuccess, draining those tasks);
 //   - for each: CPU µs per request of the API processes (or the workers) and of PostgreSQL, WAL
@@ -20,7 +21,7 @@
 // BENCH_ONLY=submit (only the bare baseline and the submit runs: no render, dispatch, status or queue);
 // BENCH_ONLY=status (the bare baseline and the status runs of a rendered task: no dispatch, submit or queue).
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -587,6 +588,11 @@ async function main() {
       const submitPath = '/api/v1/generateTask/veo-3-1';
       results.submit.api1 = await load({ targets: [{ url: urls[0] + submitPath, ...submit }], serverPids: apiPids, admin, pgApp });
       results.submit.api2 = await load({ targets: urls.map((u) => ({ url: u + submitPath, ...submit })), serverPids: apiPids, admin, pgApp });
+      // The same with a fresh Idempotency-Key on every request: such a submit takes the per-job
+      // group commit (db/group-commit.ts), as one of a key with a limit or a budget does, instead
+      // of the set-based batch.
+      const keyed = { ...submit, requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'idempotency-key': randomUUID() } }) }] };
+      results.submit.api1Idempotent = await load({ targets: [{ url: urls[0] + submitPath, ...keyed }], serverPids: apiPids, admin, pgApp });
       // One account's submits queue on its balance row (the hold is an UPDATE of it, held until
       // commit), whatever the number of API processes. The same with the connections spread over
       // BENCH_ACCOUNTS accounts, one key each, shows what more processes do when that row is not
@@ -630,6 +636,7 @@ async function main() {
       ['statusTask, 2 API processes', results.status.api2],
       ['submit, 1 API process', results.submit.api1],
       ['submit, 2 API processes', results.submit.api2],
+      ['submit with an Idempotency-Key each (per-job group commit), 1 API process', results.submit.api1Idempotent],
       ...(results.submit.api1Accounts
         ? [
             [`submit, 1 API process, ${ACCOUNTS} accounts`, results.submit.api1Accounts],

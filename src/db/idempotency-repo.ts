@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Db } from './connect.js';
+import { type PreparedSql, prepareSql } from './prepared-sql.js';
 import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
@@ -7,15 +8,35 @@ export interface IdempotencyRecord {
   task_id: string;
 }
 
-/** The remembered submit for this API key and Idempotency-Key, if it is younger than `since`. */
+/**
+ * The remembered submit for this API key and Idempotency-Key, if it is younger than `since`. Every
+ * submit that carries a key asks this first (Longshot's own client sends one with each), so on
+ * PostgreSQL it is a named statement, planned once per connection.
+ */
 export async function findIdempotent(db: Db, apiKeyId: string, idemKey: string, since: number): Promise<IdempotencyRecord | undefined> {
-  return db.kysely
-    .selectFrom('idempotency_keys')
-    .select(['request_hash', 'task_id'])
-    .where('api_key_id', '=', apiKeyId)
-    .where('idem_key', '=', idemKey)
-    .where('created_at', '>=', since)
-    .executeTakeFirst();
+  const q = findSqlOf(db);
+  return db.selectOne<IdempotencyRecord>(q.text, q.params(apiKeyId, idemKey, since));
+}
+
+const findSql = new WeakMap<Db, PreparedSql<[string, string, number]>>();
+function findSqlOf(db: Db): PreparedSql<[string, string, number]> {
+  let prepared = findSql.get(db);
+  if (prepared === undefined) {
+    prepared = prepareSql(
+      (apiKeyId, idemKey, since) =>
+        db.kysely
+          .selectFrom('idempotency_keys')
+          .select(['request_hash', 'task_id'])
+          .where('api_key_id', '=', apiKeyId)
+          .where('idem_key', '=', idemKey)
+          .where('created_at', '>=', since),
+      '\u0000key',
+      '\u0000idem',
+      -1.5,
+    );
+    findSql.set(db, prepared);
+  }
+  return prepared;
 }
 
 /**

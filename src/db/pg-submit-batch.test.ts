@@ -2,20 +2,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DIALECTS, type TestDb } from '../../test/support/databases.js';
 import { taskRow } from '../../test/support/task-rows.js';
 import { newTaskId } from '../domain/ids.js';
-import { createAccount } from './accounts-repo.js';
+import { createAccount, createApiKey } from './accounts-repo.js';
 import type { Db } from './connect.js';
+import { findIdempotent, rememberIdempotent } from './idempotency-repo.js';
 import { getBalance, ledgerTotals, placeHold } from './ledger-repo.js';
-import { type PlainSubmitOutcome, plainSubmitter } from './pg-submit-batch.js';
+import { type BatchOutcome, batchSubmitter } from './pg-submit-batch.js';
 import { insertTask, type TaskRow } from './tasks-repo.js';
 
 const PRICE = 100_000;
 
 /** A pending task of `accountId` at the price, as a submit writes it. */
-const pendingRow = (accountId: string, id = newTaskId(2)): TaskRow =>
-  taskRow({ accountId, keyId: 'k' }, 2, { id, state: 'pending', price_micros: PRICE, start_time: null, attempts: 0 });
+const pendingRow = (accountId: string, id = newTaskId(2), keyId = 'k'): TaskRow =>
+  taskRow({ accountId, keyId }, 2, { id, state: 'pending', price_micros: PRICE, start_time: null, attempts: 0 });
 
 /** The per-job path submit-task.ts gives the batch for a submit that must run on its own. */
-const alone = (db: Db, row: TaskRow) => async (): Promise<PlainSubmitOutcome> =>
+const alone = (db: Db, row: TaskRow) => async (): Promise<BatchOutcome> =>
   db.writeTx(
     async (trx) => {
       if (!(await placeHold(trx, row.account_id, row.id, Number(row.price_micros), 2))) return 'short balance' as const;
@@ -54,7 +55,7 @@ describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; ski
     const { db } = t;
     // 10.5 prices of credit: the first ten fit, the eleventh does not.
     const account = await createAccount(db, 'plain', 10.5 * PRICE, 1);
-    const submit = plainSubmitter(db);
+    const submit = batchSubmitter(db);
     const rows = Array.from({ length: 30 }, () => pendingRow(account.id));
     const outcomes = await Promise.all(rows.map((row) => submit(row, alone(db, row))));
     expect(outcomes).toEqual([...Array(10).fill('accepted'), ...Array(20).fill('short balance')]);
@@ -65,7 +66,7 @@ describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; ski
     t = await dialect.open();
     const { db } = t;
     const accounts = await Promise.all([0, 1, 2].map((i) => createAccount(db, `plain-${i}`, (5 + i * 7) * PRICE, 1)));
-    const submit = plainSubmitter(db);
+    const submit = batchSubmitter(db);
     const calls = Array.from({ length: 90 }, (_, i) => {
       const row = pendingRow(accounts[i % 3]!.id);
       return submit(row, alone(db, row));
@@ -84,7 +85,7 @@ describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; ski
     const account = await createAccount(db, 'plain-dup', 100 * PRICE, 1);
     const taken = pendingRow(account.id);
     await db.writeTx((trx) => insertTask(trx, taken));
-    const submit = plainSubmitter(db);
+    const submit = batchSubmitter(db);
     // The seventh reuses a task id that exists: its insert breaks the primary key.
     const rows = Array.from({ length: 20 }, (_, i) => (i === 7 ? pendingRow(account.id, taken.id) : pendingRow(account.id)));
     const outcomes = await Promise.allSettled(rows.map((row) => submit(row, alone(db, row))));
@@ -93,5 +94,79 @@ describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; ski
     const holds = await db.kysely.selectFrom('ledger_entries').select('task_id').where('kind', '=', 'hold').execute();
     expect(holds).toHaveLength(19);
     expect((await getBalance(db, account.id))!.heldMicros).toBe(19 * PRICE);
+  });
+
+  it("refuses past a key's unfinished-task limit, counting what is already unfinished and what the batch accepts", async () => {
+    t = await dialect.open();
+    const { db } = t;
+    const account = await createAccount(db, 'limited', 100 * PRICE, 1);
+    const key = await createApiKey(db, account.id, 'limited', 1);
+    const other = await createApiKey(db, account.id, 'other', 1);
+    // One unfinished task of the key already: a limit of 4 leaves room for 3.
+    const earlier = pendingRow(account.id, newTaskId(2), key.id);
+    await db.writeTx(async (trx) => {
+      await placeHold(trx, account.id, earlier.id, PRICE, 2);
+      await insertTask(trx, earlier);
+    });
+    const submit = batchSubmitter(db);
+    const rows = Array.from({ length: 12 }, (_, i) => pendingRow(account.id, newTaskId(2), i % 2 === 0 ? key.id : other.id));
+    const outcomes = await Promise.all(rows.map((row) => submit(row, alone(db, row), { maxUnfinished: 4 })));
+    expect(outcomes.filter((o, i) => i % 2 === 0 && o === 'accepted')).toHaveLength(3);
+    expect(outcomes.filter((o, i) => i % 2 === 0 && o === 'limit')).toHaveLength(3);
+    expect(outcomes.filter((o, i) => i % 2 === 1 && o === 'accepted')).toHaveLength(4);
+    expect(outcomes.filter((o, i) => i % 2 === 1 && o === 'limit')).toHaveLength(2);
+    await expectExact(db, account.id, 1 + 3 + 4);
+  });
+
+  it('remembers Idempotency-Keys, replaces an expired record, and writes nothing for a key with a current one', async () => {
+    t = await dialect.open();
+    const { db } = t;
+    const account = await createAccount(db, 'idem', 100 * PRICE, 1);
+    const now = 10_000_000;
+    const windowMs = 1_000_000;
+    await db.writeTx(async (trx) => {
+      await rememberIdempotent(trx, 'k', 'current', 'h', 'task-current', now - 10, now - windowMs);
+      await rememberIdempotent(trx, 'k', 'expired', 'h', 'task-expired', now - windowMs - 10, now - 2 * windowMs);
+    });
+    // The per-job path for a submit the batch leaves to itself: a key it finds is a duplicate.
+    const aloneIdem = (row: TaskRow, key: string) => async (): Promise<BatchOutcome> => {
+      if (await findIdempotent(db, 'k', key, now - windowMs)) return 'duplicate';
+      return db.writeTx(async (trx) => {
+        await placeHold(trx, row.account_id, row.id, PRICE, 2);
+        await insertTask(trx, row);
+        await rememberIdempotent(trx, 'k', key, 'h', row.id, now, now - windowMs);
+        return 'accepted' as const;
+      });
+    };
+    const submit = batchSubmitter(db);
+    const keys = ['current', 'expired', 'fresh', 'fresh', 'other'];
+    const rows = keys.map(() => ({ ...pendingRow(account.id), create_time: now }));
+    const outcomes = await Promise.all(rows.map((row, i) => submit(row, aloneIdem(row, keys[i]!), { idem: { key: keys[i]!, hash: 'h', windowMs } })));
+    // The second 'fresh' waits for the first's commit, then finds its record.
+    expect(outcomes).toEqual(['duplicate', 'accepted', 'accepted', 'duplicate', 'accepted']);
+    const records = await db.kysely.selectFrom('idempotency_keys').select(['idem_key', 'task_id']).orderBy('idem_key').execute();
+    expect(records).toEqual([
+      { idem_key: 'current', task_id: 'task-current' },
+      { idem_key: 'expired', task_id: rows[1]!.id },
+      { idem_key: 'fresh', task_id: rows[2]!.id },
+      { idem_key: 'other', task_id: rows[4]!.id },
+    ]);
+    await expectExact(db, account.id, 3);
+  });
+
+  it('decides again on its own what was refused after a duplicate, whose hold had been counted', async () => {
+    t = await dialect.open();
+    const { db } = t;
+    // Room for two: the duplicate first takes one, so the third looked short until it was dropped.
+    const account = await createAccount(db, 'idem-short', 2 * PRICE, 1);
+    const now = 10_000_000;
+    const windowMs = 1_000_000;
+    await db.writeTx((trx) => rememberIdempotent(trx, 'k', 'current', 'h', 'task-current', now - 10, now - windowMs));
+    const submit = batchSubmitter(db);
+    const rows = [0, 1, 2].map(() => ({ ...pendingRow(account.id), create_time: now }));
+    const idems = ['current', 'a', 'b'];
+    const outcomes = await Promise.all(rows.map((row, i) => submit(row, alone(db, row), { idem: { key: idems[i]!, hash: 'h', windowMs } })));
+    expect(outcomes).toEqual(['duplicate', 'accepted', 'accepted']);
+    await expectExact(db, account.id, 2);
   });
 });

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { findIdempotent, rememberIdempotent } from '../db/idempotency-repo.js';
 import { chargeKeySpend, keySpendNow } from '../db/key-spend-repo.js';
 import { getBalance, placeHold } from '../db/ledger-repo.js';
-import { plainSubmitter } from '../db/pg-submit-batch.js';
+import { type BatchOutcome, batchSubmitter } from '../db/pg-submit-batch.js';
 import type { Database } from '../db/schema.js';
 import { countUnfinished, findTask, insertTask, lockKey, type TaskRow } from '../db/tasks-repo.js';
 import { type BudgetPeriod, budgetWindow } from '../domain/budget.js';
@@ -146,18 +146,17 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
   // runs the others again. Only a refusal after a write throws, to roll that write back. The
   // function may run more than once, so it only touches the transaction.
   const budget = caller.settings.budgetMicros > 0 ? { micros: caller.settings.budgetMicros, period: caller.settings.budgetPeriod } : null;
+  const atLimit: SubmitOutcome = {
+    ok: false,
+    status: 429,
+    error: `this API key has ${maxUnfinished} unfinished tasks, its limit; wait for one to finish`,
+    retryAfter: UNFINISHED_RETRY_AFTER_S,
+  };
   const submitTx = async (trx: Kysely<Database>): Promise<SubmitOutcome | 'short balance' | null> => {
     if (maxUnfinished > 0) {
       // Serialises this key's submits (SQLite's write lock already does), so the count is exact.
       if (deps.db.dialect === 'postgres') await lockKey(trx, caller.keyId);
-      if ((await countUnfinished(trx, caller.keyId)) >= maxUnfinished) {
-        return {
-          ok: false,
-          status: 429,
-          error: `this API key has ${maxUnfinished} unfinished tasks, its limit; wait for one to finish`,
-          retryAfter: UNFINISHED_RETRY_AFTER_S,
-        };
-      }
+      if ((await countUnfinished(trx, caller.keyId)) >= maxUnfinished) return atLimit;
     }
     // The balance row before the key's budget row, the order settling takes them in
     // (settle-task.ts), so a submit and a release cannot deadlock on PostgreSQL.
@@ -171,13 +170,24 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
   // One lane per account: its submits share batches instead of queueing on its balance row; a
   // batch orders them by key too, as lockKey takes the key's row (no deadlock between batches).
   const perJob = () => deps.db.writeTx(submitTx, { lane: caller.accountId, order: caller.keyId });
-  // A hold and a task row, nothing else, on PostgreSQL: set-based batches (db/pg-submit-batch.ts).
-  const plain = deps.db.dialect === 'postgres' && maxUnfinished === 0 && budget === null && idemKey === undefined;
+  // Without a key budget, on PostgreSQL: set-based batches (db/pg-submit-batch.ts). A budget's
+  // period arithmetic stays on the per-job path.
+  const batched = deps.db.dialect === 'postgres' && budget === null;
   let refusal: SubmitOutcome | 'short balance' | 'over budget' | null;
   try {
-    refusal = plain
-      ? await plainSubmitter(deps.db)(row, async () => ((await perJob()) === null ? 'accepted' : 'short balance')).then((o) => (o === 'accepted' ? null : o))
-      : await perJob();
+    if (batched) {
+      const alone = async (): Promise<BatchOutcome> => {
+        const r = await perJob();
+        return r === null ? 'accepted' : r === 'short balance' ? r : 'limit';
+      };
+      const extras = { maxUnfinished, ...(idemKey !== undefined ? { idem: { key: idemKey, hash, windowMs: IDEMPOTENCY_WINDOW_MS } } : {}) };
+      const outcome = await batchSubmitter(deps.db)(row, alone, extras);
+      // A current record of the key: answer as that submit did (its record is committed).
+      if (outcome === 'duplicate') return (await replay(deps, caller, idemKey!, hash, since)) ?? (await submitTask(deps, caller, model, body, opts));
+      refusal = outcome === 'accepted' ? null : outcome === 'limit' ? atLimit : outcome;
+    } else {
+      refusal = await perJob();
+    }
   } catch (err) {
     if (!(err instanceof Refused)) {
       // A concurrent submit with the same Idempotency-Key committed first: answer as it did.
