@@ -636,7 +636,7 @@ async function main() {
       ['statusTask, 2 API processes', results.status.api2],
       ['submit, 1 API process', results.submit.api1],
       ['submit, 2 API processes', results.submit.api2],
-      ['submit with an Idempotency-Key each (per-job group commit), 1 API process', results.submit.api1Idempotent],
+      ['submit with an Idempotency-Key each, 1 API process', results.submit.api1Idempotent],
       ...(results.submit.api1Accounts
         ? [
             [`submit, 1 API process, ${ACCOUNTS} accounts`, results.submit.api1Accounts],
