@@ -12,7 +12,7 @@ import type { TaskRow } from './tasks-repo.js';
 export type BatchOutcome = 'accepted' | 'short balance' | 'limit' | 'duplicate';
 
 /** What the batch needs of one submit besides its task row. */
-export interface BatchExtras {
+interface BatchExtras {
   /** The key's unfinished-task limit; 0: none. */
   maxUnfinished?: number;
   /** The Idempotency-Key, remembered with the task; a record older than `windowMs` is replaced. */

@@ -247,7 +247,7 @@ export function boundSize(t: Template, aspectRatio: '16:9' | '9:16'): [number, n
 export const imageCount = (t: Template): 0 | 1 | 2 => (t.bind.endImage ? 2 : t.bind.startImage ? 1 : 0);
 
 /** The contract's most references (`REFERENCE_2_VIDEO`: 1–3 `image_urls`). */
-export const MAX_REFERENCES = 3;
+const MAX_REFERENCES = 3;
 
 /** Whether a template can render a task with `n` images: its frame count exactly, or 1–3 references. */
 export const takesImages = (t: Template, n: number): boolean =>

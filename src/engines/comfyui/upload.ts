@@ -20,7 +20,7 @@ const UPLOAD_TIMEOUT_MS = 60_000;
  * ComfyUI filed it in one). `overwrite` makes a retried task replace its own earlier upload
  * rather than pile up renamed copies. `what` names the picture in a failure.
  */
-export async function uploadImage(
+async function uploadImage(
   t: JsonTarget,
   bytes: Buffer,
   name: string,
