@@ -37,7 +37,10 @@ import { resolveFfmpeg } from '../../src/engines/ffmpeg.js';
  * test can tell that an uploaded image was used and where. A WanVaceToVideo prompt renders its
  * `reference_image` (scaled and centre-cropped to the size, as the node does) as every frame, and
  * its latent is one frame longer per reference (4 video frames, grey, at the start) unless the
- * VAEDecode reads a TrimVideoLatent that cuts them, so a forgotten trim shows in the frame count. A prompt whose positive text contains
+ * VAEDecode reads a TrimVideoLatent that cuts them, so a forgotten trim shows in the frame count. A
+ * sampler fed by an LTXVAddGuide renders the guide's frames (its IMAGE batch: a LoadImage, or
+ * ImageBatch chains of them, in order, cut to 8n+1) at its frame_idx, and 8 grey frames more per
+ * guide latent at the end unless the VAEDecode reads an LTXVCropGuides. A prompt whose positive text contains
  * `fake:hold` (or any, while `hold` is set) stays at its first step until interrupted, released
  * or `restart()`. One whose text contains `fake:error` fails at its sampler's first step with an
  * `execution_error` (node, class, exception), as a node that raises does.
@@ -59,6 +62,8 @@ export interface FakeComfy {
   framesFrom: Map<string, { start: string | null; end: string | null }>;
   /** Per executed WanVaceToVideo prompt, the input file its `reference_image` came from. */
   referenceFrom: Map<string, string>;
+  /** Per executed prompt whose sampler reads an LTXVAddGuide: the input files of the guide frames kept, in order, and where they went. */
+  guidesFrom: Map<string, { files: string[]; frameIdx: number; cropped: boolean }>;
   historyDeletes: string[];
   /** Progress messages sent, by prompt id. */
   progressSent: Map<string, number>;
@@ -93,6 +98,39 @@ interface Queued {
   abort: AbortController;
 }
 
+type Prompt = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+
+/** The input files an IMAGE link carries, in batch order: a LoadImage's file, or an ImageBatch's image1 then image2. */
+function imageFiles(prompt: Prompt, link: unknown): string[] {
+  if (!Array.isArray(link)) return [];
+  const node = prompt[String(link[0])];
+  if (node?.class_type === 'LoadImage') return [String(node.inputs.image)];
+  if (node?.class_type === 'ImageBatch') return [...imageFiles(prompt, node.inputs.image1), ...imageFiles(prompt, node.inputs.image2)];
+  return [];
+}
+
+/**
+ * The LTXVAddGuide a sampler reads its latent from, as comfy_extras/nodes_lt.py applies it: the
+ * guide clip cut to 8n+1 frames, a negative frame_idx counted from the end, a clip of several
+ * frames moved to an index 8n+1 (or 0); and whether the VAEDecode reads an LTXVCropGuides.
+ */
+function guideOf(prompt: Prompt, samplers: string[]): { files: string[]; frameIdx: number; cropped: boolean } | null {
+  const sampler = samplers.map((id) => prompt[id]!).find((n) => Array.isArray(n.inputs.latent_image));
+  const link = sampler?.inputs.latent_image as unknown[] | undefined;
+  const guide = link ? prompt[String(link[0])] : undefined;
+  if (guide?.class_type !== 'LTXVAddGuide' || link?.[1] !== 2) return null;
+  const all = imageFiles(prompt, guide.inputs.image);
+  const files = all.slice(0, Math.floor((all.length - 1) / 8) * 8 + 1);
+  const latentLink = guide.inputs.latent as unknown[];
+  const length = Number(prompt[String(latentLink[0])]?.inputs.length);
+  let idx = Number(guide.inputs.frame_idx);
+  if (idx < 0) idx = Math.max((Math.floor((length - 1) / 8) + 1 - 1) * 8 + 1 + idx, 0);
+  if (files.length > 1 && idx !== 0) idx = Math.floor((idx - 1) / 8) * 8 + 1;
+  const decoder = Object.values(prompt).find((n) => n.class_type === 'VAEDecode');
+  const from = decoder ? prompt[String((decoder.inputs.samples as unknown[])[0])] : undefined;
+  return { files, frameIdx: idx, cropped: from?.class_type === 'LTXVCropGuides' };
+}
+
 export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean } = {}): Promise<FakeComfy> {
   const outDir = await mkdtemp(join(tmpdir(), 'fake-comfy-'));
   const ffmpeg = resolveFfmpeg();
@@ -119,6 +157,7 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
     jobCancels: [],
     framesFrom: new Map(),
     referenceFrom: new Map(),
+    guidesFrom: new Map(),
     historyDeletes: [],
     progressSent: new Map(),
     stepMs: 30,
@@ -300,7 +339,44 @@ export async function startFakeComfy(opts: { token?: string; jobsApi?: boolean }
       let total = Number(latent.inputs.length);
       let sources: string[];
       let graph: string;
-      if (latent.class_type === 'WanVaceToVideo') {
+      const guide = guideOf(
+        q.prompt,
+        samplers.map(([id]) => id),
+      );
+      if (guide) {
+        // LTXVAddGuide appends the guide's latents to the video's and conditions frames frame_idx…
+        // on them; so the guide frames are rendered there. Without an LTXVCropGuides before the
+        // VAEDecode the appended latents are decoded too: 8 grey frames per guide latent at the end.
+        fake.guidesFrom.set(q.id, guide);
+        const k = guide.files.length;
+        const at = Math.min(guide.frameIdx, total - k);
+        const extra = guide.cropped ? 0 : ((k - 1) / 8 + 1) * 8;
+        const frame = (i: number): string =>
+          `[${i}:v]scale=${size.replace('x', ':')}:force_original_aspect_ratio=increase,crop=${size.replace('x', ':')},setsar=1,fps=${fps},format=yuv420p,trim=end_frame=1,setpts=PTS-STARTPTS[g${i}]`;
+        const rest = total - k;
+        const parts = [
+          `[0:v]trim=end_frame=${rest},setpts=PTS-STARTPTS,format=yuv420p,split=2[pa][pb]`,
+          `[pa]trim=end_frame=${at},setpts=PTS-STARTPTS[pre]`,
+          `[pb]trim=start_frame=${at},setpts=PTS-STARTPTS[post]`,
+          ...guide.files.map((_, i) => frame(i + 2)),
+        ];
+        const order = [...(at > 0 ? ['[pre]'] : []), ...guide.files.map((_, i) => `[g${i + 2}]`), '[post]', ...(extra ? ['[grey]'] : [])];
+        if (extra) parts.push(`[1:v]trim=end_frame=${extra},setpts=PTS-STARTPTS,format=yuv420p[grey]`);
+        if (at === 0) parts[1] = '[pa]nullsink';
+        graph = `${parts.join(';')};${order.join('')}concat=n=${order.length}:v=1:a=0[out]`;
+        sources = [
+          '-f',
+          'lavfi',
+          '-i',
+          `testsrc2=size=${size}:rate=${fps}:duration=${(rest + 1) / fps}`,
+          '-f',
+          'lavfi',
+          '-i',
+          `color=c=gray:size=${size}:rate=${fps}:duration=${(extra + 1) / fps}`,
+          ...guide.files.flatMap((f) => ['-loop', '1', '-framerate', String(fps), '-t', String(2 / fps), '-i', join(outDir, 'input', f)]),
+        ];
+        total += extra;
+      } else if (latent.class_type === 'WanVaceToVideo') {
         const reference = frameFile('reference_image');
         if (reference) fake.referenceFrom.set(q.id, reference);
         // The node adds one latent frame per reference picture and answers that count as trim_latent.

@@ -13,7 +13,7 @@ import { finishExtension, type TailCut } from '../splice/extend-by-tail.js';
 import { CONTINUATION_SECONDS, type SpliceTools } from '../splice/splice.js';
 import { engineFailure as failure, type SavedRef, submitOrResume, type UpstreamEngineOptions } from '../upstream-job.js';
 import { finishUpstreamVideo, rawDownloadPath, upstreamFailure } from '../upstream-video.js';
-import { wholeSourceCut } from './continuation.js';
+import { dropLeadFrames, wholeSourceCut } from './continuation.js';
 import { createSlots } from './slots.js';
 import { createComfyStatus, type HistoryEntry } from './status.js';
 import { bindWorkflow, imageCount, missingParts, type Template, takesImages } from './template.js';
@@ -62,9 +62,10 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
   const histories = new LatencyHistories();
   const slots = createSlots(options.concurrency);
   const status = createComfyStatus(target);
-  // An extension continues from the source's last frame: any template with one start image will do
-  // (a references template binds no start image, so it is never the continuation).
-  const continuation = options.templates.find((t) => imageCount(t) === 1);
+  // An extension continues from the source's last frames where a template takes them (`sourceFrames`,
+  // LTX-Video's guide clip: motion carries across the seam), else from its last frame: any template
+  // with one start image will do (a references template binds no start image, so it is never the continuation).
+  const continuation = options.templates.find((t) => t.bind.sourceFrames !== undefined) ?? options.templates.find((t) => imageCount(t) === 1);
   /** The first template of the type that takes as many images as the task gives (a start image, a first and a last frame, or 1–3 references). */
   const template = (job: RenderJob): Template | undefined =>
     job.source ? continuation : options.templates.find((t) => t.generationTypes.includes(job.generationType) && takesImages(t, job.images.length));
@@ -83,8 +84,9 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     if (!Array.isArray(images)) return images;
     const { workflow } = bindWorkflow(t, job, {
       ...(t.bind.referenceImage ? { referenceImage: images[0]! } : {}),
-      ...(!t.bind.referenceImage && images[0] !== undefined ? { startImage: images[0] } : {}),
-      ...(images[1] !== undefined ? { endImage: images[1] } : {}),
+      ...(t.bind.sourceFrames ? { sourceFrames: images } : {}),
+      ...(!t.bind.referenceImage && !t.bind.sourceFrames && images[0] !== undefined ? { startImage: images[0] } : {}),
+      ...(!t.bind.sourceFrames && images[1] !== undefined ? { endImage: images[1] } : {}),
       ...(cut ? { seconds: CONTINUATION_SECONDS } : {}),
     });
     const answer = await callJson(target, 'POST', '/prompt', signal, { json: { prompt: workflow, prompt_id: job.taskId, client_id: job.taskId } });
@@ -224,12 +226,18 @@ export function createComfyEngine(options: ComfyEngineOptions): Engine {
     if (cut) {
       // The splice re-encodes the continuation to the source's size and rate and keeps the source's frames.
       const tools: SpliceTools = { ffmpegPath: options.ffmpegPath, threads: options.threads, workDir: dirname(job.outVideoPath), signal };
+      // A guided continuation opens with the guide clip re-rendered: the source's own last frames,
+      // which the result already has. Cut them so the seam shows no frame twice.
+      const lead = t.bind.sourceFrames?.length ?? 0;
+      const continued = lead > 0 ? `${raw}.cont.mp4` : raw;
       try {
-        const done = await finishExtension(tools, options.fontPath, job, cut, raw);
+        if (lead > 0) await dropLeadFrames(options.ffmpegPath, raw, continued, lead, signal);
+        const done = await finishExtension(tools, options.fontPath, job, cut, continued);
         await callJson(target, 'POST', '/history', signal, { json: { delete: [id] } }).catch(() => undefined);
         return done;
       } finally {
         await rm(raw, { force: true });
+        if (continued !== raw) await rm(continued, { force: true });
       }
     }
     const mp4 = `${raw}.mp4`;

@@ -1,3 +1,5 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { EngineFailure } from '../engine.js';
 import { runFfmpeg } from '../ffmpeg.js';
 import { inspectMedia } from '../local/media-info.js';
@@ -23,6 +25,73 @@ export async function lastFrame(ffmpegPath: string, sourcePath: string, outPath:
   await runFfmpeg(
     ffmpegPath,
     ['-y', '-v', 'error', '-sseof', '-0.5', '-i', sourcePath, '-map', '0:v:0', '-map_metadata', '-1', '-f', 'image2', '-update', '1', outPath],
+    signal,
+  );
+}
+
+/**
+ * Writes the source's last `count` frames as PNGs, oldest first, and answers their paths. The
+ * window decoded is a second longer than the frames asked for, so a seek that lands a little late
+ * still leaves enough; only the last `count` decoded are kept. Fewer frames than that (a source
+ * shorter than the guide) is a failure the caller reports.
+ */
+export async function lastFrames(ffmpegPath: string, sourcePath: string, count: number, fps: number, dir: string, signal: AbortSignal): Promise<string[]> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const window = (count / fps + 1).toFixed(3);
+  await runFfmpeg(
+    ffmpegPath,
+    [
+      '-y',
+      '-v',
+      'error',
+      '-sseof',
+      `-${window}`,
+      '-i',
+      sourcePath,
+      '-map',
+      '0:v:0',
+      '-map_metadata',
+      '-1',
+      '-vsync',
+      '0',
+      '-f',
+      'image2',
+      join(dir, 'f%05d.png'),
+    ],
+    signal,
+  );
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.png')).sort();
+  return files.slice(-count).map((f) => join(dir, f));
+}
+
+/**
+ * The continuation without its first `count` frames: a guided render re-renders the guide clip
+ * (the source's last frames) at its start, and the source already shows them. Encoded lossless,
+ * since the splice encodes it once more.
+ */
+export async function dropLeadFrames(ffmpegPath: string, inPath: string, outPath: string, count: number, signal: AbortSignal): Promise<void> {
+  await runFfmpeg(
+    ffmpegPath,
+    [
+      '-y',
+      '-v',
+      'error',
+      '-i',
+      inPath,
+      '-map',
+      '0:v:0',
+      '-vf',
+      `trim=start_frame=${count},setpts=PTS-STARTPTS`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-qp',
+      '0',
+      '-an',
+      outPath,
+    ],
     signal,
   );
 }

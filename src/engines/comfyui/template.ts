@@ -34,13 +34,23 @@ export interface Template {
   /**
    * `startImage`, when present, takes the uploaded image's name (a `LoadImage` node's `image`);
    * `endImage` the last frame's, for a first-and-last-frame workflow (it needs `startImage`);
-   * `referenceImage` the reference picture's, for a references workflow (it takes neither).
+   * `referenceImage` the reference picture's, for a references workflow (it takes neither);
+   * `sourceFrames` the `LoadImage` nodes (in order) of an extension's last source frames, for a
+   * continuation conditioned on several frames (`shape.guideFrames` of them; it takes no other image).
    */
-  bind: Record<(typeof BINDINGS)[number], Slot> & { startImage?: Slot; endImage?: Slot; referenceImage?: Slot };
+  bind: Record<(typeof BINDINGS)[number], Slot> & { startImage?: Slot; endImage?: Slot; referenceImage?: Slot; sourceFrames?: readonly Slot[] };
   negative: string;
   /** The node whose files in the history are the result. */
   output: string;
-  shape: { frames: number; frameStep: number; fps: number; sizeMultiple: number; sizes: Record<'16:9' | '9:16', readonly [number, number]> };
+  shape: {
+    frames: number;
+    frameStep: number;
+    fps: number;
+    sizeMultiple: number;
+    sizes: Record<'16:9' | '9:16', readonly [number, number]>;
+    /** How many of the source's last frames a `sourceFrames` template takes (frameStep·k + 1); absent otherwise. */
+    guideFrames?: number;
+  };
   /** Model folder (as `GET /models/{folder}` names it) → files the workflow loads. */
   models: Record<string, readonly string[]>;
 }
@@ -58,7 +68,7 @@ interface TemplateJson {
   output?: unknown;
   generationTypes?: unknown;
   negative?: unknown;
-  shape?: Partial<Record<'frames' | 'frameStep' | 'fps' | 'sizeMultiple', unknown>> & { sizes?: Record<string, unknown> };
+  shape?: Partial<Record<'frames' | 'frameStep' | 'fps' | 'sizeMultiple' | 'guideFrames', unknown>> & { sizes?: Record<string, unknown> };
   models?: Record<string, unknown>;
 }
 
@@ -95,11 +105,24 @@ function loadTemplate(dir: string, name: string): Template {
   }
   const start = bind?.startImage;
   const reference = bind?.referenceImage;
+  const sourceFrames = bind?.sourceFrames;
+  if (sourceFrames !== undefined) {
+    if (!Array.isArray(sourceFrames) || sourceFrames.length === 0 || !sourceFrames.every(isSlot))
+      throw bad('template.json bind.sourceFrames must be a list of ["nodeId", "input"]');
+    for (const [i, slot] of sourceFrames.entries())
+      if (!workflow[slot[0]] || !(slot[1] in workflow[slot[0]]!.inputs))
+        throw bad(`bind.sourceFrames[${i}] names ${slot[0]}.${slot[1]}, which the workflow lacks`);
+    if (start !== undefined || reference !== undefined || bind?.endImage !== undefined)
+      throw bad('bind.sourceFrames cannot come with bind.startImage, bind.endImage or bind.referenceImage (it continues a video)');
+  }
   if (bind?.endImage !== undefined && start === undefined) throw bad('bind.endImage needs bind.startImage (a last frame comes with a first one)');
   if (reference !== undefined && start !== undefined) throw bad('bind.referenceImage cannot come with bind.startImage (references are not a first frame)');
   if (typeof meta.output !== 'string' || !workflow[meta.output]) throw bad('template.json output must name a node of the workflow');
   const types = meta.generationTypes;
-  if (!Array.isArray(types) || types.length === 0 || !types.every((t) => (GENERATION_TYPES as readonly unknown[]).includes(t)))
+  // A continuation from the source's frames renders extensions only, which are no generation type.
+  if (sourceFrames !== undefined && !(Array.isArray(types) && types.length === 0))
+    throw bad('template.json generationTypes must be [] for a template with bind.sourceFrames (it renders extensions only)');
+  if (!Array.isArray(types) || (types.length === 0 && sourceFrames === undefined) || !types.every((t) => (GENERATION_TYPES as readonly unknown[]).includes(t)))
     throw bad(`template.json generationTypes must list some of ${GENERATION_TYPES.join(', ')}`);
   // A start image is one picture the video begins with: that is FIRST_AND_LAST_FRAMES_2_VIDEO
   // with one image. References (REFERENCE_2_VIDEO) are not a first frame: they go to their own
@@ -113,7 +136,7 @@ function loadTemplate(dir: string, name: string): Template {
   if (types.includes('TEXT_2_VIDEO') && start !== undefined)
     throw bad('generationTypes: TEXT_2_VIDEO cannot use a template with bind.startImage (it has no image)');
   const s = meta.shape ?? {};
-  const int = (k: 'frames' | 'frameStep' | 'fps' | 'sizeMultiple'): number => {
+  const int = (k: 'frames' | 'frameStep' | 'fps' | 'sizeMultiple' | 'guideFrames'): number => {
     const v = s[k];
     if (!positiveInt(v)) throw bad(`shape.${k} must be a positive integer`);
     return v;
@@ -132,6 +155,13 @@ function loadTemplate(dir: string, name: string): Template {
     sizeMultiple: int('sizeMultiple'),
     sizes: { '16:9': size('16:9'), '9:16': size('9:16') },
   };
+  if (sourceFrames !== undefined) {
+    // The guide clip is VAE-encoded as is: LTXVAddGuide keeps only frameStep·k + 1 frames of it.
+    const guide = int('guideFrames');
+    if ((guide - 1) % shape.frameStep !== 0) throw bad(`shape.guideFrames must be ${shape.frameStep}n+1 (the frames a guide clip keeps)`);
+    if (guide !== sourceFrames.length) throw bad(`shape.guideFrames is ${guide} but bind.sourceFrames names ${sourceFrames.length} inputs`);
+    Object.assign(shape, { guideFrames: guide });
+  } else if (s.guideFrames !== undefined) throw bad('shape.guideFrames needs bind.sourceFrames');
   if (family !== null) {
     // The family fixes the arithmetic: a template cannot snap Wan-style for an LTX model.
     const f = FAMILIES[family as Family];
@@ -197,7 +227,7 @@ export interface BoundShape {
 export function bindWorkflow(
   t: Template,
   job: Pick<RenderJob, 'taskId' | 'prompt' | 'seed' | 'aspectRatio'>,
-  extra: { startImage?: string; endImage?: string; referenceImage?: string; seconds?: number } = {},
+  extra: { startImage?: string; endImage?: string; referenceImage?: string; sourceFrames?: readonly string[]; seconds?: number } = {},
 ): { workflow: Workflow; shape: BoundShape } {
   const workflow = structuredClone(t.workflow);
   const [width, height] = boundSize(t, job.aspectRatio);
@@ -205,7 +235,11 @@ export function bindWorkflow(
     width,
     height,
     // `seconds` asks for at least that long a clip (an extension's continuation) instead of the model's natural length.
-    frames: extra.seconds === undefined ? snapFrames(t.shape.frames, t.shape.frameStep) : atLeastFrames(extra.seconds * t.shape.fps + 1, t.shape.frameStep),
+    // A guide clip's frames come first and are cut afterwards, so the new frames follow them.
+    frames:
+      extra.seconds === undefined
+        ? snapFrames(t.shape.frames, t.shape.frameStep)
+        : atLeastFrames(extra.seconds * t.shape.fps + (t.shape.guideFrames ?? 1), t.shape.frameStep),
     fps: t.shape.fps,
   };
   const set = (slot: Slot, value: unknown): void => {
@@ -230,6 +264,11 @@ export function bindWorkflow(
   if (t.bind.referenceImage) {
     if (extra.referenceImage === undefined) throw new TemplateError(`workflow template ${t.name} needs a reference picture`);
     set(t.bind.referenceImage, extra.referenceImage);
+  }
+  if (t.bind.sourceFrames) {
+    if (extra.sourceFrames?.length !== t.bind.sourceFrames.length)
+      throw new TemplateError(`workflow template ${t.name} needs ${t.bind.sourceFrames.length} source frames`);
+    for (const [i, slot] of t.bind.sourceFrames.entries()) set(slot, extra.sourceFrames[i]);
   }
   return { workflow, shape };
 }

@@ -8,7 +8,7 @@ import { isTransient } from '../google-http.js';
 import type { JsonTarget } from '../guarded-json.js';
 import type { TailCut } from '../splice/extend-by-tail.js';
 import { engineFailure } from '../upstream-job.js';
-import { lastFrame } from './continuation.js';
+import { lastFrame, lastFrames } from './continuation.js';
 import { composeReferences } from './references.js';
 import { boundSize, imageCount, type Template } from './template.js';
 
@@ -77,7 +77,8 @@ async function uploadImage(
 /**
  * The template's images on ComfyUI under task-scoped names (a retry of the same task overwrites
  * its own): the job's images in order (`-0`, `-1`: a start and a last frame), an extension's
- * last frame, or the one reference picture (`-ref`). Empty for a template without images.
+ * last frame, its last frames (`-tail-0` … oldest first) for a template that binds
+ * `sourceFrames`, or the one reference picture (`-ref`). Empty for a template without images.
  */
 export async function uploadTemplateImages(
   target: JsonTarget,
@@ -92,6 +93,7 @@ export async function uploadTemplateImages(
     const name = await uploadReference(target, ffmpegPath, job, t, workDir, signal);
     return typeof name === 'string' ? [name] : name;
   }
+  if (cut && t.bind.sourceFrames) return uploadSourceFrames(target, ffmpegPath, job, t, cut, workDir, signal);
   if (imageCount(t) === 0) return [];
   if (cut) {
     const png = join(workDir, 'comfy-last-frame.png');
@@ -134,5 +136,36 @@ async function uploadReference(
     return await uploadImage(target, await readFile(png), `longshot-${job.taskId}-ref.png`, 'image/png', signal, what);
   } finally {
     await rm(png, { force: true });
+  }
+}
+
+/** An extension's last `shape.guideFrames` frames, one PNG upload each, in order (docs/comfyui.md, LTX-Video continuation). */
+async function uploadSourceFrames(
+  target: JsonTarget,
+  ffmpegPath: string,
+  job: RenderJob,
+  t: Template,
+  cut: TailCut,
+  workDir: string,
+  signal: AbortSignal,
+): Promise<string[] | EngineFailure> {
+  const count = t.bind.sourceFrames!.length;
+  const dir = join(workDir, 'comfy-source-frames');
+  try {
+    const files = await lastFrames(ffmpegPath, job.source!.path, count, cut.facts.video.fps || t.shape.fps, dir, signal);
+    if (files.length < count)
+      return engineFailure(
+        'TASKID_ERROR',
+        `the source video is too short to continue with ${t.name} (it needs its last ${count} frames, it has ${files.length})`,
+      );
+    const names: string[] = [];
+    for (const [i, file] of files.entries()) {
+      const name = await uploadImage(target, await readFile(file), `longshot-${job.taskId}-tail-${i}.png`, 'image/png', signal, 'the source frames');
+      if (typeof name !== 'string') return name;
+      names.push(name);
+    }
+    return names;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
