@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Db } from './connect.js';
 import { quietRowWrite } from './pg-channels.js';
-import { type PreparedSql, prepareSql } from './prepared-sql.js';
+import { type PreparedSql, perDb, prepareSql } from './prepared-sql.js';
 import type { Database } from './schema.js';
 import type { SuccessFields } from './tasks-repo.js';
 
@@ -101,12 +101,9 @@ function captureQuery(
     .select('won.id');
 }
 
-const prepared = { loud: new WeakMap<Db, PreparedSql<Args>>(), quiet: new WeakMap<Db, PreparedSql<Args>>() };
-function preparedOf(db: Db, quiet: boolean): PreparedSql<Args> {
-  const kept = quiet ? prepared.quiet : prepared.loud;
-  let p = kept.get(db);
-  if (p === undefined) {
-    p = prepareSql(
+const preparedFor = (quiet: boolean) =>
+  perDb((db) =>
+    prepareSql(
       (...a: Args) => captureQuery(db.kysely, quiet, ...a),
       '\u0000id',
       '\u0000token',
@@ -120,8 +117,7 @@ function preparedOf(db: Db, quiet: boolean): PreparedSql<Args> {
       -4.5,
       -5.5,
       -6.5,
-    );
-    kept.set(db, p);
-  }
-  return p;
-}
+    ),
+  );
+const prepared = { loud: preparedFor(false), quiet: preparedFor(true) };
+const preparedOf = (db: Db, quiet: boolean): PreparedSql<Args> => (quiet ? prepared.quiet : prepared.loud)(db);

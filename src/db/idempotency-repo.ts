@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Db } from './connect.js';
-import { type PreparedSql, prepareSql } from './prepared-sql.js';
+import { perDb, prepareSql } from './prepared-sql.js';
 import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
@@ -18,26 +18,20 @@ export async function findIdempotent(db: Db, apiKeyId: string, idemKey: string, 
   return db.selectOne<IdempotencyRecord>(q.text, q.params(apiKeyId, idemKey, since));
 }
 
-const findSql = new WeakMap<Db, PreparedSql<[string, string, number]>>();
-function findSqlOf(db: Db): PreparedSql<[string, string, number]> {
-  let prepared = findSql.get(db);
-  if (prepared === undefined) {
-    prepared = prepareSql(
-      (apiKeyId, idemKey, since) =>
-        db.kysely
-          .selectFrom('idempotency_keys')
-          .select(['request_hash', 'task_id'])
-          .where('api_key_id', '=', apiKeyId)
-          .where('idem_key', '=', idemKey)
-          .where('created_at', '>=', since),
-      '\u0000key',
-      '\u0000idem',
-      -1.5,
-    );
-    findSql.set(db, prepared);
-  }
-  return prepared;
-}
+const findSqlOf = perDb((db) =>
+  prepareSql(
+    (apiKeyId: string, idemKey: string, since: number) =>
+      db.kysely
+        .selectFrom('idempotency_keys')
+        .select(['request_hash', 'task_id'])
+        .where('api_key_id', '=', apiKeyId)
+        .where('idem_key', '=', idemKey)
+        .where('created_at', '>=', since),
+    '\u0000key',
+    '\u0000idem',
+    -1.5,
+  ),
+);
 
 /**
  * Remembers a submit inside its transaction. A record older than the window is replaced; a

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Db } from './connect.js';
 import { laneQueue } from './lane-queue.js';
+import { perDb } from './prepared-sql.js';
 import type { Database } from './schema.js';
 import type { TaskRow } from './tasks-repo.js';
 
@@ -37,7 +38,6 @@ interface Job extends BatchExtras {
 const LANES = 1;
 
 type Submitter = (row: TaskRow, alone: () => Promise<BatchOutcome>, extras?: BatchExtras) => Promise<BatchOutcome>;
-const submitters = new WeakMap<Db, Submitter>();
 
 /**
  * PostgreSQL submits of keys without a budget (submit-task.ts decides), run set-based. Group
@@ -65,18 +65,12 @@ const submitters = new WeakMap<Db, Submitter>();
  * nothing of the batch is kept and each submit runs again on its own, so one bad row cannot fail
  * the others.
  */
-export function batchSubmitter(db: Db): Submitter {
-  let submit = submitters.get(db);
-  if (!submit) {
-    submit = makeSubmitter(db.kysely);
-    submitters.set(db, submit);
-  }
-  return submit;
-}
+export const batchSubmitter: (db: Db) => Submitter = perDb((db) => makeSubmitter(db.kysely));
 
 /** The outcomes of a batch, decided in order; 'alone' runs the submit on its own after the commit. */
 type Decided = BatchOutcome | 'alone';
 
+/** Each submit in order against the locked balances and counts, spending them as it accepts. */
 function decide(batch: Job[], available: Map<string, number>, unfinished: Map<string, number>): Decided[] {
   const outcomes: Decided[] = [];
   const seen = new Set<string>();
@@ -136,7 +130,7 @@ function makeSubmitter(kysely: Kysely<Database>) {
             .execute();
           for (const c of counts) unfinished.set(c.api_key_id, Number(c.n));
         }
-        outcomes = decide(batch, new Map(available), new Map(unfinished));
+        outcomes = decide(batch, available, unfinished);
         const duplicates = await remember(conn, batch, outcomes);
         if (duplicates.size > 0) {
           // What came after a duplicate was decided with its hold and its place counted: those

@@ -1,4 +1,5 @@
 import type { CompiledQuery } from 'kysely';
+import type { Db } from './connect.js';
 
 export interface PreparedSql<A extends unknown[]> {
   text: string;
@@ -17,4 +18,20 @@ export function prepareSql<A extends unknown[]>(build: (...args: A) => { compile
   const slots = parameters.map((p) => standIns.indexOf(p));
   for (let i = 0; i < standIns.length; i++) if (!slots.includes(i)) throw new Error(`stand-in ${i} is not a parameter of: ${sql}`);
   return { text: sql, params: (...args) => parameters.map((p, i) => (slots[i] === -1 ? p : args[slots[i] ?? -1])) };
+}
+
+/**
+ * `make(db)` once per database, kept with it (a statement compiled from that database's Kysely);
+ * the next call for the same database answers the kept value.
+ */
+export function perDb<T>(make: (db: Db) => T): (db: Db) => T {
+  const kept = new WeakMap<Db, T>();
+  return (db) => {
+    let value = kept.get(db);
+    if (value === undefined) {
+      value = make(db);
+      kept.set(db, value);
+    }
+    return value;
+  };
 }

@@ -2,7 +2,7 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Db } from './connect.js';
 import { quietRowWrite } from './pg-channels.js';
 import type { RowBatch } from './pg-row-batch.js';
-import { type PreparedSql, prepareSql } from './prepared-sql.js';
+import { type PreparedSql, perDb, prepareSql } from './prepared-sql.js';
 import type { Database, TasksTable } from './schema.js';
 
 export type TaskRow = Selectable<TasksTable>;
@@ -236,26 +236,19 @@ function claimQuery(k: Kysely<Database>, dialect: Db['dialect'], quiet: boolean,
  */
 const asyncCommit = sql`set_config('synchronous_commit', 'off', true)`;
 
-/** The claim compiled once per database. */
-const claimSql = {
-  loud: new WeakMap<Db, PreparedSql<[string, number, number, number]>>(),
-  quiet: new WeakMap<Db, PreparedSql<[string, number, number, number]>>(),
-};
-function claimSqlOf(db: Db, quiet: boolean): PreparedSql<[string, number, number, number]> {
-  const kept = quiet ? claimSql.quiet : claimSql.loud;
-  let prepared = kept.get(db);
-  if (prepared === undefined) {
-    prepared = prepareSql(
-      (token, expires, start, due) => claimQuery(db.kysely, db.dialect, quiet, token, expires, start, due),
+/** The claim compiled once per database, loud and quiet. */
+const claimSqlFor = (quiet: boolean) =>
+  perDb((db) =>
+    prepareSql(
+      (token: string, expires: number, start: number, due: number) => claimQuery(db.kysely, db.dialect, quiet, token, expires, start, due),
       '\u0000token',
       -1.5,
       -2.5,
       -3.5,
-    );
-    kept.set(db, prepared);
-  }
-  return prepared;
-}
+    ),
+  );
+const claimSql = { loud: claimSqlFor(false), quiet: claimSqlFor(true) };
+const claimSqlOf = (db: Db, quiet: boolean): PreparedSql<[string, number, number, number]> => (quiet ? claimSql.quiet : claimSql.loud)(db);
 
 /**
  * Raises a running task's progress under its lease; never lowers it (a retry starts from 0 in

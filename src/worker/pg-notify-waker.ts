@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.js';
+import { laneQueue } from '../db/lane-queue.js';
 import { channelPrefix as prefixOf, ROWS } from '../db/pg-channels.js';
 import type { TaskEvents } from '../services/task-events.js';
 import type { Waker } from './waker.js';
@@ -74,18 +75,23 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
 
   /**
    * The rows channel's NOTIFY for writes that kept the trigger quiet, each id as the trigger
-   * sends it; ids that arrive while one statement is in flight share the next. Its transaction
-   * writes nothing else and commits without waiting for its WAL flush: a notification lost in a
-   * crash is lost either way, and not waiting is what keeps PostgreSQL's database-wide notify
-   * lock short. Lost (this process dies first, the statement fails), readers elsewhere are
+   * sends it; ids that arrive while one statement is in flight share the next (db/lane-queue.ts).
+   * Its transaction writes nothing else and commits without waiting for its WAL flush: a
+   * notification lost in a crash is lost either way, and not waiting is what keeps PostgreSQL's
+   * database-wide notify lock short. Lost (this process dies first, the statement fails), readers elsewhere are
    * bounded by the row cache's age limit and the long-poll's re-read timer.
    */
-  const rowNotices = coalesced(
-    async (ids: string[]) => {
-      // A named statement (planned once per connection): one is sent for every claim and settle.
-      await db.selectOne(ROW_NOTICES_SQL, [await channel(ROWS), ids]);
+  const rowNotices = laneQueue<string>(
+    1,
+    () => ROWS,
+    // A named statement (planned once per connection): one is sent for every claim and settle.
+    async (ids) => {
+      try {
+        await db.selectOne(ROW_NOTICES_SQL, [await channel(ROWS), ids]);
+      } catch (err) {
+        log.warn({ err }, 'NOTIFY of task rows failed; readers elsewhere re-read when their kept row ages out');
+      }
     },
-    (err) => log.warn({ err }, 'NOTIFY of task rows failed; readers elsewhere re-read when their kept row ages out'),
   );
 
   async function connect(): Promise<void> {
@@ -196,7 +202,7 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
           rows?.changed(taskId);
           local.publish(taskId);
           if (rowUnsent) {
-            rowNotices.add(taskId);
+            rowNotices(taskId);
             return;
           }
           // Without the trigger (or before the first connect saw it), the event goes out as a
@@ -229,27 +235,3 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
 
 /** `pg_notify` of every id of $2 on channel $1, in a transaction that does not wait for its flush. */
 const ROW_NOTICES_SQL = "select count(pg_notify($1, id)) as n from unnest($2::text[]) as id where set_config('synchronous_commit', 'off', true) is not null";
-
-/** Ids added while `send` runs wait for its end and go out together in the next call. */
-function coalesced(send: (ids: string[]) => Promise<void>, onError: (err: unknown) => void): { add(id: string): void } {
-  let batch: string[] = [];
-  let sending = false;
-  const flush = (): void => {
-    if (sending || batch.length === 0) return;
-    const ids = batch;
-    batch = [];
-    sending = true;
-    send(ids)
-      .catch(onError)
-      .finally(() => {
-        sending = false;
-        flush();
-      });
-  };
-  return {
-    add(id) {
-      batch.push(id);
-      flush();
-    },
-  };
-}

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guardedRequest } from '../../net/guarded-http.js';
-import type { EngineFailure, RenderJob } from '../engine.js';
+import type { EngineFailure, LocalImage, RenderJob } from '../engine.js';
 import { isTransient } from '../google-http.js';
 import type { JsonTarget } from '../guarded-json.js';
 import type { TailCut } from '../splice/extend-by-tail.js';
@@ -103,12 +103,17 @@ export async function uploadTemplateImages(
   }
   const names: string[] = [];
   for (const [i, image] of job.images.slice(0, imageCount(t)).entries()) {
-    const ext = image.mime === 'image/png' ? 'png' : 'jpg';
-    const name = await uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-${i}.${ext}`, image.mime, signal);
+    const name = await uploadAsSent(target, image, `longshot-${job.taskId}-${i}`, signal);
     if (typeof name !== 'string') return name;
     names.push(name);
   }
   return names;
+}
+
+/** A client's image as Longshot cleaned it (PNG or JPEG), under `base` and its extension. */
+async function uploadAsSent(target: JsonTarget, image: LocalImage, base: string, signal: AbortSignal, what?: string): Promise<string | EngineFailure> {
+  const ext = image.mime === 'image/png' ? 'png' : 'jpg';
+  return uploadImage(target, await readFile(image.path), `${base}.${ext}`, image.mime, signal, what);
 }
 
 /**
@@ -125,11 +130,7 @@ async function uploadReference(
   signal: AbortSignal,
 ): Promise<string | EngineFailure> {
   const what = 'the reference picture';
-  if (job.images.length === 1) {
-    const image = job.images[0]!;
-    const ext = image.mime === 'image/png' ? 'png' : 'jpg';
-    return uploadImage(target, await readFile(image.path), `longshot-${job.taskId}-ref.${ext}`, image.mime, signal, what);
-  }
+  if (job.images.length === 1) return uploadAsSent(target, job.images[0]!, `longshot-${job.taskId}-ref`, signal, what);
   const png = join(workDir, 'comfy-references.png');
   try {
     await composeReferences(ffmpegPath, job.images, boundSize(t, job.aspectRatio), png, signal);
