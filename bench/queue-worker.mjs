@@ -1,6 +1,6 @@
 // One "worker process with a no-op engine" for bench/scale-out.mjs: the product has no no-op
 // engine (every engine renders or calls an upstream), so this process runs the queue's own code
-// from dist/ against PostgreSQL — claimNextTask (db/tasks-repo) and settleSuccess
+// from dist/ against PostgreSQL — claimNextTask (db/claim-task) and settleSuccess
 // (services/settle-task: the compare-and-set, the hold capture, the outbox check — on PostgreSQL
 // one statement for these tasks, which have no callback (db/capture-statement.ts) — and the
 // task event through the real wake hub, listening as a worker process does) — in BENCH_QUEUE_LOOPS loops, as worker-pool.ts does,
@@ -13,8 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
+import { claimNextTask } from '../dist/db/claim-task.js';
 import { openPostgres } from '../dist/db/connect.js';
-import { claimNextTask } from '../dist/db/tasks-repo.js';
 import { createMetrics } from '../dist/metrics/metrics.js';
 import { settleSuccess } from '../dist/services/settle-task.js';
 import { createTaskEvents } from '../dist/services/task-events.js';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LongshotClient } from '../src/client/index.js';
-import { claimNextTask, getTaskById } from '../src/db/tasks-repo.js';
+import { claimNextTask } from '../src/db/claim-task.js';
+import { getTaskById } from '../src/db/tasks-repo.js';
 import { settleFailure } from '../src/services/settle-task.js';
 import { removeDataDir, startTestService, type TestService, waitForTask } from './support/service.js';
 

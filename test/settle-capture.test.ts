@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimNextTask } from '../src/db/claim-task.js';
 import { getBalance, ledgerTotals, placeHold } from '../src/db/ledger-repo.js';
-import { claimNextTask, insertTask, releaseExpiredLease, type TaskRow } from '../src/db/tasks-repo.js';
+import { insertTask, releaseExpiredLease, type TaskRow } from '../src/db/tasks-repo.js';
 import { settleCancel, settleSuccess } from '../src/services/settle-task.js';
 import { startTestService, type TestService } from './support/service.js';
 import { successFields, taskRow } from './support/task-rows.js';

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimNextTask, findTaskStatus, findTaskStatusNow, STATUS_COLUMNS } from '../src/db/tasks-repo.js';
+import { claimNextTask } from '../src/db/claim-task.js';
+import { findTaskStatus, findTaskStatusNow, STATUS_COLUMNS } from '../src/db/tasks-repo.js';
 import { createAuthenticator } from '../src/http/auth.js';
 import { countedDecision, statusFastPath } from '../src/http/status-fast-path.js';
 import { createMemoryRateLimiter } from '../src/limits/rate-limiter.js';

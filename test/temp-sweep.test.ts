@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { claimNextTask } from '../src/db/tasks-repo.js';
+import { claimNextTask } from '../src/db/claim-task.js';
 import { sweepTempDirs } from '../src/worker/temp-sweep.js';
 import { type ChildService, startChildService, waitForExit } from './support/child-service.js';
 import { shiftClock, startTestService } from './support/service.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../src/cli/cli-error.js';
 import { runWebhooks } from '../src/cli/webhooks.js';
 import { findAccountByName } from '../src/db/accounts-repo.js';
-import { claimNextTask } from '../src/db/tasks-repo.js';
+import { claimNextTask } from '../src/db/claim-task.js';
 import { getWebhookSecrets } from '../src/db/webhook-secrets-repo.js';
 import { settleFailure } from '../src/services/settle-task.js';
 import { startTestService, type TestService } from './support/service.js';

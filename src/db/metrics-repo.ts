@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from './connect.js';
 
 /**
@@ -5,16 +6,23 @@ import type { Db } from './connect.js';
  * index range (queue, outbox, a range of ledger ids) or the ledger's last id.
  */
 
-/** Tasks waiting for a worker and being rendered: one grouped COUNT over the `tasks_queue` index. */
+/**
+ * Tasks waiting for a worker and being rendered: two COUNTs over partial indexes, each named by
+ * its literal condition (a partial index answers only a query that implies its predicate): the
+ * queue index holds pending tasks (migration 0016), the lease index the rows with a lease, which
+ * every processing task has (its claim sets one) and no other state keeps.
+ */
 export async function countQueue(db: Db): Promise<{ pending: number; processing: number }> {
-  const rows = await db.kysely
-    .selectFrom('tasks')
-    .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('state', 'in', ['pending', 'processing'])
-    .groupBy('state')
-    .execute();
-  const n = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
-  return { pending: n('pending'), processing: n('processing') };
+  const count = (state: 'pending' | 'processing') =>
+    db.kysely
+      .selectFrom('tasks')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('state', '=', sql.lit(state))
+      .$if(state === 'processing', (q) => q.where('lease_expires_at', 'is not', null))
+      .executeTakeFirst()
+      .then((r) => Number(r?.n ?? 0));
+  const [pending, processing] = await Promise.all([count('pending'), count('processing')]);
+  return { pending, processing };
 }
 
 /** Webhook deliveries not final yet (due now or waiting for a retry). */

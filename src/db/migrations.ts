@@ -339,6 +339,20 @@ const migrations: Record<string, Migration> = {
         .execute(db);
     },
   },
+  '0016_queue_index_pending_only': {
+    async up(db: Kysely<any>) {
+      // The queue index held every task, by (state, run_after, id). PostgreSQL's planner then took
+      // it for the compare-and-set writes of a running task (`id = ? and state = 'processing'`:
+      // statistics that see few processing rows make the state's range look cheaper than the
+      // primary key), and that range walked every dead entry claims and settles had left since
+      // the last vacuum: the settle's own lookup was most of PostgreSQL's CPU in the queue bench
+      // (docs/performance.md, claims and settles). Pending tasks only, which is all the claim and
+      // the queue position read, and writes of processing and finished rows add no entry to it.
+      // Queries reach it with the literal `state = 'pending'`, which a partial index needs.
+      await db.schema.dropIndex('tasks_queue').execute();
+      await db.schema.createIndex('tasks_queue').on('tasks').columns(['run_after', 'id']).where(sql.ref('state'), '=', sql.lit('pending')).execute();
+    },
+  },
 };
 
 /** The row trigger's function (PostgreSQL) with `body` before its `return null`. */

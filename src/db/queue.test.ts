@@ -2,18 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, type TestDb } from '../../test/support/databases.js';
 import { newTaskId } from '../domain/ids.js';
 import { createAccount } from './accounts-repo.js';
+import { CLAIM_HEAD_SCAN_MS, claimNextTask } from './claim-task.js';
 import { getBalance, ledgerTotals, placeHold, settleHold } from './ledger-repo.js';
-import {
-  claimNextTask,
-  findExpiredLeases,
-  insertTask,
-  markFailed,
-  markSucceeded,
-  releaseExpiredLease,
-  renewLease,
-  requeue,
-  type TaskRow,
-} from './tasks-repo.js';
+import { findExpiredLeases, insertTask, markFailed, markSucceeded, releaseExpiredLease, renewLease, requeue, type TaskRow } from './tasks-repo.js';
 
 /** The task queue and ledger port suite, run against every database implementation. */
 for (const dialect of DIALECTS) {
@@ -79,6 +70,27 @@ for (const dialect of DIALECTS) {
       expect(first.state).toBe('processing');
       expect(first.attempts).toBe(1);
       expect(await claimNextTask(t.db, 10_000, 30_000, 'late')).toBeUndefined();
+    });
+
+    it('claims a task that became due behind the last claim: at once on SQLite, within CLAIM_HEAD_SCAN_MS on PostgreSQL', async () => {
+      const at = 100_000;
+      const add = (id: string, runAfter: number) => t.db.writeTx((trx) => insertTask(trx, task(id, runAfter)));
+      const [a, b, c] = [1, 2, 3].map((i) => newTaskId(at + i)) as [string, string, string];
+      for (const [i, id] of [a, b, c].entries()) await add(id, at + i + 1);
+      const claim = async (now: number) => (await claimNextTask(t.db, now, 30_000, `tok-${now}-${Math.random()}`))?.id;
+      expect(await claim(at + 10)).toBe(a); // from the head: the last head scan was long ago
+      // Due before the last claim, as a task whose lease ran out keeps its place in the queue.
+      const early = newTaskId(at - 50);
+      await add(early, at - 50);
+      const pg = dialect.name === 'postgres';
+      expect(await claim(at + 20)).toBe(pg ? b : early); // PostgreSQL scans on from the last claim
+      expect(await claim(at + 10 + CLAIM_HEAD_SCAN_MS)).toBe(pg ? early : b); // …and from the head once that is due
+      expect(await claim(at + 10 + CLAIM_HEAD_SCAN_MS)).toBe(c);
+      // Nothing after the last claim: the head scan that follows finds what is behind it at once.
+      const late = newTaskId(at - 40);
+      await add(late, at - 40);
+      expect(await claim(at + 20 + CLAIM_HEAD_SCAN_MS)).toBe(late);
+      expect(await claim(at + 20 + CLAIM_HEAD_SCAN_MS)).toBeUndefined();
     });
 
     it('fences by lease token: only the holder renews or finishes', async () => {

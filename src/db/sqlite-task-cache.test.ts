@@ -7,10 +7,11 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newTaskId } from '../domain/ids.js';
 import { createAccount } from './accounts-repo.js';
+import { claimNextTask } from './claim-task.js';
 import { type Db, openSqlite } from './connect.js';
 import { migrateToLatest } from './migrations.js';
 import { sqliteTaskReadCache, type TaskReadCache, type TaskRowReader } from './sqlite-task-cache.js';
-import { claimNextTask, findTaskStatusNow, insertTask } from './tasks-repo.js';
+import { findTaskStatusNow, insertTask } from './tasks-repo.js';
 
 /**
  * The task read cache must never answer a row that a commit has changed, whoever committed it:

@@ -2,7 +2,6 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Db } from './connect.js';
 import { quietRowWrite } from './pg-channels.js';
 import type { RowBatch } from './pg-row-batch.js';
-import { type PreparedSql, perDb, prepareSql } from './prepared-sql.js';
 import type { Database, TasksTable } from './schema.js';
 
 export type TaskRow = Selectable<TasksTable>;
@@ -153,7 +152,7 @@ function statusSqlOf(db: Db): string {
 
 /**
  * Pending tasks ahead of a pending task in the order workers claim them (run_after, then id: see
- * claimNextTask), counted on the queue index (state, run_after, id) and compiled once per database.
+ * claimNextTask), counted on the queue index (run_after, id of pending tasks) and compiled once per database.
  */
 const aheadSql = new WeakMap<Db, string>();
 function aheadSqlOf(db: Db): string {
@@ -162,7 +161,8 @@ function aheadSqlOf(db: Db): string {
     text = db.kysely
       .selectFrom('tasks')
       .select((eb) => eb.fn.countAll().as('n'))
-      .where('state', '=', 'pending')
+      // A literal: the partial queue index (migration 0016) answers only a query that says it.
+      .where('state', '=', sql.lit('pending'))
       .where((eb) => eb(eb.refTuple('run_after', 'id'), '<', eb.tuple('?' as unknown as number, '?')))
       .compile().sql;
     aheadSql.set(db, text);
@@ -173,82 +173,16 @@ function aheadSqlOf(db: Db): string {
 /** The queue position of a pending task (0 = next to be claimed); null where it needs a promise (PostgreSQL). */
 export function countAheadNow(db: Db, runAfter: number, id: string): number | null {
   if (!db.selectOneNow) return null;
-  return Number(db.selectOneNow<{ n: number }>(aheadSqlOf(db), ['pending', runAfter, id])?.n ?? 0);
+  return Number(db.selectOneNow<{ n: number }>(aheadSqlOf(db), [runAfter, id])?.n ?? 0);
 }
 
 export async function countAhead(db: Db, runAfter: number, id: string): Promise<number> {
-  return Number((await db.selectOne<{ n: number | string }>(aheadSqlOf(db), ['pending', runAfter, id]))?.n ?? 0);
+  return Number((await db.selectOne<{ n: number | string }>(aheadSqlOf(db), [runAfter, id]))?.n ?? 0);
 }
 
 export async function getTaskById(db: Db, id: string): Promise<TaskRow | undefined> {
   return db.kysely.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
 }
-
-/**
- * Claims the oldest due pending task with a fresh lease. The UPDATE re-checks `state = 'pending'`,
- * so two claimers can never both win a row; on PostgreSQL the inner SELECT skips rows another
- * transaction is claiming instead of waiting on them.
- */
-export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseToken: string, quiet = false): Promise<TaskRow | undefined> {
-  // PostgreSQL: a named statement, planned once per connection. Planning this UPDATE (the tasks
-  // table has a dozen indexes) cost PostgreSQL more CPU than running it (docs/performance.md,
-  // claims and settles on PostgreSQL).
-  if (db.dialect === 'postgres') {
-    const claim = claimSqlOf(db, quiet);
-    return db.selectOne<TaskRow>(claim.text, claim.params(leaseToken, now + leaseMs, now, now));
-  }
-  return claimQuery(db.kysely, 'sqlite', false, leaseToken, now + leaseMs, now, now).executeTakeFirst();
-}
-
-function claimQuery(k: Kysely<Database>, dialect: Db['dialect'], quiet: boolean, leaseToken: string, leaseExpiresAt: number, startTime: number, dueBy: number) {
-  return (
-    k
-      .updateTable('tasks')
-      .set((eb) => ({
-        state: 'processing',
-        lease_token: leaseToken,
-        lease_expires_at: leaseExpiresAt,
-        attempts: eb('attempts', '+', 1),
-        start_time: eb.fn.coalesce('start_time', eb.val(startTime)),
-      }))
-      .where('state', '=', 'pending')
-      .where('id', '=', (eb) => {
-        let q = eb.selectFrom('tasks').select('id').where('state', '=', 'pending').where('run_after', '<=', dueBy).orderBy('run_after').orderBy('id').limit(1);
-        if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-        return q;
-      })
-      .$if(dialect === 'postgres', (q) => q.where(sql<boolean>`${asyncCommit} is not null`))
-      // Quiet: the caller sends the claim's NOTIFY after the commit (worker/worker-pool.ts).
-      .$if(quiet, (q) => q.where(quietRowWrite))
-      .returningAll()
-  );
-}
-
-/**
- * PostgreSQL: this statement's own transaction commits without waiting for its WAL flush. A claim
- * touches no money and acknowledges nothing to a client, and losing one in a PostgreSQL crash
- * only puts the task back to pending, where another claim takes it; the first worker's settle
- * then fails its lease check and writes nothing, as after any lost lease. A claim that notifies
- * from the row trigger (migration 0012; not a quiet one) holds PostgreSQL's database-wide notify
- * lock from its pre-commit to its end, flush included: not waiting for the flush shortens that
- * window for every other writer (docs/performance.md, claims and settles). `set_config(…, true)`
- * lasts to the end of this statement's implicit transaction.
- */
-const asyncCommit = sql`set_config('synchronous_commit', 'off', true)`;
-
-/** The claim compiled once per database, loud and quiet. */
-const claimSqlFor = (quiet: boolean) =>
-  perDb((db) =>
-    prepareSql(
-      (token: string, expires: number, start: number, due: number) => claimQuery(db.kysely, db.dialect, quiet, token, expires, start, due),
-      '\u0000token',
-      -1.5,
-      -2.5,
-      -3.5,
-    ),
-  );
-const claimSql = { loud: claimSqlFor(false), quiet: claimSqlFor(true) };
-const claimSqlOf = (db: Db, quiet: boolean): PreparedSql<[string, number, number, number]> => (quiet ? claimSql.quiet : claimSql.loud)(db);
 
 /**
  * Raises a running task's progress under its lease; never lowers it (a retry starts from 0 in

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { claimNextTask, renewLease, requeue, type TaskRow } from '../db/tasks-repo.js';
+import { claimNextTask } from '../db/claim-task.js';
+import { renewLease, requeue, type TaskRow } from '../db/tasks-repo.js';
 import type { Deps } from '../services/deps.js';
 import { type RunResult, runTask } from '../services/run-task.js';
 import { settleFailure, settleSuccess } from '../services/settle-task.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { findKeyByHash, hashApiKey } from '../../src/db/accounts-repo.js';
-import { claimNextTask, insertTask, type SuccessFields, type TaskRow } from '../../src/db/tasks-repo.js';
+import { claimNextTask } from '../../src/db/claim-task.js';
+import { insertTask, type SuccessFields, type TaskRow } from '../../src/db/tasks-repo.js';
 import { newTaskId } from '../../src/domain/ids.js';
 import type { FailCode } from '../../src/domain/task-state.js';
 import { settleFailure, settleSuccess } from '../../src/services/settle-task.js';
