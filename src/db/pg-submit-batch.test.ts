@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DIALECTS, type TestDb } from '../../test/support/databases.js';
 import { taskRow } from '../../test/support/task-rows.js';
+import { budgetWindow } from '../domain/budget.js';
 import { newTaskId } from '../domain/ids.js';
 import { createAccount, createApiKey } from './accounts-repo.js';
 import type { Db } from './connect.js';
@@ -168,5 +169,64 @@ describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; ski
     const outcomes = await Promise.all(rows.map((row, i) => submit(row, alone(db, row), { idem: { key: idems[i]!, hash: 'h', windowMs } })));
     expect(outcomes).toEqual(['duplicate', 'accepted', 'accepted']);
     await expectExact(db, account.id, 2);
+  });
+
+  it("refuses past a key's budget in order, after the balance, per period, counting what the period spent", async () => {
+    t = await dialect.open();
+    const { db } = t;
+    const account = await createAccount(db, 'budgeted', 9 * PRICE, 1);
+    const key = await createApiKey(db, account.id, 'budgeted', 1);
+    const other = await createApiKey(db, account.id, 'unbudgeted', 1);
+    const day = budgetWindow('day', Date.UTC(2026, 11, 7, 12));
+    const next = budgetWindow('day', Date.UTC(2026, 11, 8, 12));
+    // Today's row has one price spent already: a budget of 3.5 prices leaves room for 2 today; tomorrow's row does not exist yet.
+    await db.kysely
+      .insertInto('key_spend')
+      .values({ key_id: key.id, period: 'day', period_start: day.start, period_end: day.end, spent_micros: PRICE })
+      .execute();
+    const budget = (w: { start: number; end: number }) => ({ budget: { micros: 3.5 * PRICE, period: 'day' as const, ...w } });
+    const submit = batchSubmitter(db);
+    const jobs = [
+      ...Array.from({ length: 4 }, () => ({ row: pendingRow(account.id, newTaskId(2), key.id), extras: budget(day) })),
+      ...Array.from({ length: 4 }, () => ({ row: pendingRow(account.id, newTaskId(2), key.id), extras: budget(next) })),
+      // A free task spends nothing of the budget.
+      { row: { ...pendingRow(account.id, newTaskId(2), key.id), price_micros: 0 }, extras: budget(day) },
+      ...Array.from({ length: 4 }, () => ({ row: pendingRow(account.id, newTaskId(2), other.id), extras: {} })),
+    ];
+    const outcomes = await Promise.all(jobs.map(({ row, extras }) => submit(row, alone(db, row), extras)));
+    // 9 prices of credit: 2 today + 3 tomorrow (each within 3.5 prices) + 4 for the other key; the balance is checked first.
+    expect(outcomes).toEqual([
+      'accepted',
+      'accepted',
+      'over budget',
+      'over budget',
+      'accepted',
+      'accepted',
+      'accepted',
+      'over budget',
+      'accepted',
+      'accepted',
+      'accepted',
+      'accepted',
+      'accepted',
+    ]);
+    const spend = await db.kysely
+      .selectFrom('key_spend')
+      .select(['period_start', 'spent_micros'])
+      .where('key_id', '=', key.id)
+      .orderBy('period_start')
+      .execute();
+    expect(spend.map((r) => [Number(r.period_start), Number(r.spent_micros)])).toEqual([
+      [day.start, 3 * PRICE],
+      [next.start, 3 * PRICE],
+    ]);
+    expect(await db.kysely.selectFrom('key_spend').select('key_id').where('key_id', '=', other.id).execute()).toEqual([]);
+    // The free task holds nothing: 9 holds for 10 accepted tasks.
+    const holds = await db.kysely.selectFrom('ledger_entries').select('task_id').where('kind', '=', 'hold').execute();
+    expect(holds).toHaveLength(9);
+    expect((await getBalance(db, account.id))!.availableMicros).toBe(0);
+    // One more within the budget of tomorrow but beyond the balance: the balance's refusal comes first.
+    const late = pendingRow(account.id, newTaskId(2), key.id);
+    expect(await submit(late, alone(db, late), budget(next))).toBe('short balance');
   });
 });

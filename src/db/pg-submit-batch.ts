@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { BudgetPeriod } from '../domain/budget.js';
 import type { Db } from './connect.js';
 import { laneQueue } from './lane-queue.js';
 import { perDb } from './prepared-sql.js';
@@ -7,10 +8,10 @@ import type { TaskRow } from './tasks-repo.js';
 
 /**
  * How a batched submit ended: its task and hold were written, the balance did not cover it, its
- * key had `maxUnfinished` unfinished tasks, or a current record of its Idempotency-Key exists
- * (the caller answers as that submit did).
+ * key had `maxUnfinished` unfinished tasks, its key's budget for the period would be exceeded, or
+ * a current record of its Idempotency-Key exists (the caller answers as that submit did).
  */
-export type BatchOutcome = 'accepted' | 'short balance' | 'limit' | 'duplicate';
+export type BatchOutcome = 'accepted' | 'short balance' | 'limit' | 'over budget' | 'duplicate';
 
 /** What the batch needs of one submit besides its task row. */
 interface BatchExtras {
@@ -18,6 +19,8 @@ interface BatchExtras {
   maxUnfinished?: number;
   /** The Idempotency-Key, remembered with the task; a record older than `windowMs` is replaced. */
   idem?: { key: string; hash: string; windowMs: number };
+  /** The key's budget and the period (budgetWindow) the submit falls in: its `key_spend` row. */
+  budget?: { micros: number; period: BudgetPeriod; start: number; end: number };
 }
 
 interface Job extends BatchExtras {
@@ -40,7 +43,7 @@ const LANES = 1;
 type Submitter = (row: TaskRow, alone: () => Promise<BatchOutcome>, extras?: BatchExtras) => Promise<BatchOutcome>;
 
 /**
- * PostgreSQL submits of keys without a budget (submit-task.ts decides), run set-based. Group
+ * PostgreSQL submits (submit-task.ts), run set-based. Group
  * commit with one transaction per submit inside the batch (group-commit.ts) still pays ~3–6
  * statements per submit, each a network roundtrip, one after another while the batch holds the
  * account's balance row, and on a loaded machine a roundtrip costs a scheduling of the backend:
@@ -53,12 +56,15 @@ type Submitter = (row: TaskRow, alone: () => Promise<BatchOutcome>, extras?: Bat
  *    the same key takes its key before the balance, so the two can deadlock, which PostgreSQL
  *    breaks and the loser runs again: it only happens while a key's submits take both paths) and
  *    count their unfinished tasks, which no other submit of these accounts can change meanwhile;
- * 3. decide every submit in order in JS: the key's limit, then the hold against the locked
- *    balance (exactly what countUnfinished and placeHold's conditional UPDATE decide one at a time);
- * 4. remember the Idempotency-Keys of the accepted ones in one upsert that replaces only expired
+ * 3. for keys with a budget, lock their period's `key_spend` rows (made where missing) and read
+ *    what each has spent;
+ * 4. decide every submit in order in JS: the key's limit, the hold against the locked balance,
+ *    then the key's budget (exactly what countUnfinished, placeHold's conditional UPDATE and
+ *    chargeKeySpend's decide one at a time);
+ * 5. remember the Idempotency-Keys of the accepted ones in one upsert that replaces only expired
  *    records: a key with a current record is a duplicate, and what was decided after it with its
  *    hold counted is decided again on its own;
- * 5. one UPDATE of the balances, one multi-row INSERT of the tasks and one of the ledger's holds,
+ * 6. one UPDATE of the balances, one of the budgets' spend, one multi-row INSERT of the tasks and one of the ledger's holds,
  *    and COMMIT; every caller is answered after it.
  *
  * When a statement fails (nothing expected does: task ids are random, duplicates are upserts)
@@ -71,10 +77,10 @@ export const batchSubmitter: (db: Db) => Submitter = perDb((db) => makeSubmitter
 type Decided = BatchOutcome | 'alone';
 
 /** Each submit in order against the locked balances and counts, spending them as it accepts. */
-function decide(batch: Job[], available: Map<string, number>, unfinished: Map<string, number>): Decided[] {
+function decide(batch: Job[], available: Map<string, number>, unfinished: Map<string, number>, spent: Map<string, number>): Decided[] {
   const outcomes: Decided[] = [];
   const seen = new Set<string>();
-  for (const { row, maxUnfinished = 0, idem } of batch) {
+  for (const { row, maxUnfinished = 0, idem, budget } of batch) {
     // The same Idempotency-Key twice in one batch: the second waits for the first's commit.
     const idemId = idem && `${row.api_key_id}\u0000${idem.key}`;
     if (idemId !== undefined && seen.has(idemId)) {
@@ -94,12 +100,23 @@ function decide(batch: Job[], available: Map<string, number>, unfinished: Map<st
       outcomes.push('short balance');
       continue;
     }
+    // chargeKeySpend, after the hold as there: the key's spend in the period plus this price
+    // within its budget (a free task spends nothing).
+    const spendId = budget && price > 0 ? spendKey(row.api_key_id, budget) : undefined;
+    if (spendId !== undefined && (spent.get(spendId) ?? 0) + price > budget!.micros) {
+      outcomes.push('over budget');
+      continue;
+    }
+    if (spendId !== undefined) spent.set(spendId, (spent.get(spendId) ?? 0) + price);
     if (price > 0) available.set(row.account_id, left! - price);
     unfinished.set(row.api_key_id, open + 1);
     outcomes.push('accepted');
   }
   return outcomes;
 }
+
+/** A `key_spend` row's primary key as one string. */
+const spendKey = (keyId: string, b: { period: BudgetPeriod; start: number }): string => `${keyId}\u0000${b.period}\u0000${b.start}`;
 
 function makeSubmitter(kysely: Kysely<Database>) {
   const runBatch = (batch: Job[]) =>
@@ -130,13 +147,16 @@ function makeSubmitter(kysely: Kysely<Database>) {
             .execute();
           for (const c of counts) unfinished.set(c.api_key_id, Number(c.n));
         }
-        outcomes = decide(batch, available, unfinished);
+        const spent = await lockSpend(conn, batch);
+        outcomes = decide(batch, available, unfinished, spent);
         const duplicates = await remember(conn, batch, outcomes);
         if (duplicates.size > 0) {
           // What came after a duplicate was decided with its hold and its place counted: those
           // refused then are decided again on their own, after the commit.
           const first = Math.min(...duplicates);
-          outcomes = outcomes.map((o, i) => (duplicates.has(i) ? 'duplicate' : i > first && (o === 'short balance' || o === 'limit') ? 'alone' : o));
+          outcomes = outcomes.map((o, i) =>
+            duplicates.has(i) ? 'duplicate' : i > first && (o === 'short balance' || o === 'limit' || o === 'over budget') ? 'alone' : o,
+          );
         }
         const accepted = batch.filter((_, i) => outcomes[i] === 'accepted').map((j) => j.row);
         const held = new Map<string, number>();
@@ -147,6 +167,7 @@ function makeSubmitter(kysely: Kysely<Database>) {
             conn,
           );
         }
+        await chargeSpend(conn, batch, outcomes);
         if (accepted.length > 0) await conn.insertInto('tasks').values(accepted).execute();
         const holds = accepted.filter((r) => Number(r.price_micros) > 0);
         if (holds.length > 0) {
@@ -177,6 +198,52 @@ function makeSubmitter(kysely: Kysely<Database>) {
         else job.resolve(o);
       });
     });
+
+  /**
+   * The `key_spend` rows of the batch's budgeted submits, locked in key order after the balances
+   * (the order a per-job submit and a release take them in: no deadlock), each period's row made
+   * first where it is missing (as seedKeySpend does, with nothing spent; a concurrent first insert
+   * makes this one wait for its commit and do nothing). Answers the spend of each row.
+   */
+  async function lockSpend(conn: Kysely<Database>, batch: Job[]): Promise<Map<string, number>> {
+    const rows = new Map<string, { key_id: string; period: BudgetPeriod; period_start: number; period_end: number }>();
+    for (const { row, budget } of batch) {
+      if (budget && Number(row.price_micros) > 0) {
+        rows.set(spendKey(row.api_key_id, budget), { key_id: row.api_key_id, period: budget.period, period_start: budget.start, period_end: budget.end });
+      }
+    }
+    const spent = new Map<string, number>();
+    if (rows.size === 0) return spent;
+    const wanted = [...rows.values()].sort((a, b) => (a.key_id < b.key_id ? -1 : a.key_id > b.key_id ? 1 : a.period_start - b.period_start));
+    await conn
+      .insertInto('key_spend')
+      .values(wanted.map((r) => ({ ...r, spent_micros: 0 })))
+      .onConflict((oc) => oc.columns(['key_id', 'period', 'period_start']).doNothing())
+      .execute();
+    const ids = sql.join(wanted.map((r) => sql`(${r.key_id}::text, ${r.period}::text, ${r.period_start}::bigint)`));
+    const locked = await sql<{ key_id: string; period: BudgetPeriod; period_start: number | string; spent_micros: number | string }>`
+      select key_id, period, period_start, spent_micros from key_spend where (key_id, period, period_start) in (${ids})
+      order by key_id, period, period_start for update`.execute(conn);
+    for (const r of locked.rows) spent.set(spendKey(r.key_id, { period: r.period, start: Number(r.period_start) }), Number(r.spent_micros));
+    return spent;
+  }
+
+  /** One UPDATE raising every `key_spend` row by what the batch's accepted submits of it hold. */
+  async function chargeSpend(conn: Kysely<Database>, batch: Job[], outcomes: Decided[]): Promise<void> {
+    const raise = new Map<string, { keyId: string; period: BudgetPeriod; start: number; micros: number }>();
+    batch.forEach(({ row, budget }, i) => {
+      const price = Number(row.price_micros);
+      if (!budget || price === 0 || outcomes[i] !== 'accepted') return;
+      const id = spendKey(row.api_key_id, budget);
+      const r = raise.get(id) ?? { keyId: row.api_key_id, period: budget.period, start: budget.start, micros: 0 };
+      r.micros += price;
+      raise.set(id, r);
+    });
+    if (raise.size === 0) return;
+    const values = sql.join([...raise.values()].map((r) => sql`(${r.keyId}::text, ${r.period}::text, ${r.start}::bigint, ${r.micros}::bigint)`));
+    await sql`update key_spend as s set spent_micros = s.spent_micros + v.micros from (values ${values}) as v(key_id, period, period_start, micros)
+      where s.key_id = v.key_id and s.period = v.period and s.period_start = v.period_start`.execute(conn);
+  }
 
   /**
    * The accepted submits' Idempotency-Keys, in one upsert that overwrites only records past their

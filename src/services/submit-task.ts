@@ -170,17 +170,25 @@ export async function submitTask(deps: Deps, caller: Caller, model: Model, body:
   // One lane per account: its submits share batches instead of queueing on its balance row; a
   // batch orders them by key too, as lockKey takes the key's row (no deadlock between batches).
   const perJob = () => deps.db.writeTx(submitTx, { lane: caller.accountId, order: caller.keyId });
-  // Without a key budget, on PostgreSQL: set-based batches (db/pg-submit-batch.ts). A budget's
-  // period arithmetic stays on the per-job path.
-  const batched = deps.db.dialect === 'postgres' && budget === null;
+  // On PostgreSQL: set-based batches (db/pg-submit-batch.ts).
+  const batched = deps.db.dialect === 'postgres';
   let refusal: SubmitOutcome | 'short balance' | 'over budget' | null;
   try {
     if (batched) {
       const alone = async (): Promise<BatchOutcome> => {
-        const r = await perJob();
-        return r === null ? 'accepted' : r === 'short balance' ? r : 'limit';
+        try {
+          const r = await perJob();
+          return r === null ? 'accepted' : r === 'short balance' ? r : 'limit';
+        } catch (err) {
+          if (err instanceof Refused) return err.outcome;
+          throw err;
+        }
       };
-      const extras = { maxUnfinished, ...(idemKey !== undefined ? { idem: { key: idemKey, hash, windowMs: IDEMPOTENCY_WINDOW_MS } } : {}) };
+      const extras = {
+        maxUnfinished,
+        ...(idemKey !== undefined ? { idem: { key: idemKey, hash, windowMs: IDEMPOTENCY_WINDOW_MS } } : {}),
+        ...(budget ? { budget: { ...budget, ...budgetWindow(budget.period, now) } } : {}),
+      };
       const outcome = await batchSubmitter(deps.db)(row, alone, extras);
       // A current record of the key: answer as that submit did (its record is committed).
       if (outcome === 'duplicate') return (await replay(deps, caller, idemKey!, hash, since)) ?? (await submitTask(deps, caller, model, body, opts));
