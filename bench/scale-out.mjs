@@ -3,7 +3,7 @@
 //   - the bare node:http baseline (bench/bare-server.mjs);
 //   - statusTask and submit throughput with 1 and with 2 `serve --role api` processes (no
 //     workers running, so submitted tasks stay queued and no render takes CPU), and submit with a
-//     fresh Idempotency-Key per request (the per-job group commit) on 1 API process;
+//     fresh Idempotency-Key per request and of a key with a daily budget on 1 API process;
 //   - claims + settles per second by 2 worker processes with a no-op engine
 //     (bench/queue-worker.mjs: the product's claimNextTask + settleSuccess, draining those tasks);
 //   - for each: CPU µs per request of the API processes (or the workers) and of PostgreSQL, WAL
@@ -588,11 +588,19 @@ async function main() {
       const submitPath = '/api/v1/generateTask/veo-3-1';
       results.submit.api1 = await load({ targets: [{ url: urls[0] + submitPath, ...submit }], serverPids: apiPids, admin, pgApp });
       results.submit.api2 = await load({ targets: urls.map((u) => ({ url: u + submitPath, ...submit })), serverPids: apiPids, admin, pgApp });
-      // The same with a fresh Idempotency-Key on every request: such a submit takes the per-job
-      // group commit (db/group-commit.ts), as one of a key with a limit or a budget does, instead
-      // of the set-based batch.
+      // The same with a fresh Idempotency-Key on every request (the set-based batch upserts the
+      // keys' records with the tasks).
       const keyed = { ...submit, requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'idempotency-key': randomUUID() } }) }] };
       results.submit.api1Idempotent = await load({ targets: [{ url: urls[0] + submitPath, ...keyed }], serverPids: apiPids, admin, pgApp });
+      // A key with a daily budget far above what the run spends: each submit is also charged to
+      // the key's spend row for the day (the batch locks it and raises it once per batch).
+      await cli(env, ['accounts', 'create', 'bench-budget', '--credit', '100000000']);
+      const unlimited = ['--submit-rpm', '0', '--status-rpm', '0', '--max-unfinished', '0'];
+      const budgetKey = (
+        await cli(env, ['keys', 'create', '--account', 'bench-budget', ...unlimited, '--budget-usd', '10000000', '--budget-period', 'day'])
+      ).trim();
+      const budgeted = { ...submit, headers: { ...headers, authorization: `Bearer ${budgetKey}` } };
+      results.submit.api1Budget = await load({ targets: [{ url: urls[0] + submitPath, ...budgeted }], serverPids: apiPids, admin, pgApp });
       // One account's submits queue on its balance row (the hold is an UPDATE of it, held until
       // commit), whatever the number of API processes. The same with the connections spread over
       // BENCH_ACCOUNTS accounts, one key each, shows what more processes do when that row is not
@@ -637,6 +645,7 @@ async function main() {
       ['submit, 1 API process', results.submit.api1],
       ['submit, 2 API processes', results.submit.api2],
       ['submit with an Idempotency-Key each, 1 API process', results.submit.api1Idempotent],
+      ['submit of a key with a daily budget, 1 API process', results.submit.api1Budget],
       ...(results.submit.api1Accounts
         ? [
             [`submit, 1 API process, ${ACCOUNTS} accounts`, results.submit.api1Accounts],
