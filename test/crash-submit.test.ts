@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from '../src/db/connect.js';
 import { ledgerTotals } from '../src/db/ledger-repo.js';
-import { type ChildService, startChildService, waitForExit } from './support/child-service.js';
+import { type ChildService, cliOutput, startChildService, waitForExit } from './support/child-service.js';
 import { createPgSchema } from './support/databases.js';
 import { available } from './support/requires.js';
 
 /**
  * An API process killed (SIGKILL) while submits are being committed in batches (group commit on
- * SQLite; on PostgreSQL the set-based batches of plain submits and the per-job group commit of
- * those with an Idempotency-Key): every task it acknowledged is in the database, every hold has
- * its task and every task its hold, and the running totals equal the ledger.
+ * SQLite; on PostgreSQL the set-based batches, plain, with an Idempotency-Key and of a budgeted
+ * key): every task it acknowledged is in the database, every hold has its task and every task its
+ * hold, the running totals equal the ledger, and the budgeted key's spend equals its tasks' holds.
  */
 const children: ChildService[] = [];
 const cleanups: Array<() => Promise<void>> = [];
@@ -49,16 +49,37 @@ describe.each(targets)('an API process killed mid-batch ($name)', ({ pg }) => {
     const api = await startChildService(env, ['--role', 'api']);
     children.push(api);
     const headers = { authorization: `Bearer ${api.key!}`, 'content-type': 'application/json' };
+    // A second key of the same account with a daily budget it never reaches: its submits are charged to its spend row.
+    const budgetKey = (
+      await cliOutput(env, [
+        'keys',
+        'create',
+        '--account',
+        'default',
+        '--submit-rpm',
+        '0',
+        '--status-rpm',
+        '0',
+        '--max-unfinished',
+        '0',
+        '--budget-usd',
+        '1000000',
+        '--budget-period',
+        'day',
+      ])
+    ).trim();
     const acknowledged: string[] = [];
     let killed = false;
-    // 32 clients submitting back to back; every fourth request carries an Idempotency-Key.
+    // 32 clients submitting back to back; every fourth request carries an Idempotency-Key, and
+    // another fourth uses the budgeted key.
     const client = async (c: number) => {
       for (let i = 0; !killed; i++) {
         const idem: Record<string, string> = c % 4 === 0 ? { 'idempotency-key': `c${c}-${i}` } : {};
+        const auth = c % 4 === 1 ? { authorization: `Bearer ${budgetKey}` } : {};
         try {
           const res = await fetch(`${api.url}/api/v1/generateTask/veo-3-1`, {
             method: 'POST',
-            headers: { ...headers, ...idem },
+            headers: { ...headers, ...idem, ...auth },
             body: JSON.stringify({ input: { prompt: `crash ${c} ${i}`, mode: 'fast' } }),
           });
           const body = (await res.json()) as { code: number; data?: { taskId: string } };
@@ -77,7 +98,7 @@ describe.each(targets)('an API process killed mid-batch ($name)', ({ pg }) => {
 
     const db = openDb({ dataDir, databaseUrl });
     try {
-      const tasks = await db.kysely.selectFrom('tasks').select(['id', 'account_id', 'price_micros']).execute();
+      const tasks = await db.kysely.selectFrom('tasks').select(['id', 'account_id', 'api_key_id', 'price_micros']).execute();
       const holds = await db.kysely.selectFrom('ledger_entries').select(['task_id', 'amount_micros']).where('kind', '=', 'hold').execute();
       const taskIds = new Set(tasks.map((t) => t.id));
       expect(acknowledged.filter((id) => !taskIds.has(id))).toEqual([]);
@@ -89,6 +110,12 @@ describe.each(targets)('an API process killed mid-batch ($name)', ({ pg }) => {
       expect(Number(balance.held_micros)).toBe(totals.heldMicros);
       expect(totals.heldMicros).toBe(tasks.reduce((sum, t) => sum + Number(t.price_micros), 0));
       expect(Number(balance.credit_micros)).toBe(totals.creditMicros);
+      // The budgeted key's spend is exactly what its tasks hold (none failed: nothing ran).
+      const spend = await db.kysely.selectFrom('key_spend').select(['key_id', 'spent_micros']).execute();
+      expect(spend).toHaveLength(1);
+      const budgeted = tasks.filter((t) => t.api_key_id === spend[0]!.key_id);
+      expect(budgeted.length).toBeGreaterThan(0);
+      expect(Number(spend[0]!.spent_micros)).toBe(budgeted.reduce((sum, t) => sum + Number(t.price_micros), 0));
     } finally {
       await db.close();
     }
