@@ -13,6 +13,20 @@ describe('LONGSHOT_PG_NOTIFY', () => {
   });
 });
 
+describe('LONGSHOT_PG_LISTEN_URL', () => {
+  const db = { DATABASE_URL: 'postgres://app@pooler:6432/longshot' };
+  it('is DATABASE_URL unless set, and a postgres URL of its own when set', () => {
+    expect(loadConfig(db).pgListenUrl).toBeNull();
+    expect(loadConfig({ ...db, LONGSHOT_PG_LISTEN_URL: ' postgres://app@db:5432/longshot ' }).pgListenUrl).toBe('postgres://app@db:5432/longshot');
+  });
+
+  it('stops the start naming itself when it is no PostgreSQL URL, or nothing would listen on it', () => {
+    expect(() => loadConfig({ ...db, LONGSHOT_PG_LISTEN_URL: 'http://db:5432' })).toThrow(/LONGSHOT_PG_LISTEN_URL is not valid/);
+    expect(() => loadConfig({ LONGSHOT_PG_LISTEN_URL: 'postgres://db/longshot' })).toThrow(/without DATABASE_URL/);
+    expect(() => loadConfig({ ...db, LONGSHOT_PG_NOTIFY: 'off', LONGSHOT_PG_LISTEN_URL: 'postgres://db/longshot' })).toThrow(/LONGSHOT_PG_NOTIFY=off/);
+  });
+});
+
 describe('LONGSHOT_STATUS_CACHE', () => {
   it('is on by default and turns off with off', () => {
     expect(loadConfig({}).statusCache).toBe(true);

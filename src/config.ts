@@ -20,6 +20,11 @@ export interface Config {
   redisUrl: string | null;
   /** PostgreSQL only: LISTEN/NOTIFY wake-ups across processes (LONGSHOT_PG_NOTIFY); false = workers only poll. */
   pgNotify: boolean;
+  /**
+   * PostgreSQL only: where the LISTEN connection goes (LONGSHOT_PG_LISTEN_URL), straight to the
+   * server when DATABASE_URL goes through a pooler in transaction mode; null = DATABASE_URL.
+   */
+  pgListenUrl: string | null;
   /** SQLite only: status rows kept in memory while provably current (LONGSHOT_STATUS_CACHE); false = every read asks SQLite. */
   statusCache: boolean;
   /** S3-compatible result storage (LONGSHOT_S3_BUCKET set); null keeps files under dataDir. */
@@ -149,6 +154,17 @@ function s3Config(env: Env): S3Config | null {
 
 type Env = Record<string, string | undefined>;
 
+/** LONGSHOT_PG_LISTEN_URL: a PostgreSQL URL, and only where something would listen on it. */
+function pgListenUrl(env: Env): string | null {
+  const url = env.LONGSHOT_PG_LISTEN_URL?.trim();
+  if (!url) return null;
+  if (!/^postgres(ql)?:\/\/./.test(url))
+    throw new ConfigError('LONGSHOT_PG_LISTEN_URL is not valid: use a postgres:// URL of the same database DATABASE_URL names');
+  if (!env.DATABASE_URL?.trim()) throw new ConfigError('LONGSHOT_PG_LISTEN_URL is set without DATABASE_URL: it only serves a PostgreSQL deployment');
+  if (!bool(env, 'LONGSHOT_PG_NOTIFY', true)) throw new ConfigError('LONGSHOT_PG_LISTEN_URL is set but LONGSHOT_PG_NOTIFY=off: nothing would listen on it');
+  return url;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const host = str(env, 'LONGSHOT_HOST', '127.0.0.1');
   const port = int(env, 'LONGSHOT_PORT', 3000, 0, 65535);
@@ -160,6 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: env.DATABASE_URL?.trim() || null,
     redisUrl: env.REDIS_URL?.trim() || null,
     pgNotify: bool(env, 'LONGSHOT_PG_NOTIFY', true),
+    pgListenUrl: pgListenUrl(env),
     statusCache: bool(env, 'LONGSHOT_STATUS_CACHE', true),
     s3: s3Config(env),
     workers: int(env, 'LONGSHOT_WORKERS', 2, 0, 64),

@@ -106,7 +106,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const localWebhookWaker = createWaker();
   // PostgreSQL: wakes reach other processes too (LISTEN/NOTIFY); polling stays the truth.
   // LONGSHOT_PG_NOTIFY=off leaves only polling across processes (benchmarks, NOTIFY-less proxies).
-  const hub = db.dialect === 'postgres' && config.databaseUrl && config.pgNotify ? createPgWakeHub({ db, connectionString: config.databaseUrl, log }) : null;
+  const hub =
+    db.dialect === 'postgres' && config.databaseUrl && config.pgNotify
+      ? createPgWakeHub({ db, connectionString: config.pgListenUrl ?? config.databaseUrl, probe: config.pgListenUrl !== null, log })
+      : null;
   const waker = hub ? hub.waker('tasks', localWaker) : localWaker;
   const webhookWaker = hub ? hub.waker('webhooks', localWebhookWaker) : localWebhookWaker;
   const contentPolicy = await loadContentPolicy(config);

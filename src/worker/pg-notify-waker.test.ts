@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIALECTS, type TestDb } from '../../test/support/databases.js';
 import { available } from '../../test/support/requires.js';
+import { createTaskEvents } from '../services/task-events.js';
 import { createPgWakeHub, type PgWakeHub } from './pg-notify-waker.js';
 import { createWaker, type Waker } from './waker.js';
 
@@ -84,6 +85,42 @@ describe.skipIf(!available('PostgreSQL (DATABASE_URL)', pgDialect ? null : 'DATA
       submitWake.wake();
       await reached(base + 3);
       expect(workerLocal.wakes).toBe(base + 3);
+    });
+
+    it('listens on an address of its own once a NOTIFY through the pool arrives there, and refuses one that reaches another database', async () => {
+      const a = await pgDialect!.open();
+      open.push(a);
+      const log = pino({ level: 'silent' });
+      const conn = await connectionStringOf(a);
+      // The same server without the pool's search_path, as a direct URL beside a pooler's would be.
+      const direct = new URL(process.env.DATABASE_URL!);
+      const app = `lslisten_${Math.random().toString(36).slice(2, 10)}`;
+      direct.searchParams.set('application_name', app);
+      const api = createPgWakeHub({ db: a.db, connectionString: conn, log });
+      const worker = createPgWakeHub({ db: a.db, connectionString: direct.toString(), probe: true, log });
+      open.push(api, worker);
+      const workerLocal = counting();
+      const submitWake = api.waker('tasks', counting());
+      worker.waker('tasks', workerLocal);
+      const events = worker.taskEvents(createTaskEvents());
+      await worker.listen();
+      // The trigger was found in the pool's schema, not the LISTEN connection's search_path.
+      expect(events.quietWrites?.()).toBe(true);
+      const { sql } = await import('kysely');
+      const listeners = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where application_name = ${app}`.execute(a.db.kysely);
+      expect(listeners.rows[0]!.n).toBe(1);
+      const base = workerLocal.wakes;
+      const waiting = workerLocal.wait(20_000).then(() => 'woken');
+      submitWake.wake();
+      expect(await waiting).toBe('woken');
+      expect(workerLocal.wakes).toBe(base + 1);
+
+      const elsewhere = new URL(process.env.DATABASE_URL!);
+      elsewhere.pathname = '/postgres';
+      const lost = createPgWakeHub({ db: a.db, connectionString: elsewhere.toString(), probe: true, probeMs: 300, log });
+      open.push(lost);
+      lost.waker('tasks', counting());
+      await expect(lost.listen()).rejects.toThrow(/LONGSHOT_PG_LISTEN_URL does not reach the database DATABASE_URL writes to/);
     });
   },
 );

@@ -38,8 +38,19 @@ export interface PgWakeHub {
 
 export interface PgWakeHubOptions {
   db: Db;
-  /** The same DATABASE_URL the pool uses (its search_path picks the schema). */
+  /**
+   * The LISTEN connection's address: DATABASE_URL, or LONGSHOT_PG_LISTEN_URL where the pool goes
+   * through a pooler that cannot keep a session listening. The schema is the pool's either way.
+   */
   connectionString: string;
+  /**
+   * The LISTEN connection has an address of its own: at each connect, a NOTIFY sent through the
+   * pool must come back on it before anything trusts it (the row cache would otherwise keep rows
+   * no notification can drop).
+   */
+  probe?: boolean;
+  /** How long the probe waits for its notification (default 5 s). */
+  probeMs?: number;
   log: Logger;
   /** Delay before re-opening a lost LISTEN connection (default 1 s, doubling up to 30 s). */
   reconnectMs?: number;
@@ -58,10 +69,12 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
   let retryTimer: NodeJS.Timeout | null = null;
   let backoff = opts.reconnectMs ?? 1000;
 
-  // Channels are named after the schema (db/pg-channels.ts).
-  const channelPrefix = (): Promise<string> =>
-    (prefix ??= sql<{ s: string }>`select current_schema() as s`.execute(db.kysely).then((r) => prefixOf(r.rows[0]?.s ?? 'public')));
-  const channel = async (topic: WakeTopic | typeof EVENTS | typeof ROWS): Promise<string> => `${await channelPrefix()}_${topic}`;
+  // Channels are named after the pool's schema (db/pg-channels.ts).
+  let schema: Promise<string> | null = null;
+  const schemaOf = (): Promise<string> =>
+    (schema ??= sql<{ s: string }>`select current_schema() as s`.execute(db.kysely).then((r) => r.rows[0]?.s ?? 'public'));
+  const channelPrefix = (): Promise<string> => (prefix ??= schemaOf().then(prefixOf));
+  const channel = async (topic: WakeTopic | typeof EVENTS | typeof ROWS | typeof PROBE): Promise<string> => `${await channelPrefix()}_${topic}`;
   const rows = db.taskCache;
   /**
    * Migration 0012's trigger was there and enabled at the last connect: every task write then
@@ -118,6 +131,7 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
       for (const [topic, w] of locals) if (msg.channel.endsWith(`_${topic}`)) w.wake();
     });
     await c.connect();
+    if (opts.probe) await probe(c);
     for (const topic of locals.keys()) await c.query(`listen "${await channel(topic)}"`);
     if (events) await c.query(`listen "${await channel(EVENTS)}"`);
     // The row cache is kept true by migration 0012's trigger: listen first, then look that it is
@@ -137,12 +151,41 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
 
   async function listenForRows(c: pg.Client): Promise<boolean> {
     await c.query(`listen "${await channel(ROWS)}"`);
+    // The pool's schema, named: the LISTEN connection's own search_path may differ.
     const found = await c.query(
-      "select 1 from pg_trigger where tgname = 'longshot_task_row_changed' and tgrelid = to_regclass('tasks') and tgenabled in ('O', 'A')",
+      "select 1 from pg_trigger where tgname = 'longshot_task_row_changed' and tgrelid = to_regclass(format('%I.tasks', $1::text)) and tgenabled in ('O', 'A')",
+      [await schemaOf()],
     );
     if (found.rowCount === 0)
       log.warn('the tasks row trigger (migration 0012) is missing or disabled: status reads are not cached, task events are sent one by one');
     return (found.rowCount ?? 0) > 0;
+  }
+
+  /** A NOTIFY sent through the pool must reach `c` in time; otherwise `c` is closed and this throws. */
+  async function probe(c: pg.Client): Promise<void> {
+    const probeChannel = await channel(PROBE);
+    const waitMs = opts.probeMs ?? PROBE_MS;
+    const token = randomBytes(6).toString('hex');
+    let onNote: (msg: pg.Notification) => void = () => {};
+    const heard = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), waitMs);
+      onNote = (msg) => {
+        if (msg.channel !== probeChannel || msg.payload !== token) return;
+        clearTimeout(timer);
+        resolve(true);
+      };
+      c.on('notification', onNote);
+    });
+    await c.query(`listen "${probeChannel}"`);
+    await sql`select pg_notify(${probeChannel}, ${token})`.execute(db.kysely);
+    const ok = await heard;
+    c.off('notification', onNote);
+    await c.query(`unlisten "${probeChannel}"`).catch(() => {});
+    if (ok) return;
+    await c.end().catch(() => {});
+    throw new Error(
+      `LONGSHOT_PG_LISTEN_URL does not reach the database DATABASE_URL writes to: a NOTIFY sent through DATABASE_URL did not arrive on it within ${waitMs / 1000} s`,
+    );
   }
 
   function drop(c: pg.Client): void {
@@ -232,6 +275,10 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     },
   };
 }
+
+/** The channel of the LISTEN connection's check at connect ({@link PgWakeHubOptions.probe}). */
+const PROBE = 'probe';
+const PROBE_MS = 5000;
 
 /** `pg_notify` of every id of $2 on channel $1, in a transaction that does not wait for its flush. */
 const ROW_NOTICES_SQL = "select count(pg_notify($1, id)) as n from unnest($2::text[]) as id where set_config('synchronous_commit', 'off', true) is not null";
