@@ -27,6 +27,14 @@ describe('LONGSHOT_PG_LISTEN_URL', () => {
   });
 });
 
+describe('LONGSHOT_PG_POOL_SIZE', () => {
+  it('is 10 connections per process unless set, and refuses what is no whole number from 1 to 1000', () => {
+    expect(loadConfig({}).pgPoolSize).toBe(10);
+    expect(loadConfig({ LONGSHOT_PG_POOL_SIZE: '25' }).pgPoolSize).toBe(25);
+    for (const v of ['0', '1001', '2.5', 'many']) expect(() => loadConfig({ LONGSHOT_PG_POOL_SIZE: v })).toThrow(/LONGSHOT_PG_POOL_SIZE/);
+  });
+});
+
 describe('LONGSHOT_STATUS_CACHE', () => {
   it('is on by default and turns off with off', () => {
     expect(loadConfig({}).statusCache).toBe(true);

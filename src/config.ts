@@ -25,6 +25,8 @@ export interface Config {
    * server when DATABASE_URL goes through a pooler in transaction mode; null = DATABASE_URL.
    */
   pgListenUrl: string | null;
+  /** PostgreSQL only: connections each process's pool opens at most (LONGSHOT_PG_POOL_SIZE). */
+  pgPoolSize: number;
   /** SQLite only: status rows kept in memory while provably current (LONGSHOT_STATUS_CACHE); false = every read asks SQLite. */
   statusCache: boolean;
   /** S3-compatible result storage (LONGSHOT_S3_BUCKET set); null keeps files under dataDir. */
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: env.REDIS_URL?.trim() || null,
     pgNotify: bool(env, 'LONGSHOT_PG_NOTIFY', true),
     pgListenUrl: pgListenUrl(env),
+    pgPoolSize: int(env, 'LONGSHOT_PG_POOL_SIZE', 10, 1, 1000),
     statusCache: bool(env, 'LONGSHOT_STATUS_CACHE', true),
     s3: s3Config(env),
     workers: int(env, 'LONGSHOT_WORKERS', 2, 0, 64),

@@ -64,9 +64,9 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export function openDb(opts: { dataDir: string; databaseUrl: string | null; statusCache?: boolean }): Db {
+export function openDb(opts: { dataDir: string; databaseUrl: string | null; statusCache?: boolean; pgPoolSize?: number }): Db {
   return opts.databaseUrl
-    ? openPostgres(opts.databaseUrl, { taskCache: opts.statusCache ?? true })
+    ? openPostgres(opts.databaseUrl, { taskCache: opts.statusCache ?? true, poolSize: opts.pgPoolSize })
     : openSqlite(join(opts.dataDir, 'longshot.db'), { taskCache: opts.statusCache ?? true });
 }
 
@@ -147,11 +147,14 @@ function withStatementCache(raw: SQLite.Database): SQLite.Database {
   });
 }
 
-/** `taskCache: false` sends every task read to PostgreSQL (LONGSHOT_STATUS_CACHE=off). */
-export function openPostgres(url: string, opts: { taskCache?: boolean } = {}): Db {
+/**
+ * `taskCache: false` sends every task read to PostgreSQL (LONGSHOT_STATUS_CACHE=off); `poolSize`
+ * connections at most (LONGSHOT_PG_POOL_SIZE, default 10), the LISTEN connection not counted.
+ */
+export function openPostgres(url: string, opts: { taskCache?: boolean; poolSize?: number } = {}): Db {
   // int8 columns hold Unix ms and micro-dollars, all far below 2^53: read them as numbers.
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
   // An idle pooled connection that PostgreSQL ends (a restart, a failover, pg_terminate_backend)
   // is an 'error' event on the pool; unheard, it would end the process. The pool drops that
   // connection and opens a new one on the next query; nothing else needs doing.
