@@ -214,7 +214,9 @@ function makeSubmitter(kysely: Kysely<Database>) {
     }
     const spent = new Map<string, number>();
     if (rows.size === 0) return spent;
-    const wanted = [...rows.values()].sort((a, b) => (a.key_id < b.key_id ? -1 : a.key_id > b.key_id ? 1 : a.period_start - b.period_start));
+    // The order of the SELECT … FOR UPDATE below, so the inserts take their rows in it too.
+    const order = (r: { key_id: string; period: string }) => `${r.key_id}\u0000${r.period}`;
+    const wanted = [...rows.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : a.period_start - b.period_start));
     await conn
       .insertInto('key_spend')
       .values(wanted.map((r) => ({ ...r, spent_micros: 0 })))
