@@ -214,7 +214,8 @@ function makeSubmitter(kysely: Kysely<Database>) {
     }
     const spent = new Map<string, number>();
     if (rows.size === 0) return spent;
-    // The order of the SELECT … FOR UPDATE below, so the inserts take their rows in it too.
+    // Every batch inserts the rows it makes in this one order, as every batch locks them in the
+    // SELECT … FOR UPDATE's: two batches wanting the same rows wait on each other in no cycle.
     const order = (r: { key_id: string; period: string }) => `${r.key_id}\u0000${r.period}`;
     const wanted = [...rows.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : a.period_start - b.period_start));
     await conn
