@@ -22,6 +22,9 @@ interface Floor {
 
 const floors = perDb((): { at: Floor | null } => ({ at: null }));
 
+/** Below every task's key: a scan after it starts at the head of the queue. */
+const HEAD = { runAfter: Number.MIN_SAFE_INTEGER, id: '' };
+
 /**
  * Claims the oldest due pending task with a fresh lease. The UPDATE re-checks `state = 'pending'`,
  * so two claimers can never both win a row; on PostgreSQL the inner SELECT skips rows another
@@ -36,22 +39,23 @@ const floors = perDb((): { at: Floor | null } => ({ at: null }));
  * SQLite removes index entries with their row and always scans from the head.
  */
 export async function claimNextTask(db: Db, now: number, leaseMs: number, leaseToken: string, quiet = false): Promise<TaskRow | undefined> {
-  if (db.dialect !== 'postgres') return claimQuery(db.kysely, 'sqlite', false, null, leaseToken, now + leaseMs, now, now).executeTakeFirst();
+  if (db.dialect !== 'postgres') return claimQuery(db.kysely, 'sqlite', false, HEAD, leaseToken, now + leaseMs, now, now).executeTakeFirst();
+  // PostgreSQL: a named statement, planned once per connection. Planning this UPDATE (the tasks
+  // table has a dozen indexes) cost PostgreSQL more CPU than running it (docs/performance.md,
+  // claims and settles on PostgreSQL).
+  const claim = (quiet ? claimSql.quiet : claimSql.loud)(db);
+  const run = (after: { runAfter: number; id: string }) =>
+    db.selectOne<TaskRow>(claim.text, claim.params(leaseToken, now + leaseMs, now, now, after.runAfter, after.id));
   const floor = floors(db);
   const at = floor.at;
   if (at && now >= at.headScanAt && now - at.headScanAt < CLAIM_HEAD_SCAN_MS) {
-    const claim = claimSql.after(db, quiet);
-    const row = await db.selectOne<TaskRow>(claim.text, claim.params(leaseToken, now + leaseMs, now, now, at.runAfter, at.id));
+    const row = await run(at);
     if (row) {
       floor.at = { runAfter: row.run_after, id: row.id, headScanAt: at.headScanAt };
       return row;
     }
   }
-  // PostgreSQL: a named statement, planned once per connection. Planning this UPDATE (the tasks
-  // table has a dozen indexes) cost PostgreSQL more CPU than running it (docs/performance.md,
-  // claims and settles on PostgreSQL).
-  const claim = claimSql.head(db, quiet);
-  const row = await db.selectOne<TaskRow>(claim.text, claim.params(leaseToken, now + leaseMs, now, now));
+  const row = await run(HEAD);
   floor.at = row ? { runAfter: row.run_after, id: row.id, headScanAt: now } : null;
   return row;
 }
@@ -60,7 +64,7 @@ function claimQuery(
   k: Kysely<Database>,
   dialect: Db['dialect'],
   quiet: boolean,
-  after: { runAfter: number; id: string } | null,
+  after: { runAfter: number; id: string },
   leaseToken: string,
   leaseExpiresAt: number,
   startTime: number,
@@ -81,8 +85,11 @@ function claimQuery(
         // A literal: the partial queue index (migration 0016) answers only a query that says it.
         let q = eb.selectFrom('tasks').select('id').where('state', '=', sql.lit('pending')).where('run_after', '<=', dueBy);
         // A row comparison on the queue index's own columns: the scan starts there.
-        if (after) q = q.where((w) => w(w.refTuple('run_after', 'id'), '>', w.tuple(after.runAfter, after.id)));
-        q = q.orderBy('run_after').orderBy('id').limit(1);
+        q = q
+          .where((w) => w(w.refTuple('run_after', 'id'), '>', w.tuple(after.runAfter, after.id)))
+          .orderBy('run_after')
+          .orderBy('id')
+          .limit(1);
         if (dialect === 'postgres') q = q.forUpdate().skipLocked();
         return q;
       })
@@ -105,18 +112,8 @@ function claimQuery(
  */
 const asyncCommit = sql`set_config('synchronous_commit', 'off', true)`;
 
-/** The claims compiled once per database: from the head or after a task, loud and quiet. */
-const headSqlFor = (quiet: boolean) =>
-  perDb((db) =>
-    prepareSql(
-      (token: string, expires: number, start: number, due: number) => claimQuery(db.kysely, db.dialect, quiet, null, token, expires, start, due),
-      '\u0000token',
-      -1.5,
-      -2.5,
-      -3.5,
-    ),
-  );
-const afterSqlFor = (quiet: boolean) =>
+/** The claim compiled once per database, loud and quiet; it scans after the task it is given ({@link HEAD}: from the head). */
+const claimSqlFor = (quiet: boolean) =>
   perDb((db) =>
     prepareSql(
       (token: string, expires: number, start: number, due: number, runAfter: number, id: string) =>
@@ -129,9 +126,4 @@ const afterSqlFor = (quiet: boolean) =>
       '\u0000after',
     ),
   );
-const head = { loud: headSqlFor(false), quiet: headSqlFor(true) };
-const after = { loud: afterSqlFor(false), quiet: afterSqlFor(true) };
-const claimSql = {
-  head: (db: Db, quiet: boolean) => (quiet ? head.quiet : head.loud)(db),
-  after: (db: Db, quiet: boolean) => (quiet ? after.quiet : after.loud)(db),
-};
+const claimSql = { loud: claimSqlFor(false), quiet: claimSqlFor(true) };
