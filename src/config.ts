@@ -157,19 +157,20 @@ function s3Config(env: Env): S3Config | null {
 type Env = Record<string, string | undefined>;
 
 /** LONGSHOT_PG_LISTEN_URL: a PostgreSQL URL, and only where something would listen on it. */
-function pgListenUrl(env: Env): string | null {
+function pgListenUrl(env: Env, pgNotify: boolean): string | null {
   const url = env.LONGSHOT_PG_LISTEN_URL?.trim();
   if (!url) return null;
   if (!/^postgres(ql)?:\/\/./.test(url))
     throw new ConfigError('LONGSHOT_PG_LISTEN_URL is not valid: use a postgres:// URL of the same database DATABASE_URL names');
   if (!env.DATABASE_URL?.trim()) throw new ConfigError('LONGSHOT_PG_LISTEN_URL is set without DATABASE_URL: it only serves a PostgreSQL deployment');
-  if (!bool(env, 'LONGSHOT_PG_NOTIFY', true)) throw new ConfigError('LONGSHOT_PG_LISTEN_URL is set but LONGSHOT_PG_NOTIFY=off: nothing would listen on it');
+  if (!pgNotify) throw new ConfigError('LONGSHOT_PG_LISTEN_URL is set but LONGSHOT_PG_NOTIFY=off: nothing would listen on it');
   return url;
 }
 
 export function loadConfig(env: Env = process.env): Config {
   const host = str(env, 'LONGSHOT_HOST', '127.0.0.1');
   const port = int(env, 'LONGSHOT_PORT', 3000, 0, 65535);
+  const pgNotify = bool(env, 'LONGSHOT_PG_NOTIFY', true);
   return {
     host,
     port,
@@ -177,8 +178,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: resolve(str(env, 'LONGSHOT_DATA_DIR', './data')),
     databaseUrl: env.DATABASE_URL?.trim() || null,
     redisUrl: env.REDIS_URL?.trim() || null,
-    pgNotify: bool(env, 'LONGSHOT_PG_NOTIFY', true),
-    pgListenUrl: pgListenUrl(env),
+    pgNotify,
+    pgListenUrl: pgListenUrl(env, pgNotify),
     pgPoolSize: int(env, 'LONGSHOT_PG_POOL_SIZE', 10, 1, 1000),
     statusCache: bool(env, 'LONGSHOT_STATUS_CACHE', true),
     s3: s3Config(env),
