@@ -3,9 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createApiKey, findAccountByName } from '../src/db/accounts-repo.js';
 import { openDb } from '../src/db/connect.js';
 import { ledgerTotals } from '../src/db/ledger-repo.js';
-import { type ChildService, cliOutput, startChildService, waitForExit } from './support/child-service.js';
+import { type ChildService, startChildService, waitForExit } from './support/child-service.js';
 import { createPgSchema } from './support/databases.js';
 import { available } from './support/requires.js';
 
@@ -50,24 +51,10 @@ describe.each(targets)('an API process killed mid-batch ($name)', ({ pg }) => {
     children.push(api);
     const headers = { authorization: `Bearer ${api.key!}`, 'content-type': 'application/json' };
     // A second key of the same account with a daily budget it never reaches: its submits are charged to its spend row.
-    const budgetKey = (
-      await cliOutput(env, [
-        'keys',
-        'create',
-        '--account',
-        'default',
-        '--submit-rpm',
-        '0',
-        '--status-rpm',
-        '0',
-        '--max-unfinished',
-        '0',
-        '--budget-usd',
-        '1000000',
-        '--budget-period',
-        'day',
-      ])
-    ).trim();
+    const setup = openDb({ dataDir, databaseUrl });
+    const account = (await findAccountByName(setup, 'default'))!;
+    const budgetKey = (await createApiKey(setup, account.id, 'budgeted', Date.now(), { budgetMicros: 1e12, budgetPeriod: 'day' })).key;
+    await setup.close();
     const acknowledged: string[] = [];
     let killed = false;
     // 32 clients submitting back to back; every fourth request carries an Idempotency-Key, and

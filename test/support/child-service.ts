@@ -1,5 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -51,12 +50,6 @@ function inheritedEnv(): NodeJS.ProcessEnv {
     if (name === 'DATABASE_URL' || name === 'REDIS_URL' || name.startsWith('LONGSHOT_S3_') || name === 'LONGSHOT_ROLE') delete env[name];
   }
   return env;
-}
-
-/** Runs the compiled CLI (`longshot ARGS`) with the service's settings; answers what it printed. */
-export async function cliOutput(env: Record<string, string>, args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['dist/cli/main.js', ...args], { cwd: ROOT, env: { ...inheritedEnv(), ...env } });
-  return stdout;
 }
 
 export function waitForExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
