@@ -27,6 +27,12 @@ const alone = (db: Db, row: TaskRow) => async (): Promise<BatchOutcome> =>
     { lane: row.account_id },
   );
 
+/** An account with `credit` and two keys: `key`, the one a test limits, and `other`. */
+async function accountWithTwoKeys(db: Db, name: string, credit: number) {
+  const account = await createAccount(db, name, credit, 1);
+  return { account, key: await createApiKey(db, account.id, name, 1), other: await createApiKey(db, account.id, `${name}-other`, 1) };
+}
+
 /** Every hold has its task and the running totals equal the ledger's sums. */
 async function expectExact(db: Db, accountId: string, accepted: number) {
   const holds = await db.kysely.selectFrom('ledger_entries').select('task_id').where('account_id', '=', accountId).where('kind', '=', 'hold').execute();
@@ -100,9 +106,7 @@ describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; ski
   it("refuses past a key's unfinished-task limit, counting what is already unfinished and what the batch accepts", async () => {
     t = await dialect.open();
     const { db } = t;
-    const account = await createAccount(db, 'limited', 100 * PRICE, 1);
-    const key = await createApiKey(db, account.id, 'limited', 1);
-    const other = await createApiKey(db, account.id, 'other', 1);
+    const { account, key, other } = await accountWithTwoKeys(db, 'limited', 100 * PRICE);
     // One unfinished task of the key already: a limit of 4 leaves room for 3.
     const earlier = pendingRow(account.id, newTaskId(2), key.id);
     await db.writeTx(async (trx) => {
@@ -174,9 +178,7 @@ describe.skipIf(pgDialect === undefined)('set-based plain submits (postgres; ski
   it("refuses past a key's budget in order, after the balance, per period, counting what the period spent", async () => {
     t = await dialect.open();
     const { db } = t;
-    const account = await createAccount(db, 'budgeted', 9 * PRICE, 1);
-    const key = await createApiKey(db, account.id, 'budgeted', 1);
-    const other = await createApiKey(db, account.id, 'unbudgeted', 1);
+    const { account, key, other } = await accountWithTwoKeys(db, 'budgeted', 9 * PRICE);
     const day = budgetWindow('day', Date.UTC(2026, 11, 7, 12));
     const next = budgetWindow('day', Date.UTC(2026, 11, 8, 12));
     // Today's row has one price spent already: a budget of 3.5 prices leaves room for 2 today; tomorrow's row does not exist yet.
