@@ -166,20 +166,19 @@ export function createPgWakeHub(opts: PgWakeHubOptions): PgWakeHub {
     const probeChannel = await channel(PROBE);
     const waitMs = opts.probeMs ?? PROBE_MS;
     const token = randomBytes(6).toString('hex');
-    let onNote: (msg: pg.Notification) => void = () => {};
     const heard = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), waitMs);
-      onNote = (msg) => {
-        if (msg.channel !== probeChannel || msg.payload !== token) return;
+      const done = (ok: boolean) => {
         clearTimeout(timer);
-        resolve(true);
+        c.off('notification', onNote);
+        resolve(ok);
       };
+      const onNote = (msg: pg.Notification) => msg.channel === probeChannel && msg.payload === token && done(true);
+      const timer = setTimeout(() => done(false), waitMs);
       c.on('notification', onNote);
     });
     await c.query(`listen "${probeChannel}"`);
     await sql`select pg_notify(${probeChannel}, ${token})`.execute(db.kysely);
     const ok = await heard;
-    c.off('notification', onNote);
     await c.query(`unlisten "${probeChannel}"`).catch(() => {});
     if (ok) return;
     await c.end().catch(() => {});
